@@ -1,0 +1,1442 @@
+/* coro.h - v0.1 - stackful coroutines for C - MIT licence (or public domain, see end of file)
+
+   One header: asymmetric resume/yield with values both ways, symmetric transfer, kill with
+   cleanup handlers, errors raised into a coroutine, guarded stacks from a per-thread pool, and a
+   context switch in a few lines of inline assembly (x86-64, i386, aarch64).
+
+USAGE
+   In exactly one C or C++ file, before any #include:
+
+       #define CORO_IMPLEMENTATION
+       #include "coro.h"
+
+   Everywhere else just #include "coro.h". Put the define before any other #include: the
+   implementation needs POSIX extensions (mmap flags, sigaltstack) and defines _GNU_SOURCE itself;
+   if a system header came first, compile that file with -D_GNU_SOURCE. Link with -pthread on
+   systems where pthreads are a separate library (glibc 2.34 and later do not need it).
+
+EXAMPLE
+       #define CORO_IMPLEMENTATION
+       #include "coro.h"
+       #include <stdio.h>
+
+       static void *counter(void *arg) {            // a generator
+           long limit = (long)arg;
+           for (long i = 1; i <= limit; i++)
+               coro_yield((void *)i);                // hand i to whoever resumed us
+           return NULL;                              // the last resume returns this
+       }
+
+       int main(void) {
+           coro_t *co = coro_new(counter, 0);        // 0 = default stack size
+           void *v = coro_resume(co, (void *)3);     // first resume: counter(3) starts
+           while (coro_status(co) != CORO_DEAD) {
+               printf("%ld\n", (long)v);             // 1 2 3
+               v = coro_resume(co, NULL);
+           }
+           coro_free(co);
+           return 0;
+       }
+
+STATES
+   A coroutine is created CORO_SUSPENDED (not started). coro_resume makes it CORO_RUNNING and the
+   resumer CORO_NORMAL (it waits for the coroutine to yield). coro_yield suspends it again and
+   returns control, and a value, to its resumer. When its function returns, or it is killed, it
+   runs its cleanups (coro_defer) on its own stack and becomes CORO_DEAD; its stack is reused only
+   after coro_free. The thread's original stack, "main", is not a coro_t: coro_current() returns
+   NULL there, and coro_transfer(NULL, v) switches to it.
+
+   The resumer chain: main resumes A, A resumes B: main and A are NORMAL, B is RUNNING. A yield
+   from B goes back to A. coro_transfer(X, v) from B is a tail call: B leaves the chain
+   (SUSPENDED) and X takes its place, so a later yield from X goes back to A. Transferring to a
+   coroutine that is waiting in the chain (NORMAL), or to main, makes its pending switch return v;
+   every coroutine above it in the chain becomes SUSPENDED with its switch still pending. A
+   coroutine with no resumer (main transferred to it) yields to main.
+
+ERRORS
+   POSIX style: failure returns -1 or NULL and sets errno; success never touches errno. Functions
+   that return a user value (coro_resume, coro_yield, coro_transfer, coro_raise) return NULL on
+   failure, so set errno = 0 before the call when NULL is also a legitimate value. Misuse never
+   crashes: resuming a dead, running or normal coroutine, NULL, a coroutine of another thread,
+   yielding from main, a NULL function, an absurd stack size: all fail with EINVAL. The
+   exceptions are the ones C itself makes: a pointer that was never a coroutine, or one already
+   freed whose stack has been unmapped, cannot be detected.
+
+THE API (details at each declaration below)
+   coro_new coro_free coro_resume coro_yield coro_transfer coro_current coro_status
+   coro_defer coro_defer_pop coro_kill coro_raise coro_raised
+   coro_id coro_set_name coro_name coro_set_data coro_data coro_stack_size coro_stack_used
+   coro_status_name coro_count_alive coro_foreach coro_pool_trim coro_guard_mode
+
+CONFIGURATION (define before including the implementation; defaults in brackets)
+   CORO_STATIC             make every function static to the implementation file [extern]
+   CORO_API                storage class of the public functions [extern, or static under CORO_STATIC]
+   CORO_MALLOC(sz)         allocator for small bookkeeping (cleanup lists) [malloc]
+   CORO_FREE(p)            its pair; define both or neither [free]
+   CORO_ASSERT(x)          internal invariant checks, never used for user errors [assert]
+   CORO_DEFAULT_STACK_SIZE stack size when 0 is asked for [256 KiB]; only touched pages cost memory
+   CORO_MIN_STACK_SIZE     smaller requests are rounded up to this [16 KiB]
+   CORO_MAX_STACK_SIZE     larger requests fail with EINVAL [1 GiB; 256 MiB on 32-bit]
+   CORO_GUARD_SIZE         bytes of guard below each stack, rounded up to pages [16 KiB]
+   CORO_NO_GUARD           no guard pages at all (an overflow then corrupts memory silently)
+   CORO_POOL_SIZE          freed stacks kept per thread for reuse [64]
+   CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler that names overflowing coroutines
+   CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
+   CORO_NO_VALGRIND        do not register stacks with Valgrind even if <valgrind/valgrind.h> exists
+   CORO_DEBUG              print a line on stderr for each misuse detected (errno is set regardless)
+
+CAVEATS
+   Threads: a coroutine belongs to the thread that created it and can only be resumed, killed
+     or freed there (EINVAL otherwise); every thread may run its own coroutines at once. The
+     library reads its thread-local state through an accessor the compiler cannot cache, but
+     your own code must not keep the address of a thread-local variable across a switch either.
+   errno: each coroutine sees errno as the thread leaves it; coro.h does not save it per
+     coroutine (coro_sched.h does, around every blocking call).
+   Stacks: mmap'd, lazily committed, MAP_NORESERVE: a 256 KiB stack costs one page of RSS until
+     it is used deeper. A guard region below each stack turns an overflow into SIGSEGV, and the
+     handler (installed once, on an alternate signal stack per thread, chaining to any previous
+     handler) prints "coro: stack overflow in coroutine <id> ..." before the process dies by the
+     signal. A single frame larger than the guard can jump over it: build with
+     -fstack-clash-protection if you put large arrays on coroutine stacks.
+   Guards: on Linux 6.13+ guards are installed with madvise(MADV_GUARD_INSTALL) and cost no
+     extra kernel mapping, so a million guarded stacks fit in the default vm.max_map_count
+     (65530). On older kernels the guard is an mprotect'ed page: two mappings per stack, and
+     coro_new fails with ENOMEM near 32,000 live coroutines unless you raise vm.max_map_count
+     (sysctl -w vm.max_map_count=2200000) or build with CORO_NO_GUARD.
+   Floating point: the MXCSR control bits and the x87 control word (FPCR on aarch64) are kept
+     per coroutine, as the ABI makes them callee-saved: a coroutine that changes the rounding
+     mode changes it for itself only. A new coroutine starts with its creator's modes.
+   CET: coro.h does not switch shadow stacks. If a CET shadow stack is active in the thread,
+     coro_new fails with ENOTSUP and prints once why (build without -fcf-protection=return, or
+     run with GLIBC_TUNABLES=glibc.cpu.x86_shstk=off). Indirect-branch targets carry endbr.
+   Sanitizers: under -fsanitize=address the fiber annotations are used automatically; with
+     <valgrind/valgrind.h> present every stack is registered with Valgrind.
+*/
+#if defined(CORO_IMPLEMENTATION) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE 1 /* before any system header: mmap flags, sigaltstack, mincore */
+#endif
+
+#ifndef CORO_H
+#define CORO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CORO_API
+#ifdef CORO_STATIC
+#define CORO_API static __attribute__((unused))
+#else
+#define CORO_API extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct coro coro_t;
+typedef void *(*coro_fn)(void *arg);
+
+enum {
+    CORO_SUSPENDED = 0, /* created and not started, or waiting in a yield/transfer */
+    CORO_RUNNING = 1,   /* the coroutine executing now */
+    CORO_NORMAL = 2,    /* resumed another coroutine and waits for it (in the resumer chain) */
+    CORO_DEAD = 3       /* its function returned or it was killed; only coro_free is left */
+};
+
+/* coro_new: a new suspended coroutine that will run fn on its own stack of stack_size bytes
+   (0 = CORO_DEFAULT_STACK_SIZE; smaller than CORO_MIN_STACK_SIZE is rounded up). Nothing runs
+   until the first coro_resume. Returns NULL with errno:
+     EINVAL  fn is NULL, or stack_size > CORO_MAX_STACK_SIZE
+     ENOMEM  no memory for the stack; with mprotect guards (kernels before 6.13) this is also
+             what vm.max_map_count running out looks like: raise it or use CORO_NO_GUARD
+     ENOTSUP a CET shadow stack is active in this thread (see CAVEATS) */
+CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size);
+
+/* coro_free: release co and give its stack back to the thread's pool. A suspended coroutine
+   that has started and not finished is killed first (its cleanups run). coro_free(NULL) does
+   nothing and returns 0. Returns -1 with errno:
+     EINVAL  co belongs to another thread, or was already freed (detected while its stack is
+             still pooled)
+     EBUSY   co is running or normal (in the resumer chain), or its kill could not finish
+             because a cleanup handed control elsewhere */
+CORO_API int coro_free(coro_t *co);
+
+/* coro_resume: switch to co, passing value. The first resume calls fn(value); later ones make
+   co's pending coro_yield/coro_transfer return value. Returns the value co yields, or fn's
+   return value when fn returns (co is then CORO_DEAD). NULL with errno EINVAL if co is NULL,
+   dead, running, normal (already in the resumer chain, the caller itself included), or belongs
+   to another thread. */
+CORO_API void *coro_resume(coro_t *co, void *value);
+
+/* coro_yield: suspend the current coroutine and return value to its resumer (main if it has
+   none); returns the value of the resume that continues it, or NULL if it was continued by
+   coro_raise (then coro_raised() is nonzero). NULL with errno EINVAL when called from main,
+   ECANCELED when called from a cleanup handler (a finishing coroutine cannot switch away). */
+CORO_API void *coro_yield(void *value);
+
+/* coro_transfer: symmetric switch to `to` (NULL = the thread's main) passing value; the current
+   coroutine becomes SUSPENDED and `to` takes its place in the resumer chain (see STATES).
+   Returns what the switch that continues us passes. NULL with errno EINVAL if `to` is dead,
+   running (the caller itself), of another thread, or main transferring to main; ECANCELED from
+   a cleanup handler. */
+CORO_API void *coro_transfer(coro_t *to, void *value);
+
+/* coro_current: the running coroutine, NULL in main. */
+CORO_API coro_t *coro_current(void);
+
+/* coro_status: CORO_SUSPENDED, CORO_RUNNING, CORO_NORMAL or CORO_DEAD; -1 with errno EINVAL for
+   NULL. coro_status_name gives "suspended", "running", "normal", "dead" (or "invalid"). */
+CORO_API int coro_status(const coro_t *co);
+CORO_API const char *coro_status_name(int status);
+
+/* coro_defer: register fn(arg) to run when the current coroutine finishes, by returning or by
+   being killed; cleanups run last-registered first, on the coroutine's own stack, before it
+   switches away for the last time. coro_defer_pop removes the most recent one, running it first
+   if run is nonzero (like pthread_cleanup_pop). Return 0, or -1 with errno: EINVAL from main, a
+   NULL fn, or nothing to pop; ENOMEM when the list could not grow (the first 4 need no memory). */
+CORO_API int coro_defer(void (*fn)(void *arg), void *arg);
+CORO_API int coro_defer_pop(int run);
+
+/* coro_kill: terminate co. A suspended coroutine that has started is switched to once: its
+   cleanups run on its own stack, last first, and it becomes dead without continuing its body;
+   then coro_kill returns 0. A coroutine that never started just becomes dead. Killing the
+   current coroutine runs its cleanups and finishes it (its resumer gets NULL): coro_kill does
+   not return then. Killing a dead coroutine does nothing and returns 0. -1 with errno EINVAL
+   for NULL or another thread's coroutine, EBUSY for a normal one (waiting in the chain). */
+CORO_API int coro_kill(coro_t *co);
+
+/* coro_raise: resume co so that its pending switch returns NULL and coro_raised() returns err
+   (a positive errno value, typically ECANCELED); returns like coro_resume. A coroutine that has
+   not started starts with fn(NULL) and sees err in coro_raised(). In coro_sched.h a blocking call
+   that is raised into fails with -1 and errno = err. NULL with errno EINVAL if err <= 0 or co
+   cannot be resumed (the coro_resume cases). */
+CORO_API void *coro_raise(coro_t *co, int err);
+
+/* coro_raised: the error raised into the current coroutine by the switch that last continued
+   it, 0 if none (always 0 in main). Reading clears it. */
+CORO_API int coro_raised(void);
+
+/* Introspection and bookkeeping. coro_id: a number unique in the process (0 for NULL).
+   coro_set_name copies up to 31 bytes of name (NULL clears it); coro_name returns it ("" if
+   none, "main" for NULL). coro_set_data/coro_data: one pointer for the user. coro_stack_size:
+   usable bytes of co's stack. coro_stack_used: bytes of co's stack that have been touched (the
+   high-water mark, page granular, read with mincore(2); a pooled stack remembers earlier users),
+   -1 with errno on failure. coro_count_alive: coroutines of this thread not yet freed.
+   coro_foreach calls fn for each of them (do not free or create coroutines from fn). */
+CORO_API uint64_t coro_id(const coro_t *co);
+CORO_API int coro_set_name(coro_t *co, const char *name);
+CORO_API const char *coro_name(const coro_t *co);
+CORO_API void coro_set_data(coro_t *co, void *data);
+CORO_API void *coro_data(const coro_t *co);
+CORO_API size_t coro_stack_size(const coro_t *co);
+CORO_API long coro_stack_used(const coro_t *co);
+CORO_API size_t coro_count_alive(void);
+CORO_API void coro_foreach(void (*fn)(coro_t *co, void *ud), void *ud);
+
+/* coro_pool_trim: unmap every stack in the calling thread's pool (done automatically when the
+   thread exits); returns how many were released. */
+CORO_API size_t coro_pool_trim(void);
+
+/* coro_guard_mode: how guards are made in this process: "madvise" (MADV_GUARD_INSTALL, Linux
+   6.13+), "mprotect", "none" (CORO_NO_GUARD), or "unknown" before the first coro_new. */
+CORO_API const char *coro_guard_mode(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CORO_H */
+
+/* ============================================================================================ */
+/*                                        IMPLEMENTATION                                        */
+/* ============================================================================================ */
+#if defined(CORO_IMPLEMENTATION) && !defined(CORO__IMPLEMENTED)
+#define CORO__IMPLEMENTED
+
+/* >>config */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if !defined(MAP_ANONYMOUS) || !defined(SA_ONSTACK)
+#error "coro.h: the implementation needs POSIX extensions: put #define CORO_IMPLEMENTATION before any #include, or compile with -D_GNU_SOURCE"
+#endif
+
+#if defined(CORO_MALLOC) != defined(CORO_FREE)
+#error "coro.h: define both CORO_MALLOC and CORO_FREE, or neither"
+#endif
+#ifndef CORO_MALLOC
+#define CORO_MALLOC(sz) malloc(sz)
+#define CORO_FREE(p) free(p)
+#endif
+#ifndef CORO_ASSERT
+#include <assert.h>
+#define CORO_ASSERT(x) assert(x)
+#endif
+#ifndef CORO_DEFAULT_STACK_SIZE
+#define CORO_DEFAULT_STACK_SIZE (256u * 1024u)
+#endif
+#ifndef CORO_MIN_STACK_SIZE
+#define CORO_MIN_STACK_SIZE (16u * 1024u)
+#endif
+#ifndef CORO_MAX_STACK_SIZE
+#if UINTPTR_MAX > 0xffffffffu
+#define CORO_MAX_STACK_SIZE ((size_t)1 << 30)
+#else
+#define CORO_MAX_STACK_SIZE ((size_t)256 << 20)
+#endif
+#endif
+#ifndef CORO_GUARD_SIZE
+#define CORO_GUARD_SIZE (16u * 1024u)
+#endif
+#ifndef CORO_POOL_SIZE
+#define CORO_POOL_SIZE 64
+#endif
+#define CORO__POOL_BINS 4 /* distinct stack sizes the pool keeps */
+#define CORO__DEFER_INLINE 4
+#define CORO__NAME_MAX 32
+#define CORO__MAGIC 0x636f726fu  /* "coro": a live coroutine */
+#define CORO__POOLED 0x706f6f6cu /* "pool": freed, stack kept in the pool */
+
+/* flags */
+#define CORO__F_STARTED 1u
+#define CORO__F_KILL 2u  /* a kill is pending: unwind as soon as we are switched to */
+#define CORO__F_DYING 4u /* running cleanups: no more switching away */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
+#define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CORO__NOINLINE __attribute__((noinline))
+#define CORO__INLINE static inline __attribute__((always_inline))
+#define CORO__NORETURN __attribute__((noreturn))
+#define CORO__UNUSED __attribute__((unused))
+#else
+#error "coro.h needs GCC or Clang (inline assembly)"
+#endif
+
+#ifdef CORO_DEBUG
+#include <stdio.h>
+#define CORO__MISUSE(fn, err, why) (fprintf(stderr, "coro: %s: %s\n", fn, why), errno = (err))
+#else
+#define CORO__MISUSE(fn, err, why) ((void)(fn), (void)(why), errno = (err))
+#endif
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORO__HAVE_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(CORO__HAVE_ASAN)
+#define CORO__HAVE_ASAN 1
+#endif
+#if defined(CORO__HAVE_ASAN) && !defined(CORO_NO_ASAN)
+#define CORO__ASAN 1
+#else
+#define CORO__ASAN 0
+#endif
+
+#if !defined(CORO_NO_VALGRIND) && defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CORO__VALGRIND 1
+#endif
+#endif
+#ifndef CORO__VALGRIND
+#define CORO__VALGRIND 0
+#endif
+
+/* Each architecture block below defines the same names and nothing outside them is
+   architecture specific:
+     coro__ctx                      saved stack pointer, frame pointer, resume address (+ extras)
+     coro__fpu                      the callee-saved floating-point control state
+     CORO__SWITCH(from, to, val)    save the current context into from->ctx, continue at to->ctx;
+                                    when someone switches back, from/to/val hold what the
+                                    switcher passed: its own coroutine, us, and the value
+     coro__ctx_init(co, top)        make co start in coro__start(from, co, value) on stack top
+     coro__fpu_read(f) / coro__fpu_write(old, new)
+     coro__shadow_stack_active()    nonzero if a CET shadow stack is enabled in this thread
+     CORO__ARCH_NAME */
+struct coro;
+#if defined(__i386__)
+#define CORO__START_ATTR __attribute__((regparm(3)))
+#else
+#define CORO__START_ATTR
+#endif
+static CORO__START_ATTR void coro__start(struct coro *from, struct coro *self, void *value);
+
+/* >>x86_64 */
+#if defined(__x86_64__)
+#define CORO__ARCH_NAME "x86-64"
+typedef struct coro__ctx {
+    void *sp, *fp, *ip;
+} coro__ctx;
+typedef struct coro__fpu {
+    uint32_t mxcsr; /* only bits 6..15 (control) matter; 0..5 are caller-saved status flags */
+    uint16_t x87cw;
+} coro__fpu;
+
+CORO__INLINE void coro__fpu_read(coro__fpu *f) {
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(f->mxcsr), "=m"(f->x87cw));
+}
+CORO__INLINE int coro__fpu_differs(const coro__fpu *a, const coro__fpu *b) {
+    return (((a->mxcsr ^ b->mxcsr) & 0xffc0u) | (uint32_t)(a->x87cw ^ b->x87cw)) != 0;
+}
+static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu *want) {
+    uint32_t mx = (cur->mxcsr & 0x3fu) | (want->mxcsr & 0xffc0u); /* keep live status flags */
+    uint16_t cw = want->x87cw;
+    __asm__ volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mx), "m"(cw));
+}
+
+/* The switch is a single asm block that clobbers every register the ABI lets a call clobber
+   plus the callee-saved rbx and r12-r15: the compiler spills only what is live at this point,
+   so we pay for no register nobody uses. rbp may hold the frame pointer and cannot be
+   clobbered, so it is saved with rsp and the resume address in the coroutine's context, not
+   pushed: the asm must not write below rsp, where a leaf function keeps its red zone. rsp moves
+   in one instruction from a valid stack to a valid stack. The three operands travel in rdi, rsi
+   and rdx, the first three argument registers, so a new coroutine can start directly in the C
+   function coro__start(from, self, value). MXCSR and the x87 control word are handled in C
+   around the switch (coro__fpu_*) and loaded only when they differ. */
+#if defined(__AVX512F__)
+#define CORO__X86_HI_CLOBBERS , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", \
+    "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31",         \
+    "k1", "k2", "k3", "k4", "k5", "k6", "k7"
+#else
+#define CORO__X86_HI_CLOBBERS
+#endif
+#define CORO__SWITCH(from, to, val)                                                           \
+    __asm__ volatile("leaq 1f(%%rip), %%rax\n\t"                                              \
+                     "movq %%rsp, 0(%%rdi)\n\t"                                               \
+                     "movq %%rbp, 8(%%rdi)\n\t"                                               \
+                     "movq %%rax, 16(%%rdi)\n\t"                                              \
+                     "movq 0(%%rsi), %%rsp\n\t"                                               \
+                     "movq 8(%%rsi), %%rbp\n\t"                                               \
+                     "jmpq *16(%%rsi)\n"                                                      \
+                     "1:\t.byte 0xf3, 0x0f, 0x1e, 0xfa\n\t" /* endbr64 */                     \
+                     : "+D"(from), "+S"(to), "+d"(val)                                        \
+                     :                                                                        \
+                     : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14",    \
+                       "r15", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",  \
+                       "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",   \
+                       "memory", "cc" CORO__X86_HI_CLOBBERS)
+
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    /* Enter coro__start as if called: rsp+8 16-byte aligned, a zero return address and a zero
+       frame pointer so that debuggers and unwinders stop there. */
+    void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 1;
+    *sp = 0;
+    ctx->sp = sp;
+    ctx->fp = 0;
+    ctx->ip = (void *)(uintptr_t)&coro__start;
+}
+static int coro__shadow_stack_active(void) {
+    /* rdsspq leaves its register unchanged (it is a NOP) unless a shadow stack is active */
+    uintptr_t ssp = 0;
+    __asm__ volatile(".byte 0xf3, 0x48, 0x0f, 0x1e, 0xc8" /* rdsspq %rax */ : "+a"(ssp));
+    return ssp != 0;
+}
+
+/* >>i386 */
+#elif defined(__i386__)
+#define CORO__ARCH_NAME "i386"
+typedef struct coro__ctx {
+    void *sp, *fp, *ip, *bx;
+} coro__ctx;
+typedef struct coro__fpu {
+    uint32_t mxcsr;
+    uint16_t x87cw;
+} coro__fpu;
+static int coro__has_sse = -1; /* MXCSR exists only with SSE: asked once with cpuid */
+static int coro__i386_sse(void) {
+    if (coro__has_sse < 0) {
+        uint32_t a = 1, b, c = 0, d;
+        __asm__ volatile("xchgl %%ebx, %1\n\tcpuid\n\txchgl %%ebx, %1"
+                         : "+a"(a), "=r"(b), "+c"(c), "=d"(d));
+        (void)b;
+        coro__has_sse = (d >> 25) & 1;
+    }
+    return coro__has_sse;
+}
+CORO__INLINE void coro__fpu_read(coro__fpu *f) {
+    __asm__ volatile("fnstcw %0" : "=m"(f->x87cw));
+    if (coro__has_sse > 0) __asm__ volatile("stmxcsr %0" : "=m"(f->mxcsr));
+}
+CORO__INLINE int coro__fpu_differs(const coro__fpu *a, const coro__fpu *b) {
+    return (((a->mxcsr ^ b->mxcsr) & 0xffc0u) | (uint32_t)(a->x87cw ^ b->x87cw)) != 0;
+}
+static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu *want) {
+    uint16_t cw = want->x87cw;
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+    if (coro__has_sse > 0) {
+        uint32_t mx = (cur->mxcsr & 0x3fu) | (want->mxcsr & 0xffc0u);
+        __asm__ volatile("ldmxcsr %0" : : "m"(mx));
+    }
+}
+/* i386 (cdecl): ebx, esi, edi, ebp are callee-saved. ebx may be the PIC register and ebp the
+   frame pointer, so neither can be clobbered: both are saved in the context with esp and the
+   resume address; esi/edi are clobbered. The address of label 1 comes from a call to the next
+   instruction (CPUs special-case it so the return-stack predictor is not disturbed). Operands
+   travel in eax, edx, ecx: the regparm(3) argument registers of coro__start. */
+#if defined(__SSE__)
+#define CORO__I386_XMM , "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7"
+#else
+#define CORO__I386_XMM
+#endif
+#define CORO__SWITCH(from, to, val)                                                         \
+    __asm__ volatile("call 2f\n"                                                            \
+                     "2:\tpopl %%esi\n\t"                                                   \
+                     "addl $(1f-2b), %%esi\n\t"                                             \
+                     "movl %%esp, 0(%%eax)\n\t"                                             \
+                     "movl %%ebp, 4(%%eax)\n\t"                                             \
+                     "movl %%esi, 8(%%eax)\n\t"                                             \
+                     "movl %%ebx, 12(%%eax)\n\t"                                            \
+                     "movl 0(%%edx), %%esp\n\t"                                             \
+                     "movl 4(%%edx), %%ebp\n\t"                                             \
+                     "movl 12(%%edx), %%ebx\n\t"                                            \
+                     "jmpl *8(%%edx)\n"                                                     \
+                     "1:\t.byte 0xf3, 0x0f, 0x1e, 0xfb\n\t" /* endbr32 */                   \
+                     : "+a"(from), "+d"(to), "+c"(val)                                      \
+                     :                                                                      \
+                     : "esi", "edi", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)",     \
+                       "st(6)", "st(7)", "memory", "cc" CORO__I386_XMM)
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    /* at entry (esp + 4) is 16-byte aligned: the slot at esp is the (zero) return address */
+    void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 1;
+    *sp = 0;
+    ctx->sp = sp;
+    ctx->fp = 0;
+    ctx->bx = 0;
+    ctx->ip = (void *)(uintptr_t)&coro__start;
+}
+static int coro__shadow_stack_active(void) {
+    uintptr_t ssp = 0;
+    __asm__ volatile(".byte 0xf3, 0x0f, 0x1e, 0xc8" /* rdsspd %eax */ : "+a"(ssp));
+    return ssp != 0;
+}
+
+/* >>aarch64 */
+#elif defined(__aarch64__)
+#define CORO__ARCH_NAME "aarch64"
+typedef struct coro__ctx {
+    void *sp, *fp, *ip;
+} coro__ctx;
+typedef struct coro__fpu {
+    uint64_t fpcr;
+} coro__fpu;
+CORO__INLINE void coro__fpu_read(coro__fpu *f) {
+    __asm__ volatile("mrs %0, fpcr" : "=r"(f->fpcr));
+}
+CORO__INLINE int coro__fpu_differs(const coro__fpu *a, const coro__fpu *b) {
+    return a->fpcr != b->fpcr;
+}
+static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu *want) {
+    (void)cur;
+    __asm__ volatile("msr fpcr, %0" : : "r"(want->fpcr));
+}
+/* AAPCS64: x19-x28, x29 (frame pointer), sp and d8-d15 are callee-saved. x29 is saved in the
+   context with sp and the resume address; everything else, x30 and all of v0-v31 included, is
+   clobbered so the compiler saves only what is live. The jump goes through x16, which a
+   "bti c" landing pad accepts, and label 1 carries "bti jc". Operands travel in x0-x2, the
+   argument registers of coro__start. */
+#define CORO__SWITCH(from, to, val)                                                          \
+    do {                                                                                     \
+        register void *coro__x0 __asm__("x0") = (void *)(from);                              \
+        register void *coro__x1 __asm__("x1") = (void *)(to);                                \
+        register void *coro__x2 __asm__("x2") = (void *)(val);                               \
+        __asm__ volatile("mov x9, sp\n\t"                                                    \
+                         "adr x10, 1f\n\t"                                                   \
+                         "stp x9, x29, [x0]\n\t"                                             \
+                         "str x10, [x0, #16]\n\t"                                            \
+                         "ldp x9, x29, [x1]\n\t"                                             \
+                         "ldr x16, [x1, #16]\n\t"                                            \
+                         "mov sp, x9\n\t"                                                    \
+                         "br x16\n"                                                          \
+                         "1:\thint #38\n\t" /* bti jc */                                     \
+                         : "+r"(coro__x0), "+r"(coro__x1), "+r"(coro__x2)                    \
+                         :                                                                   \
+                         : "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12",    \
+                           "x13", "x14", "x15", "x16", "x17", "x19", "x20", "x21", "x22",    \
+                           "x23", "x24", "x25", "x26", "x27", "x28", "x30", "v0", "v1", "v2", \
+                           "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12",    \
+                           "v13", "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21",    \
+                           "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30",    \
+                           "v31", "memory", "cc");                                           \
+        (from) = (struct coro *)coro__x0;                                                    \
+        (to) = (struct coro *)coro__x1;                                                      \
+        (val) = coro__x2;                                                                    \
+    } while (0)
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    ctx->sp = (void *)((uintptr_t)top & ~(uintptr_t)15);
+    ctx->fp = 0;
+    ctx->ip = (void *)(uintptr_t)&coro__start;
+}
+static int coro__shadow_stack_active(void) { return 0; } /* GCS is not enabled for user space here */
+
+#else
+#error "coro.h: no context switch for this architecture (supported: x86-64, i386, aarch64)"
+#endif
+
+/* >>sanitizers */
+#if CORO__ASAN
+#ifdef __cplusplus
+extern "C" {
+#endif
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+                                     size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+/* >>core types */
+typedef struct coro__defer {
+    void (*fn)(void *);
+    void *arg;
+} coro__defer;
+
+typedef struct coro__thread coro__thread;
+
+struct coro {
+    coro__ctx ctx;        /* first: the asm addresses it at offset 0 */
+    struct coro *resumer; /* who continues when we yield or finish; NULL = main */
+    coro__thread *thread; /* owner */
+    int status;
+    unsigned flags;
+    int raised;
+    unsigned magic;
+    coro__fpu fpu;
+    coro_fn fn;
+    void *data;
+    uint64_t id;
+    struct coro *next, *prev; /* the thread's list of live coroutines, or the pool's free list */
+    char *map;                /* the whole mapping: [guard][stack .... ][struct coro] */
+    size_t map_size;
+    char *stack_lo; /* lowest usable byte: just above the guard */
+    size_t stack_size;
+    coro__defer *defers;
+    unsigned ndefer, cap_defer;
+    coro__defer inline_defers[CORO__DEFER_INLINE];
+#if CORO__ASAN
+    void *asan_fake;
+    const void *asan_bottom; /* stack bounds as ASan wants them (main's are learnt at run time) */
+    size_t asan_size;
+#endif
+#if CORO__VALGRIND
+    unsigned vg_stack;
+#endif
+    char name[CORO__NAME_MAX];
+};
+
+typedef struct coro__pool_bin {
+    size_t map_size;
+    struct coro *head;
+    unsigned n;
+} coro__pool_bin;
+
+struct coro__thread {
+    struct coro *current; /* &main when main runs; NULL until the thread first uses coro.h */
+    struct coro main;
+    struct coro *all; /* live coroutines of this thread */
+    size_t alive;
+    coro__pool_bin bins[CORO__POOL_BINS];
+    unsigned pooled;
+    uint64_t id_base, id_next;
+    void *altstack;
+    size_t altstack_size;
+    int shadow_stack;
+    int ready;
+};
+
+/* The thread's state is read only through coro__tls(), which the compiler must treat as an
+   opaque call: it cannot keep the address of the thread-local block in a register across a
+   context switch. */
+static __thread coro__thread coro__tls_state;
+static CORO__NOINLINE coro__thread *coro__tls(void) {
+    coro__thread *t = &coro__tls_state;
+    __asm__ volatile("" : "+r"(t) : : "memory");
+    return t;
+}
+
+/* >>stack */
+static size_t coro__page(void) {
+    static size_t page;
+    if (!page) {
+        long p = sysconf(_SC_PAGESIZE);
+        page = p > 0 ? (size_t)p : 4096;
+    }
+    return page;
+}
+static size_t coro__round(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13; older headers lack the name */
+#endif
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+#ifndef MAP_STACK
+#define MAP_STACK 0
+#endif
+
+/* 0 = not decided yet, 1 = madvise guards, 2 = mprotect guards, 3 = no guards */
+static int coro__guard_kind;
+
+static size_t coro__guard_bytes(void) {
+#ifdef CORO_NO_GUARD
+    return 0;
+#else
+    return coro__round(CORO_GUARD_SIZE ? CORO_GUARD_SIZE : 1, coro__page());
+#endif
+}
+
+static int coro__guard_install(char *lo, size_t len) {
+#if defined(__linux__)
+    int kind = __atomic_load_n(&coro__guard_kind, __ATOMIC_RELAXED);
+    if (kind != 2) {
+        if (madvise(lo, len, MADV_GUARD_INSTALL) == 0) {
+            if (kind != 1) __atomic_store_n(&coro__guard_kind, 1, __ATOMIC_RELAXED);
+            return 0;
+        }
+        if (kind == 1 || (errno != EINVAL && errno != ENOSYS)) return -1; /* ENOMEM, EAGAIN */
+        __atomic_store_n(&coro__guard_kind, 2, __ATOMIC_RELAXED); /* kernel before 6.13 */
+    }
+#else
+    __atomic_store_n(&coro__guard_kind, 2, __ATOMIC_RELAXED);
+#endif
+    return mprotect(lo, len, PROT_NONE);
+}
+
+static void coro__unmap(struct coro *co) {
+#if CORO__VALGRIND
+    VALGRIND_STACK_DEREGISTER(co->vg_stack);
+#endif
+    munmap(co->map, co->map_size);
+}
+
+/* A mapping holds the guard at the bottom, the stack, and the struct coro at the very top, so
+   an idle coroutine's struct and its few frames share one page. */
+static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
+
+static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
+    size_t page = coro__page(), guard = coro__guard_bytes();
+    size_t map_size = guard + coro__round(stack_size + coro__struct_room(), page);
+    unsigned i;
+    char *map;
+    struct coro *co;
+    for (i = 0; i < CORO__POOL_BINS; i++) {
+        coro__pool_bin *b = &t->bins[i];
+        if (b->map_size == map_size && b->head) {
+            co = b->head;
+            b->head = co->next;
+            b->n--;
+            t->pooled--;
+#if CORO__ASAN
+            /* frames of the previous owner may still be poisoned */
+            __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
+#endif
+            return co;
+        }
+    }
+    map = (char *)mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (guard && coro__guard_install(map, guard) != 0) {
+        munmap(map, map_size);
+        errno = ENOMEM; /* most likely vm.max_map_count: see coro_new */
+        return NULL;
+    }
+#ifdef CORO_NO_GUARD
+    __atomic_store_n(&coro__guard_kind, 3, __ATOMIC_RELAXED);
+#endif
+    co = (struct coro *)(map + map_size - coro__struct_room());
+    co->map = map;
+    co->map_size = map_size;
+    co->stack_lo = map + guard;
+    co->stack_size = (size_t)((char *)co - co->stack_lo);
+#if CORO__VALGRIND
+    co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo, (char *)co);
+#endif
+    return co;
+}
+
+static void coro__stack_put(coro__thread *t, struct coro *co) {
+    unsigned i;
+    coro__pool_bin *b = NULL;
+    co->magic = CORO__POOLED;
+    if (t->pooled < CORO_POOL_SIZE) {
+        for (i = 0; i < CORO__POOL_BINS; i++) {
+            if (t->bins[i].map_size == co->map_size) {
+                b = &t->bins[i];
+                break;
+            }
+            if (!b && t->bins[i].n == 0) b = &t->bins[i];
+        }
+    }
+    if (!b) {
+        coro__unmap(co);
+        return;
+    }
+    b->map_size = co->map_size;
+    co->next = b->head;
+    b->head = co;
+    b->n++;
+    t->pooled++;
+}
+
+static size_t coro__pool_release(coro__thread *t) {
+    size_t n = 0;
+    unsigned i;
+    for (i = 0; i < CORO__POOL_BINS; i++) {
+        coro__pool_bin *b = &t->bins[i];
+        while (b->head) {
+            struct coro *co = b->head;
+            b->head = co->next;
+            coro__unmap(co);
+            n++;
+        }
+        b->n = 0;
+    }
+    t->pooled = 0;
+    return n;
+}
+
+/* >>signal */
+/* The overflow handler: installed once per process, run on a per-thread alternate stack. It
+   recognises a fault inside the guard of the coroutine running on this thread, says so, and
+   lets the process die by the signal as it would have; every other fault goes unchanged to the
+   handler that was there before. */
+static CORO__UNUSED struct sigaction coro__old_segv;
+static CORO__UNUSED int coro__segv_installed;
+
+static CORO__UNUSED void coro__write_str(char *buf, size_t *n, size_t cap, const char *s) {
+    while (*s && *n < cap) buf[(*n)++] = *s++;
+}
+static CORO__UNUSED void coro__write_num(char *buf, size_t *n, size_t cap, uint64_t v, int hex) {
+    char tmp[24];
+    int k = 0;
+    unsigned base = hex ? 16 : 10;
+    do {
+        tmp[k++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    if (hex) coro__write_str(buf, n, cap, "0x");
+    while (k && *n < cap) buf[(*n)++] = tmp[--k];
+}
+
+static CORO__UNUSED void coro__segv(int sig, siginfo_t *si, void *uctx) {
+    coro__thread *t = &coro__tls_state;
+    struct coro *co = t->current;
+    char *addr = (char *)si->si_addr;
+    if (co && co != &t->main && co->magic == CORO__MAGIC && addr >= co->map &&
+        addr < co->stack_lo) {
+        char msg[256];
+        size_t n = 0;
+        ssize_t w;
+        coro__write_str(msg, &n, sizeof msg, "coro: stack overflow in coroutine ");
+        coro__write_num(msg, &n, sizeof msg, co->id, 0);
+        if (co->name[0]) {
+            coro__write_str(msg, &n, sizeof msg, " \"");
+            coro__write_str(msg, &n, sizeof msg, co->name);
+            coro__write_str(msg, &n, sizeof msg, "\"");
+        }
+        coro__write_str(msg, &n, sizeof msg, " (stack size ");
+        coro__write_num(msg, &n, sizeof msg, co->stack_size, 0);
+        coro__write_str(msg, &n, sizeof msg, " bytes, fault at ");
+        coro__write_num(msg, &n, sizeof msg, (uintptr_t)addr, 1);
+        coro__write_str(msg, &n, sizeof msg, " in its guard page)\n");
+        w = write(2, msg, n);
+        (void)w;
+    }
+    if (coro__old_segv.sa_flags & SA_SIGINFO) {
+        coro__old_segv.sa_sigaction(sig, si, uctx);
+    } else if (coro__old_segv.sa_handler == SIG_DFL || coro__old_segv.sa_handler == SIG_IGN) {
+        /* return with the default action restored: the faulting instruction runs again and
+           the process dies by SIGSEGV, core dump and all */
+        signal(sig, SIG_DFL);
+    } else {
+        coro__old_segv.sa_handler(sig);
+    }
+}
+
+static void coro__signal_setup(coro__thread *t) {
+#ifndef CORO_NO_SIGNAL_HANDLER
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+        long min = sysconf(_SC_SIGSTKSZ);
+        size_t size = 64 * 1024;
+        if (min > 0 && (size_t)min * 4 > size) size = (size_t)min * 4;
+        t->altstack = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (t->altstack != MAP_FAILED) {
+            stack_t ss;
+            ss.ss_sp = t->altstack;
+            ss.ss_size = size;
+            ss.ss_flags = 0;
+            if (sigaltstack(&ss, NULL) == 0) {
+                t->altstack_size = size;
+            } else {
+                munmap(t->altstack, size);
+                t->altstack = NULL;
+            }
+        } else {
+            t->altstack = NULL;
+        }
+    }
+    if (__atomic_exchange_n(&coro__segv_installed, 1, __ATOMIC_ACQ_REL) == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = coro__segv;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, &coro__old_segv);
+    }
+#else
+    (void)t;
+#endif
+}
+
+/* >>thread */
+static pthread_key_t coro__key;
+static pthread_once_t coro__key_once = PTHREAD_ONCE_INIT;
+static uint64_t coro__thread_seq;
+
+static void coro__thread_exit(void *arg) {
+    coro__thread *t = (coro__thread *)arg;
+    coro__pool_release(t);
+    if (t->altstack) {
+        stack_t ss;
+        memset(&ss, 0, sizeof ss);
+        ss.ss_flags = SS_DISABLE;
+        sigaltstack(&ss, NULL);
+        munmap(t->altstack, t->altstack_size);
+        t->altstack = NULL;
+    }
+}
+static void coro__key_make(void) { (void)pthread_key_create(&coro__key, coro__thread_exit); }
+
+static CORO__NOINLINE coro__thread *coro__thread_setup(coro__thread *t) {
+    t->main.status = CORO_RUNNING;
+    t->main.thread = t;
+    t->main.magic = CORO__MAGIC;
+    t->current = &t->main;
+    t->id_base = (__atomic_add_fetch(&coro__thread_seq, 1, __ATOMIC_RELAXED)) << 32;
+    t->shadow_stack = coro__shadow_stack_active();
+#if defined(__i386__)
+    (void)coro__i386_sse();
+#endif
+    coro__signal_setup(t);
+    pthread_once(&coro__key_once, coro__key_make);
+    pthread_setspecific(coro__key, t);
+    t->ready = 1;
+    return t;
+}
+
+/* >>core */
+static void coro__list_remove(coro__thread *t, struct coro *co) {
+    if (co->prev) co->prev->next = co->next;
+    else t->all = co->next;
+    if (co->next) co->next->prev = co->prev;
+    co->next = co->prev = NULL;
+    t->alive--;
+}
+
+/* Every switch goes through here. It saves the floating-point control state of `from`
+   (loading `to`'s only if it differs), tells ASan, marks `to` current, and switches. When
+   `from` is continued later, it returns the value passed by whoever switched to it. */
+CORO__INLINE void *coro__switch(coro__thread *t, struct coro *from, struct coro *to, void *value,
+                                int from_finished) {
+    coro__fpu_read(&from->fpu);
+    if (CORO__UNLIKELY(coro__fpu_differs(&from->fpu, &to->fpu))) coro__fpu_write(&from->fpu, &to->fpu);
+#if CORO__ASAN
+    __sanitizer_start_switch_fiber(from_finished ? NULL : &from->asan_fake, to->asan_bottom,
+                                   to->asan_size);
+#else
+    (void)from_finished;
+#endif
+    t->current = to;
+    {
+        struct coro *f = from, *tt = to;
+        void *v = value;
+        CORO__SWITCH(f, tt, v);
+#if CORO__ASAN
+        /* f is whoever switched to us; remember main's stack bounds the first time we see it */
+        {
+            const void *bottom;
+            size_t size;
+            __sanitizer_finish_switch_fiber(tt->asan_fake, &bottom, &size);
+            if (f == &f->thread->main) {
+                f->asan_bottom = bottom;
+                f->asan_size = size;
+            }
+        }
+#endif
+        (void)f;
+        return v;
+    }
+}
+
+static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct coro *co, void *result);
+
+/* After a coroutine is switched back to: a pending kill unwinds it here, on its own stack. */
+CORO__INLINE void *coro__switch_checked(coro__thread *t, struct coro *from, struct coro *to,
+                                        void *value) {
+    void *v = coro__switch(t, from, to, value, 0);
+    if (CORO__UNLIKELY(from->flags & CORO__F_KILL)) coro__finish(t, from, NULL);
+    return v;
+}
+
+static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct coro *co, void *result) {
+    struct coro *to;
+    co->flags = (co->flags & ~CORO__F_KILL) | CORO__F_DYING;
+    while (co->ndefer) {
+        coro__defer d = co->defers[--co->ndefer];
+        d.fn(d.arg);
+    }
+    if (co->defers != co->inline_defers) {
+        CORO_FREE(co->defers);
+        co->defers = co->inline_defers;
+        co->cap_defer = CORO__DEFER_INLINE;
+    }
+    co->status = CORO_DEAD;
+    to = co->resumer ? co->resumer : &t->main;
+    co->resumer = NULL;
+    to->status = CORO_RUNNING;
+    to->raised = 0;
+    coro__switch(t, co, to, result, 1);
+    CORO_ASSERT(!"coro.h: a dead coroutine was switched to");
+    abort();
+}
+
+static CORO__START_ATTR void coro__start(struct coro *from, struct coro *self, void *value) {
+#if CORO__ASAN
+    {
+        const void *bottom;
+        size_t size;
+        __sanitizer_finish_switch_fiber(NULL, &bottom, &size);
+        if (from == &from->thread->main) {
+            from->asan_bottom = bottom;
+            from->asan_size = size;
+        }
+    }
+#endif
+    (void)from;
+    coro__finish(self->thread, self, self->fn(value));
+}
+
+/* Validate a switch target; `what` names the calling function for CORO_DEBUG. */
+CORO__INLINE int coro__bad_target(coro__thread *t, const struct coro *co, const char *what) {
+    if (CORO__LIKELY(co && co->thread == t && co->magic == CORO__MAGIC &&
+                     co->status == CORO_SUSPENDED))
+        return 0;
+    if (!co) CORO__MISUSE(what, EINVAL, "NULL coroutine");
+    else if (co->thread != t || co->magic != CORO__MAGIC)
+        CORO__MISUSE(what, EINVAL, "not a live coroutine of this thread");
+    else if (co->status == CORO_DEAD) CORO__MISUSE(what, EINVAL, "coroutine is dead");
+    else CORO__MISUSE(what, EINVAL, "coroutine is running or waiting in the resumer chain");
+    return 1;
+}
+
+static void *coro__resume_raise(struct coro *co, void *value, int err, const char *what) {
+    coro__thread *t = coro__tls();
+    struct coro *cur;
+    if (CORO__UNLIKELY(coro__bad_target(t, co, what))) return NULL;
+    cur = t->current;
+    cur->status = CORO_NORMAL;
+    co->status = CORO_RUNNING;
+    co->flags |= CORO__F_STARTED;
+    co->resumer = cur;
+    co->raised = err;
+    return coro__switch_checked(t, cur, co, value);
+}
+
+/* >>public */
+CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
+    coro__thread *t = coro__tls();
+    struct coro *co;
+    if (!fn) {
+        CORO__MISUSE("coro_new", EINVAL, "NULL function");
+        return NULL;
+    }
+    if (stack_size > CORO_MAX_STACK_SIZE) {
+        CORO__MISUSE("coro_new", EINVAL, "stack size larger than CORO_MAX_STACK_SIZE");
+        return NULL;
+    }
+    if (CORO__UNLIKELY(!t->ready)) coro__thread_setup(t);
+    if (CORO__UNLIKELY(t->shadow_stack)) {
+        static int told;
+        if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
+            static const char msg[] =
+                "coro: a CET shadow stack is active in this thread and coro.h does not switch "
+                "shadow stacks; build without -fcf-protection=return (or =full) or run with "
+                "GLIBC_TUNABLES=glibc.cpu.x86_shstk=off\n";
+            ssize_t w = write(2, msg, sizeof msg - 1);
+            (void)w;
+        }
+        errno = ENOTSUP;
+        return NULL;
+    }
+    if (stack_size == 0) stack_size = CORO_DEFAULT_STACK_SIZE;
+    if (stack_size < CORO_MIN_STACK_SIZE) stack_size = CORO_MIN_STACK_SIZE;
+    co = coro__stack_get(t, stack_size);
+    if (!co) return NULL;
+    co->resumer = NULL;
+    co->thread = t;
+    co->status = CORO_SUSPENDED;
+    co->flags = 0;
+    co->raised = 0;
+    co->magic = CORO__MAGIC;
+    coro__fpu_read(&co->fpu);
+    co->fn = fn;
+    co->data = NULL;
+    co->id = t->id_base + ++t->id_next;
+    co->defers = co->inline_defers;
+    co->ndefer = 0;
+    co->cap_defer = CORO__DEFER_INLINE;
+#if CORO__ASAN
+    co->asan_fake = NULL;
+    co->asan_bottom = co->stack_lo;
+    co->asan_size = co->stack_size;
+#endif
+    co->name[0] = 0;
+    coro__ctx_init(&co->ctx, (char *)co);
+    co->prev = NULL;
+    co->next = t->all;
+    if (t->all) t->all->prev = co;
+    t->all = co;
+    t->alive++;
+    return co;
+}
+
+CORO_API int coro_free(coro_t *co) {
+    coro__thread *t;
+    if (!co) return 0;
+    t = coro__tls();
+    if (co->thread != t || co->magic != CORO__MAGIC) {
+        CORO__MISUSE("coro_free", EINVAL, "not a live coroutine of this thread (freed twice?)");
+        return -1;
+    }
+    if (co->status == CORO_RUNNING || co->status == CORO_NORMAL) {
+        CORO__MISUSE("coro_free", EBUSY, "coroutine is running or waiting in the resumer chain");
+        return -1;
+    }
+    if (co->status == CORO_SUSPENDED && (co->flags & CORO__F_STARTED)) {
+        coro_kill(co);
+        if (co->status != CORO_DEAD) {
+            CORO__MISUSE("coro_free", EBUSY, "its kill did not finish (a cleanup switched away)");
+            return -1;
+        }
+    }
+    if (co->defers != co->inline_defers) CORO_FREE(co->defers); /* never started */
+    coro__list_remove(t, co);
+    coro__stack_put(t, co);
+    return 0;
+}
+
+CORO_API void *coro_resume(coro_t *co, void *value) {
+    return coro__resume_raise(co, value, 0, "coro_resume");
+}
+
+CORO_API void *coro_raise(coro_t *co, int err) {
+    if (err <= 0) {
+        CORO__MISUSE("coro_raise", EINVAL, "the error must be a positive errno value");
+        return NULL;
+    }
+    return coro__resume_raise(co, NULL, err, "coro_raise");
+}
+
+CORO_API void *coro_yield(void *value) {
+    coro__thread *t = coro__tls();
+    struct coro *cur = t->current, *to;
+    if (CORO__UNLIKELY(!cur || cur == &t->main)) {
+        CORO__MISUSE("coro_yield", EINVAL, "called from main, not from a coroutine");
+        return NULL;
+    }
+    if (CORO__UNLIKELY(cur->flags & CORO__F_DYING)) {
+        CORO__MISUSE("coro_yield", ECANCELED, "called from a cleanup handler");
+        return NULL;
+    }
+    to = cur->resumer ? cur->resumer : &t->main;
+    cur->resumer = NULL;
+    cur->status = CORO_SUSPENDED;
+    to->status = CORO_RUNNING;
+    to->raised = 0;
+    return coro__switch_checked(t, cur, to, value);
+}
+
+CORO_API void *coro_transfer(coro_t *to, void *value) {
+    coro__thread *t = coro__tls();
+    struct coro *cur = t->current, *p;
+    if (CORO__UNLIKELY(!t->ready)) coro__thread_setup(t);
+    cur = t->current;
+    if (!to) to = &t->main;
+    if (to == cur) {
+        CORO__MISUSE("coro_transfer", EINVAL, "transfer to the running coroutine itself");
+        return NULL;
+    }
+    if (cur->flags & CORO__F_DYING) {
+        CORO__MISUSE("coro_transfer", ECANCELED, "called from a cleanup handler");
+        return NULL;
+    }
+    if (to != &t->main && (to->thread != t || to->magic != CORO__MAGIC || to->status == CORO_DEAD)) {
+        CORO__MISUSE("coro_transfer", EINVAL, "target is dead or not a coroutine of this thread");
+        return NULL;
+    }
+    if (to == &t->main || to->status == CORO_NORMAL) {
+        /* `to` waits somewhere below us in the chain: cut the chain there. First check that
+           it really is there, then suspend everything above it. */
+        for (p = cur->resumer ? cur->resumer : &t->main; p != to && p != &t->main;
+             p = p->resumer ? p->resumer : &t->main)
+            ;
+        if (p != to) {
+            CORO__MISUSE("coro_transfer", EINVAL, "target is not in the resumer chain");
+            return NULL;
+        }
+        for (p = cur->resumer; p && p != to;) {
+            struct coro *up = p->resumer;
+            p->status = CORO_SUSPENDED;
+            p->resumer = NULL;
+            p = up;
+        }
+    } else {
+        to->resumer = cur == &t->main ? NULL : cur->resumer; /* a tail call */
+        to->flags |= CORO__F_STARTED;
+    }
+    cur->resumer = NULL;
+    cur->status = CORO_SUSPENDED;
+    to->status = CORO_RUNNING;
+    to->raised = 0;
+    return coro__switch_checked(t, cur, to, value);
+}
+
+CORO_API coro_t *coro_current(void) {
+    coro__thread *t = coro__tls();
+    return t->current == &t->main ? NULL : t->current;
+}
+
+CORO_API int coro_status(const coro_t *co) {
+    if (!co) {
+        CORO__MISUSE("coro_status", EINVAL, "NULL coroutine");
+        return -1;
+    }
+    return co->status;
+}
+
+CORO_API const char *coro_status_name(int status) {
+    switch (status) {
+    case CORO_SUSPENDED: return "suspended";
+    case CORO_RUNNING: return "running";
+    case CORO_NORMAL: return "normal";
+    case CORO_DEAD: return "dead";
+    default: return "invalid";
+    }
+}
+
+CORO_API int coro_defer(void (*fn)(void *), void *arg) {
+    coro__thread *t = coro__tls();
+    struct coro *co = t->current;
+    if (!co || co == &t->main) {
+        CORO__MISUSE("coro_defer", EINVAL, "called from main, not from a coroutine");
+        return -1;
+    }
+    if (!fn) {
+        CORO__MISUSE("coro_defer", EINVAL, "NULL function");
+        return -1;
+    }
+    if (co->ndefer == co->cap_defer) {
+        unsigned cap = co->cap_defer * 2;
+        coro__defer *d;
+        d = (coro__defer *)CORO_MALLOC(cap * sizeof *d);
+        if (!d) {
+            errno = ENOMEM;
+            return -1;
+        }
+        memcpy(d, co->defers, co->ndefer * sizeof *d);
+        if (co->defers != co->inline_defers) CORO_FREE(co->defers);
+        co->defers = d;
+        co->cap_defer = cap;
+    }
+    co->defers[co->ndefer].fn = fn;
+    co->defers[co->ndefer].arg = arg;
+    co->ndefer++;
+    return 0;
+}
+
+CORO_API int coro_defer_pop(int run) {
+    coro__thread *t = coro__tls();
+    struct coro *co = t->current;
+    coro__defer d;
+    if (!co || co == &t->main || co->ndefer == 0) {
+        CORO__MISUSE("coro_defer_pop", EINVAL, "no cleanup registered in this coroutine");
+        return -1;
+    }
+    d = co->defers[--co->ndefer];
+    if (run) d.fn(d.arg);
+    return 0;
+}
+
+CORO_API int coro_kill(coro_t *co) {
+    coro__thread *t = coro__tls();
+    struct coro *cur;
+    if (!co || co->thread != t || co->magic != CORO__MAGIC) {
+        CORO__MISUSE("coro_kill", EINVAL, "not a live coroutine of this thread");
+        return -1;
+    }
+    cur = t->current;
+    switch (co->status) {
+    case CORO_DEAD: return 0;
+    case CORO_NORMAL:
+        CORO__MISUSE("coro_kill", EBUSY, "coroutine waits in the resumer chain");
+        return -1;
+    case CORO_RUNNING: /* co == cur: finish ourselves */
+        coro__finish(t, co, NULL);
+    default: break;
+    }
+    if (!(co->flags & CORO__F_STARTED)) {
+        co->status = CORO_DEAD;
+        return 0;
+    }
+    if (co->flags & CORO__F_DYING) {
+        /* its cleanups were interrupted by a switch elsewhere; let them go on */
+        coro__resume_raise(co, NULL, 0, "coro_kill");
+        return 0;
+    }
+    co->flags |= CORO__F_KILL;
+    cur->status = CORO_NORMAL;
+    co->status = CORO_RUNNING;
+    co->resumer = cur;
+    co->raised = 0;
+    coro__switch_checked(t, cur, co, NULL);
+    return 0;
+}
+
+CORO_API int coro_raised(void) {
+    coro__thread *t = coro__tls();
+    struct coro *co = t->current;
+    int err;
+    if (!co || co == &t->main) return 0;
+    err = co->raised;
+    co->raised = 0;
+    return err;
+}
+
+CORO_API uint64_t coro_id(const coro_t *co) { return co ? co->id : 0; }
+
+CORO_API int coro_set_name(coro_t *co, const char *name) {
+    size_t n;
+    if (!co) {
+        CORO__MISUSE("coro_set_name", EINVAL, "NULL coroutine");
+        return -1;
+    }
+    n = name ? strlen(name) : 0;
+    if (n > CORO__NAME_MAX - 1) n = CORO__NAME_MAX - 1;
+    if (n) memcpy(co->name, name, n);
+    co->name[n] = 0;
+    return 0;
+}
+
+CORO_API const char *coro_name(const coro_t *co) { return co ? co->name : "main"; }
+CORO_API void coro_set_data(coro_t *co, void *data) {
+    if (co) co->data = data;
+}
+CORO_API void *coro_data(const coro_t *co) { return co ? co->data : NULL; }
+CORO_API size_t coro_stack_size(const coro_t *co) { return co ? co->stack_size : 0; }
+
+CORO_API long coro_stack_used(const coro_t *co) {
+    size_t page = coro__page(), len, i, pages;
+    char *lo;
+    unsigned char vec[256];
+    long used = 0;
+    if (!co || co->magic != CORO__MAGIC) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* pages are touched from the top down, so the high-water mark is the lowest resident page */
+    lo = (char *)((uintptr_t)co->stack_lo & ~(uintptr_t)(page - 1));
+    len = (size_t)((char *)co->map + co->map_size - lo);
+    pages = len / page;
+    for (i = 0; i < pages; i += sizeof vec) {
+        size_t n = pages - i < sizeof vec ? pages - i : sizeof vec, k;
+        if (mincore(lo + i * page, n * page, vec) != 0) return -1;
+        for (k = 0; k < n; k++)
+            if (vec[k] & 1) return (long)((char *)co - (lo + (i + k) * page));
+    }
+    return used;
+}
+
+CORO_API size_t coro_count_alive(void) { return coro__tls()->alive; }
+
+CORO_API void coro_foreach(void (*fn)(coro_t *co, void *ud), void *ud) {
+    coro__thread *t = coro__tls();
+    struct coro *co, *next;
+    if (!fn) return;
+    for (co = t->all; co; co = next) {
+        next = co->next;
+        fn(co, ud);
+    }
+}
+
+CORO_API size_t coro_pool_trim(void) { return coro__pool_release(coro__tls()); }
+
+CORO_API const char *coro_guard_mode(void) {
+    switch (__atomic_load_n(&coro__guard_kind, __ATOMIC_RELAXED)) {
+    case 1: return "madvise";
+    case 2: return "mprotect";
+    case 3: return "none";
+    default: return "unknown";
+    }
+}
+
+#endif /* CORO_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licences -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the coro.h developers
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication in perpetuity. We believe that the existence
+of this software is in the public domain and that it is an overt act of
+dedication of the software to the public domain for the benefit of the public
+at large and to the detriment of our heirs and successors. We intend this
+dedication to be an overt act of relinquishment of all present and future
+rights to this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/
