@@ -314,6 +314,17 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__INLINE static inline __attribute__((always_inline))
 #define CORO__NORETURN __attribute__((noreturn))
 #define CORO__UNUSED __attribute__((unused))
+/* Every function that switches stacks is opaque to interprocedural analysis. The switch is an
+   asm statement that, as far as the compiler knows, only touches memory whose address escaped;
+   in truth it runs arbitrary code (other coroutines) that may write any static variable. GCC's
+   ipa-reference would otherwise keep a file-static counter in a register across coro_resume
+   when the implementation sits in the same translation unit (or under LTO). As an unknown
+   function, a switching call may call back anything whose address was taken, which is true. */
+#if defined(__clang__) || !defined(__GNUC__) || __GNUC__ < 8
+#define CORO__OPAQUE __attribute__((noinline))
+#else
+#define CORO__OPAQUE __attribute__((noipa))
+#endif
 #else
 #error "coro.h needs GCC or Clang (inline assembly)"
 #endif
@@ -538,8 +549,9 @@ static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu
     __asm__ volatile("msr fpcr, %0" : : "r"(want->fpcr));
 }
 /* AAPCS64: x19-x28, x29 (frame pointer), sp and d8-d15 are callee-saved. x29 is saved in the
-   context with sp and the resume address; everything else, x30 and all of v0-v31 included, is
-   clobbered so the compiler saves only what is live. The jump goes through x16, which a
+   context with sp and the resume address; everything else, x30, x18 (a plain temporary on
+   Linux: forgetting it let GCC keep a pointer there across the switch) and all of v0-v31
+   included, is clobbered so the compiler saves only what is live. The jump goes through x16, which a
    "bti c" landing pad accepts, and label 1 carries "bti jc". Operands travel in x0-x2, the
    argument registers of coro__start. */
 #define CORO__SWITCH(from, to, val)                                                          \
@@ -559,9 +571,9 @@ static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu
                          : "+r"(coro__x0), "+r"(coro__x1), "+r"(coro__x2)                    \
                          :                                                                   \
                          : "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12",    \
-                           "x13", "x14", "x15", "x16", "x17", "x19", "x20", "x21", "x22",    \
-                           "x23", "x24", "x25", "x26", "x27", "x28", "x30", "v0", "v1", "v2", \
-                           "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12",    \
+                           "x13", "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21",    \
+                           "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x30", "v0", "v1", \
+                           "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", \
                            "v13", "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21",    \
                            "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30",    \
                            "v31", "memory", "cc");                                           \
@@ -700,7 +712,22 @@ static int coro__guard_install(char *lo, size_t len) {
     int kind = __atomic_load_n(&coro__guard_kind, __ATOMIC_RELAXED);
     if (kind != 2) {
         if (madvise(lo, len, MADV_GUARD_INSTALL) == 0) {
-            if (kind != 1) __atomic_store_n(&coro__guard_kind, 1, __ATOMIC_RELAXED);
+            if (kind != 1) {
+                /* The first time, check that the guard really is there: some emulators
+                   (qemu-user) answer 0 to advice they ignore. The kernel reading a guard page
+                   for write(2) fails with EFAULT instead of faulting. */
+                int fds[2], real = 0;
+                if (pipe(fds) == 0) {
+                    real = write(fds[1], lo, 1) < 0 && errno == EFAULT;
+                    close(fds[0]);
+                    close(fds[1]);
+                }
+                if (!real) {
+                    __atomic_store_n(&coro__guard_kind, 2, __ATOMIC_RELAXED);
+                    return mprotect(lo, len, PROT_NONE);
+                }
+                __atomic_store_n(&coro__guard_kind, 1, __ATOMIC_RELAXED);
+            }
             return 0;
         }
         if (kind == 1 || (errno != EINVAL && errno != ENOSYS)) return -1; /* ENOMEM, EAGAIN */
@@ -1116,7 +1143,7 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     return co;
 }
 
-CORO_API int coro_free(coro_t *co) {
+CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
     coro__thread *t;
     if (!co) return 0;
     t = coro__tls();
@@ -1141,11 +1168,11 @@ CORO_API int coro_free(coro_t *co) {
     return 0;
 }
 
-CORO_API void *coro_resume(coro_t *co, void *value) {
+CORO__OPAQUE CORO_API void *coro_resume(coro_t *co, void *value) {
     return coro__resume_raise(co, value, 0, "coro_resume");
 }
 
-CORO_API void *coro_raise(coro_t *co, int err) {
+CORO__OPAQUE CORO_API void *coro_raise(coro_t *co, int err) {
     if (err <= 0) {
         CORO__MISUSE("coro_raise", EINVAL, "the error must be a positive errno value");
         return NULL;
@@ -1153,7 +1180,7 @@ CORO_API void *coro_raise(coro_t *co, int err) {
     return coro__resume_raise(co, NULL, err, "coro_raise");
 }
 
-CORO_API void *coro_yield(void *value) {
+CORO__OPAQUE CORO_API void *coro_yield(void *value) {
     coro__thread *t = coro__tls();
     struct coro *cur = t->current, *to;
     if (CORO__UNLIKELY(!cur || cur == &t->main)) {
@@ -1172,7 +1199,7 @@ CORO_API void *coro_yield(void *value) {
     return coro__switch_checked(t, cur, to, value);
 }
 
-CORO_API void *coro_transfer(coro_t *to, void *value) {
+CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
     coro__thread *t = coro__tls();
     struct coro *cur = t->current, *p;
     if (CORO__UNLIKELY(!t->ready)) coro__thread_setup(t);
@@ -1283,7 +1310,7 @@ CORO_API int coro_defer_pop(int run) {
     return 0;
 }
 
-CORO_API int coro_kill(coro_t *co) {
+CORO__OPAQUE CORO_API int coro_kill(coro_t *co) {
     coro__thread *t = coro__tls();
     struct coro *cur;
     if (!co || co->thread != t || co->magic != CORO__MAGIC) {
