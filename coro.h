@@ -79,6 +79,7 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_MAX_STACK_SIZE     larger requests fail with EINVAL [1 GiB; 256 MiB on 32-bit]
    CORO_GUARD_SIZE         bytes of guard below each stack, rounded up to pages [16 KiB]
    CORO_NO_GUARD           no guard pages at all (an overflow then corrupts memory silently)
+   CORO_GUARD_MPROTECT     always make guards with mprotect, as on kernels before 6.13 (tests)
    CORO_POOL_SIZE          freed stacks kept per thread for reuse [64]
    CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
@@ -703,12 +704,12 @@ static size_t coro__guard_bytes(void) {
 #ifdef CORO_NO_GUARD
     return 0;
 #else
-    return coro__round(CORO_GUARD_SIZE ? CORO_GUARD_SIZE : 1, coro__page());
+    return coro__round((CORO_GUARD_SIZE) > 0 ? (size_t)(CORO_GUARD_SIZE) : 1, coro__page());
 #endif
 }
 
 static int coro__guard_install(char *lo, size_t len) {
-#if defined(__linux__)
+#if defined(__linux__) && !defined(CORO_GUARD_MPROTECT)
     int kind = __atomic_load_n(&coro__guard_kind, __ATOMIC_RELAXED);
     if (kind != 2) {
         if (madvise(lo, len, MADV_GUARD_INSTALL) == 0) {

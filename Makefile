@@ -1,0 +1,142 @@
+# coro.h - build, tests, variants, benchmarks, demo.
+#
+#   make            build the tests and examples (default variant: cc -O2 -g)
+#   make test       build and run the whole suite; the last line is "N passed, M failed"
+#   make variants   the suite again with gcc and clang at -O0/-O2/-O3, -m32, ASan+UBSan,
+#                   Valgrind, and aarch64 under qemu when the cross compiler is installed
+#   make test VARIANT=asan     one variant (names: $(VARIANTS))
+#   make bench      benchmarks (not tests): switch/create/RSS table, echo servers
+#   make demo       the examples doing their job; exits by itself
+#   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
+
+VARIANTS := gcc-O0 gcc-O2 gcc-O3 clang-O0 clang-O2 clang-O3 m32 asan valgrind aarch64
+VARIANT ?= default
+BUILD ?= build
+PREFIX ?= /usr/local
+OUT := $(BUILD)/$(VARIANT)
+
+STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror
+CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror
+LDLIBS := -pthread -lm
+RUNWRAP := -
+CXX_OK := 1
+
+ifeq ($(VARIANT),default)
+  OPT := -O2 -g
+else ifeq ($(VARIANT),gcc-O0)
+  CC := gcc
+  CXX := g++
+  OPT := -O0 -g
+else ifeq ($(VARIANT),gcc-O2)
+  CC := gcc
+  CXX := g++
+  OPT := -O2 -g
+else ifeq ($(VARIANT),gcc-O3)
+  CC := gcc
+  CXX := g++
+  OPT := -O3 -g
+else ifeq ($(VARIANT),clang-O0)
+  CC := clang
+  CXX := clang++
+  OPT := -O0 -g
+else ifeq ($(VARIANT),clang-O2)
+  CC := clang
+  CXX := clang++
+  OPT := -O2 -g
+else ifeq ($(VARIANT),clang-O3)
+  CC := clang
+  CXX := clang++
+  OPT := -O3 -g
+else ifeq ($(VARIANT),m32)
+  CC := gcc
+  CXX := g++
+  # gcc-multilib provides /usr/include/asm; it conflicts with Debian's cross compilers, so when
+  # it is absent the same symlink is made under build/ (see $(M32INC))
+  M32INC := $(BUILD)/m32-include
+  OPT := -O2 -g -m32 -idirafter $(M32INC)
+else ifeq ($(VARIANT),asan)
+  CC := clang
+  CXX := clang++
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  export ASAN_OPTIONS := detect_leaks=1:handle_segv=0:detect_stack_use_after_return=1
+  export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+else ifeq ($(VARIANT),valgrind)
+  CC := gcc
+  CXX := g++
+  OPT := -O2 -g
+  RUNWRAP := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+else ifeq ($(VARIANT),aarch64)
+  CC := aarch64-linux-gnu-gcc-12
+  CXX_OK := 0
+  OPT := -O2 -g
+  RUNWRAP := qemu-aarch64 -L /usr/aarch64-linux-gnu
+  export QEMU_LD_PREFIX := /usr/aarch64-linux-gnu
+  export CORO_TEST_EXEC_WRAPPER := qemu-aarch64
+else
+  $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
+endif
+
+CFLAGS_ALL := $(STRICT) $(OPT)
+CXXFLAGS_ALL := $(CXXSTRICT) $(OPT)
+
+CORE_TESTS := test_core test_stack test_stack_mprotect test_threads test_alloc link_split link_static
+ifeq ($(CXX_OK),1)
+  CORE_TESTS += link_cpp
+endif
+TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS))
+
+.PHONY: all test variants bench demo install uninstall clean tests-build $(M32INC)
+all: tests-build
+
+tests-build: $(M32INC) $(TEST_BINS)
+
+$(BUILD)/m32-include:
+	@mkdir -p $@
+	@[ -e /usr/include/asm ] || [ -e $@/asm ] || ln -s /usr/include/x86_64-linux-gnu/asm $@/asm
+
+$(OUT)/tests/%: tests/%.c coro.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
+
+$(OUT)/tests/test_stack_mprotect: tests/test_stack.c coro.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DCORO_GUARD_MPROTECT $< -o $@ $(LDLIBS)
+
+$(OUT)/tests/link_split: tests/link_impl.c tests/link_use.c coro.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) tests/link_impl.c tests/link_use.c -o $@ $(LDLIBS)
+
+$(OUT)/tests/link_static: tests/link_static_a.c tests/link_static_b.c coro.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) tests/link_static_a.c tests/link_static_b.c -o $@ $(LDLIBS)
+
+# the implementation compiled as C++, used from C through extern "C"
+$(OUT)/tests/link_cpp: tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c tests/link_cpp.cc -o $@.impl.o
+	$(CC) $(CFLAGS_ALL) -c tests/link_use.c -o $@.use.o
+	$(CXX) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
+
+test: tests-build
+	@bash tests/run.sh $(VARIANT) "$(RUNWRAP)" -- $(TEST_BINS)
+
+variants:
+	@fail=0; for v in $(VARIANTS); do \
+	  if [ $$v = aarch64 ] && ! command -v aarch64-linux-gnu-gcc-12 >/dev/null; then \
+	    echo "SKIPPED variant aarch64: aarch64-linux-gnu-gcc-12 not installed"; continue; fi; \
+	  echo "=== variant $$v"; \
+	  $(MAKE) --no-print-directory test VARIANT=$$v > $(BUILD)/variant-$$v.log 2>&1; rc=$$?; \
+	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error|CHECK' $(BUILD)/variant-$$v.log | tail -n 30; \
+	  [ $$rc -eq 0 ] || { echo "variant $$v FAILED (log: $(BUILD)/variant-$$v.log)"; fail=1; }; \
+	done; exit $$fail
+
+install:
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pkgconfig
+	install -m 644 coro.h $(DESTDIR)$(PREFIX)/include/
+	sed 's|@PREFIX@|$(PREFIX)|' coro.pc.in > $(DESTDIR)$(PREFIX)/share/pkgconfig/coro.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/coro.h $(DESTDIR)$(PREFIX)/share/pkgconfig/coro.pc
+
+clean:
+	rm -rf $(BUILD)

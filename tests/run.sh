@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# tests/run.sh LABEL WRAPPER -- TEST...
+# Runs each test (a binary, or a script given as "sh:path args"), optionally under WRAPPER
+# (e.g. "valgrind ..." or "qemu-aarch64 ..."; "-" for none), reads the "N passed, M failed" line
+# each prints last, and ends with the sum as "N passed, M failed". A test that crashes or prints
+# no summary counts as one failure.
+set -u
+label=$1
+wrapper=$2
+shift 3
+total_pass=0
+total_fail=0
+for t in "$@"; do
+    case $t in
+    sh:*) cmd=(bash ${t#sh:}); name=${t#sh:} ;;
+    *) if [ "$wrapper" = - ]; then cmd=("$t"); else cmd=($wrapper "$t"); fi; name=$t ;;
+    esac
+    out=$("${cmd[@]}" 2>&1)
+    rc=$?
+    summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+    printf '%s\n' "$out" | grep -E '^SKIPPED' || true
+    if [ -z "$summary" ]; then
+        printf '%s\n' "$out" | tail -n 20
+        echo "[$label] $name: crashed or printed no summary (exit $rc)"
+        total_fail=$((total_fail + 1))
+        continue
+    fi
+    p=${summary%% passed*}
+    f=${summary#*passed, }
+    f=${f%% failed}
+    if [ "$f" -ne 0 ] || [ $rc -ne 0 ]; then
+        printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 40
+        [ "$f" -eq 0 ] && f=1 # a nonzero exit with no failed check is still a failure
+    fi
+    echo "[$label] $name: $p passed, $f failed"
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+done
+echo "$total_pass passed, $total_fail failed"
+[ $total_fail -eq 0 ]

@@ -1,0 +1,328 @@
+/* test_stack.c - stacks: many alive, many created and freed, the pool, overflow detection in a
+   forked child, chaining to a handler the program already had, clean ENOMEM when mmap or the
+   mapping count runs out. Compiled twice: as is, and with -DCORO_GUARD_MPROTECT (the fallback
+   used by kernels before 6.13). */
+#define CORO_IMPLEMENTATION
+#include "../coro.h"
+#include "check.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define P(x) ((void *)(intptr_t)(x))
+#define I(p) ((intptr_t)(p))
+
+static void *add_one_then_yield(void *arg) {
+    intptr_t v = I(arg);
+    v = I(coro_yield(P(v + 1)));
+    return P(v + 2);
+}
+
+static void test_10k_alive(void) {
+    enum { N = 10000 };
+    static coro_t *cos[N];
+    int i, ok = 1;
+    size_t base = coro_count_alive();
+    for (i = 0; i < N; i++) {
+        cos[i] = coro_new(add_one_then_yield, 0);
+        if (!cos[i] || I(coro_resume(cos[i], P(i))) != i + 1) ok = 0;
+    }
+    CHECK(ok);
+    CHECK(coro_count_alive() == base + N);
+    for (i = N - 1; i >= 0; i--)
+        if (I(coro_resume(cos[i], P(i))) != i + 2 || coro_status(cos[i]) != CORO_DEAD) ok = 0;
+    CHECK(ok);
+    for (i = 0; i < N; i++) coro_free(cos[i]);
+    CHECK(coro_count_alive() == base);
+}
+
+static void *ret_arg(void *arg) { return arg; }
+
+static void test_200k_created_and_freed(void) {
+    int i, ok = 1;
+    uintptr_t first = 0, reused = 0;
+    for (i = 0; i < 200000; i++) {
+        coro_t *co = coro_new(ret_arg, 0);
+        if (!co) {
+            ok = 0;
+            break;
+        }
+        if (i == 0) first = (uintptr_t)co;
+        else if ((uintptr_t)co == first) reused++;
+        if (I(coro_resume(co, P(i))) != i) ok = 0;
+        coro_free(co);
+    }
+    CHECK(ok);
+    CHECK(reused == 199999); /* the pool hands the same stack back: no syscall per coroutine */
+    CHECK(coro_count_alive() == 0);
+}
+
+static void test_pool_bounded_and_trim(void) {
+    enum { N = CORO_POOL_SIZE + 20 };
+    coro_t *cos[N];
+    int i;
+    coro_pool_trim();
+    for (i = 0; i < N; i++) cos[i] = coro_new(ret_arg, 0);
+    for (i = 0; i < N; i++) coro_free(cos[i]);
+    CHECK(coro_pool_trim() == CORO_POOL_SIZE); /* the pool kept only its bound */
+    CHECK(coro_pool_trim() == 0);
+}
+
+/* ---- overflow ------------------------------------------------------------------------------ */
+static volatile int recurse_limit = 1 << 30; /* never reached: the stack ends first */
+static int recurse(int n) {
+    volatile char buf[256];
+    buf[0] = (char)n;
+    if (n >= recurse_limit) return 0;
+    return recurse(n + 1) + buf[0];
+}
+static void *overflow(void *arg) {
+    (void)arg;
+    return P(recurse(0));
+}
+
+/* Run a scenario in a fresh process (this program run again with the scenario's name, so no
+   handler of ours is installed yet) and capture its stderr; returns the wait status. */
+static const char *self_exe;
+#define run_child(body, out, cap) run_child_named(#body, out, cap)
+static int run_child_named(const char *name, char *out, size_t cap) {
+    const char *wrapper = getenv("CORO_TEST_EXEC_WRAPPER");
+    int fds[2], status = 0;
+    size_t n = 0;
+    ssize_t r;
+    pid_t pid;
+    if (pipe(fds) != 0) return -1;
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        if (wrapper && *wrapper) /* under an emulator: qemu-aarch64 has no binfmt_misc here */
+            execlp(wrapper, wrapper, self_exe, name, (char *)NULL);
+        else
+            execl(self_exe, self_exe, name, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
+    out[n] = 0;
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static size_t expected_size;
+static void overflow_child(void) {
+    coro_t *co = coro_new(overflow, 64 * 1024);
+    coro_set_name(co, "deep");
+    coro_resume(co, NULL);
+}
+static void test_overflow_dies_with_message(void) {
+    char out[1024], want[128];
+    int status;
+    coro_t *probe = coro_new(ret_arg, 64 * 1024);
+    expected_size = coro_stack_size(probe);
+    coro_free(probe);
+    status = run_child(overflow_child, out, sizeof out);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+    CHECK(strstr(out, "coro: stack overflow in coroutine ") != NULL);
+    CHECK(strstr(out, "\"deep\"") != NULL);
+    snprintf(want, sizeof want, "(stack size %zu bytes", expected_size);
+    CHECK(strstr(out, want) != NULL);
+    if (!strstr(out, want)) fprintf(stderr, "child said: %s\n", out);
+}
+
+/* a program with its own SIGSEGV handler: faults elsewhere reach it unchanged */
+static volatile char *fault_addr;
+static void user_handler(int sig) {
+    static const char msg[] = "user handler\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    (void)sig;
+    _exit(42);
+}
+static void user_siginfo_handler(int sig, siginfo_t *si, void *ctx) {
+    (void)sig;
+    (void)ctx;
+    _exit(si->si_addr == (void *)fault_addr ? 43 : 44);
+}
+static void install_user_handler(int siginfo) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    if (siginfo) {
+        sa.sa_sigaction = user_siginfo_handler;
+        sa.sa_flags = SA_SIGINFO;
+    } else {
+        sa.sa_handler = user_handler;
+    }
+    sigaction(SIGSEGV, &sa, NULL);
+}
+static void touch_protected(void) {
+    fault_addr = (volatile char *)mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    coro_free(coro_new(ret_arg, 0)); /* coro.h installs its handler now, after the user's */
+    (void)fault_addr[0];
+}
+static void other_fault_child(void) {
+    install_user_handler(0);
+    touch_protected();
+}
+static void other_fault_siginfo_child(void) {
+    install_user_handler(1);
+    touch_protected();
+}
+static void overflow_with_user_handler_child(void) {
+    install_user_handler(0);
+    overflow_child();
+}
+static void test_handler_chains(void) {
+    char out[1024];
+    int status = run_child(other_fault_child, out, sizeof out);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
+    CHECK(strstr(out, "stack overflow") == NULL);
+    status = run_child(other_fault_siginfo_child, out, sizeof out);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 43); /* same siginfo, same address */
+    status = run_child(overflow_with_user_handler_child, out, sizeof out);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
+    CHECK(strstr(out, "coro: stack overflow in coroutine") != NULL);
+    CHECK(strstr(out, "user handler") != NULL);
+}
+
+/* ---- running out --------------------------------------------------------------------------- */
+static long vm_size_kb(void) {
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %ld kB", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}
+static void address_space_child(void) {
+    enum { MAX = 4096 };
+    static coro_t *cos[MAX];
+    struct rlimit rl;
+    int n = 0, err = 0, i;
+    coro_free(coro_new(ret_arg, 0)); /* thread set up before the limit */
+    coro_pool_trim();
+    rl.rlim_cur = rl.rlim_max = (rlim_t)(vm_size_kb() + 8 * 1024) * 1024; /* room for ~30 */
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(10);
+    while (n < MAX) {
+        errno = 0;
+        cos[n] = coro_new(ret_arg, 0);
+        if (!cos[n]) {
+            err = errno;
+            break;
+        }
+        n++;
+    }
+    if (n == 0 || n == MAX) _exit(11);
+    if (err != ENOMEM) _exit(12);
+    if (coro_count_alive() != (size_t)n) _exit(13);
+    for (i = 0; i < n; i++) coro_free(cos[i]);
+    if (coro_count_alive() != 0) _exit(14);
+    /* memory is back: creating works again */
+    cos[0] = coro_new(ret_arg, 0);
+    if (!cos[0] || I(coro_resume(cos[0], P(5))) != 5) _exit(15);
+    _exit(0);
+}
+static void test_enomem_when_address_space_runs_out(void) {
+    char out[256];
+    int status;
+    if (getenv("CORO_TEST_EXEC_WRAPPER")) {
+        printf("SKIPPED test_enomem_when_address_space_runs_out: RLIMIT_AS under an emulator\n");
+        return;
+    }
+    status = run_child(address_space_child, out, sizeof out);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "status %x\n", status);
+}
+
+#ifdef CORO_GUARD_MPROTECT
+/* With mprotect guards every stack costs two mappings: vm.max_map_count (65530 by default)
+   ends at about 32,000 coroutines with ENOMEM, and freeing one makes room again. */
+static void map_count_child(void) {
+    enum { MAX = 400000 };
+    static coro_t *cos[MAX];
+    int n = 0, i;
+    while (n < MAX && (cos[n] = coro_new(ret_arg, CORO_MIN_STACK_SIZE)) != NULL) n++;
+    if (n == MAX) _exit(20); /* the limit was raised: nothing to test here */
+    if (errno != ENOMEM) _exit(21);
+    if (n < 1000) _exit(22);
+    coro_free(cos[n - 1]);
+    coro_pool_trim();
+    if (!(cos[n - 1] = coro_new(ret_arg, CORO_MIN_STACK_SIZE))) _exit(23);
+    for (i = 0; i < n; i++) coro_free(cos[i]);
+    if (strcmp(coro_guard_mode(), "mprotect") != 0) _exit(24);
+    _exit(0);
+}
+static void test_enomem_at_max_map_count(void) {
+    char out[256];
+    int status = run_child(map_count_child, out, sizeof out);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 20) {
+        printf("SKIPPED test_enomem_at_max_map_count: vm.max_map_count is raised\n");
+        return;
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "status %x\n", status);
+}
+#else
+/* With MADV_GUARD_INSTALL guards cost no mapping: far more guarded coroutines than
+   vm.max_map_count / 2 fit (the benchmark shows a million). */
+static void test_guards_cost_no_mapping(void) {
+    enum { N = 40000 };
+    static coro_t *cos[N];
+    int n = 0, i;
+    if (strcmp(coro_guard_mode(), "madvise") != 0) {
+        printf("SKIPPED test_guards_cost_no_mapping: guard mode is %s (kernel before 6.13?)\n",
+               coro_guard_mode());
+        return;
+    }
+    while (n < N && (cos[n] = coro_new(ret_arg, CORO_MIN_STACK_SIZE)) != NULL) n++;
+    CHECK(n == N);
+    for (i = 0; i < n; i++) coro_free(cos[i]);
+}
+#endif
+
+static const struct {
+    const char *name;
+    void (*body)(void);
+} scenarios[] = {
+    {"overflow_child", overflow_child},
+    {"other_fault_child", other_fault_child},
+    {"other_fault_siginfo_child", other_fault_siginfo_child},
+    {"overflow_with_user_handler_child", overflow_with_user_handler_child},
+    {"address_space_child", address_space_child},
+#ifdef CORO_GUARD_MPROTECT
+    {"map_count_child", map_count_child},
+#endif
+};
+
+int main(int argc, char **argv) {
+    size_t i;
+    self_exe = argv[0];
+    if (argc == 2) {
+        for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+            if (strcmp(argv[1], scenarios[i].name) == 0) {
+                scenarios[i].body();
+                _exit(0);
+            }
+        return 126;
+    }
+    RUN(test_10k_alive);
+    RUN(test_200k_created_and_freed);
+    RUN(test_pool_bounded_and_trim);
+    RUN(test_overflow_dies_with_message);
+    RUN(test_handler_chains);
+    RUN(test_enomem_when_address_space_runs_out);
+#ifdef CORO_GUARD_MPROTECT
+    RUN(test_enomem_at_max_map_count);
+    CHECK(strcmp(coro_guard_mode(), "mprotect") == 0);
+#else
+    RUN(test_guards_cost_no_mapping);
+#endif
+    return check_done();
+}
