@@ -65,7 +65,8 @@ ERRORS
 THE API (details at each declaration below)
    coro_new coro_free coro_resume coro_yield coro_transfer coro_current coro_status
    coro_defer coro_defer_pop coro_kill coro_raise coro_raised
-   coro_id coro_set_name coro_name coro_set_data coro_data coro_stack_size coro_stack_used
+   coro_id coro_set_name coro_name coro_set_data coro_data coro_set_runtime_data coro_runtime_data
+   coro_stack_size coro_stack_used
    coro_status_name coro_count_alive coro_foreach coro_pool_trim coro_guard_mode
 
 CONFIGURATION (define before including the implementation; defaults in brackets)
@@ -159,8 +160,9 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size);
    nothing and returns 0. Returns -1 with errno:
      EINVAL  co belongs to another thread, or was already freed (detected while its stack is
              still pooled)
-     EBUSY   co is running or normal (in the resumer chain), or its kill could not finish
-             because a cleanup handed control elsewhere */
+     EBUSY   co is running or normal (in the resumer chain), belongs to a runtime (see
+             coro_set_runtime_data: spawned coroutines are freed by coro_sched.h), or its kill
+             could not finish because a cleanup handed control elsewhere */
 CORO_API int coro_free(coro_t *co);
 
 /* coro_resume: switch to co, passing value. The first resume calls fn(value); later ones make
@@ -230,6 +232,13 @@ CORO_API int coro_set_name(coro_t *co, const char *name);
 CORO_API const char *coro_name(const coro_t *co);
 CORO_API void coro_set_data(coro_t *co, void *data);
 CORO_API void *coro_data(const coro_t *co);
+
+/* coro_set_runtime_data/coro_runtime_data: one pointer reserved for a runtime layered on
+   coro.h (coro_sched.h keeps its task record there), separate from coro_data so users keep
+   theirs. While it is non-NULL the coroutine belongs to that runtime: coro_free refuses it with
+   EBUSY, so a user cannot free a coroutine a scheduler still references. */
+CORO_API void coro_set_runtime_data(coro_t *co, void *data);
+CORO_API void *coro_runtime_data(const coro_t *co);
 CORO_API size_t coro_stack_size(const coro_t *co);
 CORO_API long coro_stack_used(const coro_t *co);
 CORO_API size_t coro_count_alive(void);
@@ -625,7 +634,7 @@ struct coro {
     unsigned magic;
     coro__fpu fpu;
     coro_fn fn;
-    void *data;
+    void *data, *runtime;
     uint64_t id;
     struct coro *next, *prev; /* the thread's list of live coroutines, or the pool's free list */
     char *map;                /* the whole mapping: [guard][stack .... ][struct coro] */
@@ -1125,6 +1134,7 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     coro__fpu_read(&co->fpu);
     co->fn = fn;
     co->data = NULL;
+    co->runtime = NULL;
     co->id = t->id_base + ++t->id_next;
     co->defers = co->inline_defers;
     co->ndefer = 0;
@@ -1154,6 +1164,10 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
     }
     if (co->status == CORO_RUNNING || co->status == CORO_NORMAL) {
         CORO__MISUSE("coro_free", EBUSY, "coroutine is running or waiting in the resumer chain");
+        return -1;
+    }
+    if (co->runtime) {
+        CORO__MISUSE("coro_free", EBUSY, "coroutine belongs to a runtime (spawned: it frees it)");
         return -1;
     }
     if (co->status == CORO_SUSPENDED && (co->flags & CORO__F_STARTED)) {
@@ -1376,6 +1390,10 @@ CORO_API void coro_set_data(coro_t *co, void *data) {
     if (co) co->data = data;
 }
 CORO_API void *coro_data(const coro_t *co) { return co ? co->data : NULL; }
+CORO_API void coro_set_runtime_data(coro_t *co, void *data) {
+    if (co) co->runtime = data;
+}
+CORO_API void *coro_runtime_data(const coro_t *co) { return co ? co->runtime : NULL; }
 CORO_API size_t coro_stack_size(const coro_t *co) { return co ? co->stack_size : 0; }
 
 CORO_API long coro_stack_used(const coro_t *co) {

@@ -567,6 +567,11 @@ static void test_introspection(void) {
     CHECK(strcmp(coro_name(NULL), "main") == 0);
     coro_set_data(a, &n);
     CHECK(coro_data(a) == &n);
+    coro_set_runtime_data(a, &before);
+    CHECK(coro_runtime_data(a) == &before);
+    CHECK(coro_data(a) == &n); /* two separate slots */
+    CHECK_ERR(coro_free(a) == -1, EBUSY); /* owned by a runtime */
+    coro_set_runtime_data(a, NULL);
     CHECK(coro_stack_size(a) >= 64 * 1024);
     CHECK(coro_stack_size(b) >= CORO_DEFAULT_STACK_SIZE);
     coro_resume(a, P(40)); /* ~40 KiB deep */
