@@ -65,6 +65,7 @@ else ifeq ($(VARIANT),valgrind)
   CXX := g++
   OPT := -O2 -g
   RUNWRAP := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
 else ifeq ($(VARIANT),aarch64)
   CC := aarch64-linux-gnu-gcc-12
   CXX_OK := 0
@@ -83,12 +84,34 @@ CORE_TESTS := test_core test_stack test_stack_mprotect test_threads test_alloc l
 ifeq ($(CXX_OK),1)
   CORE_TESTS += link_cpp
 endif
-TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS))
+# the scheduler's suites run once per backend
+SCHED_TESTS := test_sched test_sched_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
+TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
+CORE_EXAMPLES := fringe generators taskos
+EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
+# scripts run by tests/run.sh: "sh:" + script + "@" + its argument
+TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples
 
 .PHONY: all test variants bench demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
-tests-build: $(M32INC) $(TEST_BINS)
+tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS)
+
+$(OUT)/tests/test_sched: tests/test_sched.c coro.h coro_sched.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
+
+$(OUT)/tests/test_io: tests/test_io.c coro.h coro_sched.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
+
+$(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DCORO_SCHED_POLL $< -o $@ $(LDLIBS)
+
+$(OUT)/examples/%: examples/%.c coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -I. $< -o $@ $(LDLIBS)
 
 $(BUILD)/m32-include:
 	@mkdir -p $@
@@ -118,7 +141,7 @@ $(OUT)/tests/link_cpp: tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
 	$(CXX) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
 
 test: tests-build
-	@bash tests/run.sh $(VARIANT) "$(RUNWRAP)" -- $(TEST_BINS)
+	@bash tests/run.sh $(VARIANT) "$(RUNWRAP)" -- $(TEST_BINS) $(TEST_SCRIPTS)
 
 variants:
 	@fail=0; for v in $(VARIANTS); do \

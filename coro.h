@@ -668,7 +668,7 @@ struct coro__thread {
     size_t alive;
     coro__pool_bin bins[CORO__POOL_BINS];
     unsigned pooled;
-    uint64_t id_base, id_next;
+    uint64_t id_next, id_end; /* a block of ids taken from the process-wide counter */
     void *altstack;
     size_t altstack_size;
     int shadow_stack;
@@ -726,12 +726,13 @@ static int coro__guard_install(char *lo, size_t len) {
                 /* The first time, check that the guard really is there: some emulators
                    (qemu-user) answer 0 to advice they ignore. The kernel reading a guard page
                    for write(2) fails with EFAULT instead of faulting. */
-                int fds[2], real = 0;
+                int fds[2], real = 0, saved = errno;
                 if (pipe(fds) == 0) {
                     real = write(fds[1], lo, 1) < 0 && errno == EFAULT;
                     close(fds[0]);
                     close(fds[1]);
                 }
+                errno = saved; /* success leaves errno alone */
                 if (!real) {
                     __atomic_store_n(&coro__guard_kind, 2, __ATOMIC_RELAXED);
                     return mprotect(lo, len, PROT_NONE);
@@ -944,7 +945,7 @@ static void coro__signal_setup(coro__thread *t) {
 /* >>thread */
 static pthread_key_t coro__key;
 static pthread_once_t coro__key_once = PTHREAD_ONCE_INIT;
-static uint64_t coro__thread_seq;
+static uint64_t coro__id_counter; /* ids are handed to threads in blocks: no atomic per coro_new */
 
 static void coro__thread_exit(void *arg) {
     coro__thread *t = (coro__thread *)arg;
@@ -965,7 +966,6 @@ static CORO__NOINLINE coro__thread *coro__thread_setup(coro__thread *t) {
     t->main.thread = t;
     t->main.magic = CORO__MAGIC;
     t->current = &t->main;
-    t->id_base = (__atomic_add_fetch(&coro__thread_seq, 1, __ATOMIC_RELAXED)) << 32;
     t->shadow_stack = coro__shadow_stack_active();
 #if defined(__i386__)
     (void)coro__i386_sse();
@@ -1135,7 +1135,11 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     co->fn = fn;
     co->data = NULL;
     co->runtime = NULL;
-    co->id = t->id_base + ++t->id_next;
+    if (CORO__UNLIKELY(t->id_next == t->id_end)) {
+        t->id_next = __atomic_fetch_add(&coro__id_counter, 1024, __ATOMIC_RELAXED) + 1;
+        t->id_end = t->id_next + 1024;
+    }
+    co->id = t->id_next++;
     co->defers = co->inline_defers;
     co->ndefer = 0;
     co->cap_defer = CORO__DEFER_INLINE;

@@ -918,14 +918,13 @@ static int coro__deadline_passed(int64_t deadline) { return deadline >= 0 && cor
    0 or an errno value. errno is preserved across the wait. */
 static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
     int saved = errno, err;
+    t->deadline = deadline;
     if (deadline >= 0 && t->heap_idx == CORO__NO_HEAP && coro__heap_insert(s, t) != 0) {
         coro__unwait(s, t);
         errno = saved;
         return ENOMEM;
     }
-    t->deadline = deadline;
-    t->state = CORO__WAITING;
-    t->woken = 0;
+    if (!t->woken) t->state = CORO__WAITING; /* (coro_sched_yield queues itself first) */
     for (;;) {
         uint64_t r = s->resumes;
         errno = 0;
@@ -942,11 +941,13 @@ static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
         }
         if (err || (s->resumes == r && errno == ECANCELED)) { /* raised, or inside a cleanup */
             coro__unwait(s, t);
+            t->state = CORO__RUNNING;
             errno = saved;
             return err ? err : ECANCELED;
         }
         t->state = CORO__WAITING; /* resumed by someone else: keep waiting */
     }
+    t->woken = 0;
     t->budget = CORO_SCHED_IO_BUDGET;
     errno = saved;
     return t->reason;
@@ -2168,51 +2169,47 @@ static const char *coro__wait_name(int wait) {
     }
 }
 
+static void coro__dump_put(char *buf, size_t cap, size_t *need, const char *line, int n) {
+    if (n <= 0) return;
+    if (*need < cap) {
+        size_t room = cap - *need, k = (size_t)n < room ? (size_t)n : room - 1;
+        memcpy(buf + *need, line, k);
+        buf[*need + k] = 0;
+    }
+    *need += (size_t)n;
+}
+
 CORO_API size_t coro_dump(char *buf, size_t cap) {
     coro__sched *s = coro__s();
     coro__task *t;
     size_t need = 0;
     int64_t now = coro_now();
-    char line[256];
-    for (t = s->all;; t = t->all_next) {
-        int n;
-        if (t == s->all && need == 0) {
-            n = snprintf(line, sizeof line, "%-8s %-16s %-9s %-24s %9s %9s\n", "id", "name", "state",
-                         "waits on", "stack", "used");
-        } else if (!t) {
-            break;
-        } else {
-            char what[64];
-            const char *state = t->state == CORO__READY     ? "ready"
-                                : t->state == CORO__RUNNING ? "running"
-                                : t->state == CORO__WAITING ? "waiting"
-                                                            : "done";
-            if (t->state != CORO__WAITING) snprintf(what, sizeof what, "-");
-            else if (t->wait == CORO__W_FD)
-                snprintf(what, sizeof what, "%s fd %d",
-                         t->events == CORO_READ ? "read" : t->events == CORO_WRITE ? "write" : "rw",
-                         t->fd);
-            else if (t->wait == CORO__W_JOIN)
-                snprintf(what, sizeof what, "join %llu", (unsigned long long)coro_id(t->join_target));
-            else snprintf(what, sizeof what, "%s", coro__wait_name(t->wait));
-            if (t->state == CORO__WAITING && t->heap_idx != CORO__NO_HEAP) {
-                size_t l = strlen(what);
-                snprintf(what + l, sizeof what - l, " (%lldms)", (long long)(t->deadline - now));
-            }
-            n = snprintf(line, sizeof line, "%-8llu %-16.16s %-9s %-24.24s %9zu %9ld\n",
-                         (unsigned long long)coro_id(t->co), coro_name(t->co), state, what,
-                         coro_stack_size(t->co), coro_stack_used(t->co));
+    char line[256], what[64];
+    coro__dump_put(buf, cap, &need, line,
+                   snprintf(line, sizeof line, "%-8s %-16s %-8s %-24s %8s %8s\n", "id", "name",
+                            "state", "waits on", "stack", "used"));
+    for (t = s->all; t; t = t->all_next) {
+        const char *state = t->state == CORO__READY     ? "ready"
+                            : t->state == CORO__RUNNING ? "running"
+                            : t->state == CORO__WAITING ? "waiting"
+                                                        : "done";
+        if (t->state != CORO__WAITING) snprintf(what, sizeof what, "-");
+        else if (t->wait == CORO__W_FD)
+            snprintf(what, sizeof what, "%s fd %d",
+                     t->events == CORO_READ ? "read" : t->events == CORO_WRITE ? "write" : "rw", t->fd);
+        else if (t->wait == CORO__W_JOIN)
+            snprintf(what, sizeof what, "join %llu", (unsigned long long)coro_id(t->join_target));
+        else snprintf(what, sizeof what, "%s", coro__wait_name(t->wait));
+        if (t->state == CORO__WAITING && t->heap_idx != CORO__NO_HEAP) {
+            size_t l = strlen(what);
+            snprintf(what + l, sizeof what - l, " (%lldms)", (long long)(t->deadline - now));
         }
-        if (n > 0) {
-            if (need < cap) {
-                size_t room = cap - need, k = (size_t)n < room ? (size_t)n : room - 1;
-                memcpy(buf + need, line, k);
-                buf[need + k] = 0;
-            }
-            need += (size_t)n;
-        }
-        if (!t) break;
+        coro__dump_put(buf, cap, &need, line,
+                       snprintf(line, sizeof line, "%-8llu %-16.16s %-8s %-24.24s %8zu %8ld\n",
+                                (unsigned long long)coro_id(t->co), coro_name(t->co), state, what,
+                                coro_stack_size(t->co), coro_stack_used(t->co)));
     }
+    if (cap && need == 0) buf[0] = 0;
     return need;
 }
 

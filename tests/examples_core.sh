@@ -5,6 +5,8 @@
 # nonzero if any check failed.
 #
 #   usage: tests/examples_core.sh build/examples
+# If CORO_TEST_EXEC_WRAPPER is set (e.g. "qemu-aarch64" or "valgrind -q --error-exitcode=99"),
+# each binary runs under it.
 set -u
 
 dir=${1:?usage: $0 DIR_OF_BUILT_EXAMPLES}
@@ -19,16 +21,16 @@ fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 # one check for "it exists and exits 0". Returns nonzero if it could not be run at all.
 run() {
     local name=$1 bin=$dir/$1 status
+    local -a cmd
     out=
     if [ ! -x "$bin" ]; then
         fail "$name" "$bin is missing or not executable"
         return 1
     fi
-    if command -v timeout >/dev/null 2>&1; then
-        out=$(timeout 60 "$bin" 2>&1)
-    else
-        out=$("$bin" 2>&1)
-    fi
+    read -r -a cmd <<<"${CORO_TEST_EXEC_WRAPPER:-}"
+    cmd+=("$bin")
+    if command -v timeout >/dev/null 2>&1; then cmd=(timeout 120 "${cmd[@]}"); fi
+    out=$("${cmd[@]}" 2>&1)
     status=$?
     if [ "$status" -eq 0 ]; then ok "$name exits 0"; else fail "$name" "exit status $status"; fi
     return 0

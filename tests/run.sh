@@ -12,7 +12,7 @@ total_pass=0
 total_fail=0
 for t in "$@"; do
     case $t in
-    sh:*) cmd=(bash ${t#sh:}); name=${t#sh:} ;;
+    sh:*) script=${t#sh:}; cmd=(bash ${script//@/ }); name=${script//@/ } ;;
     *) if [ "$wrapper" = - ]; then cmd=("$t"); else cmd=($wrapper "$t"); fi; name=$t ;;
     esac
     out=$("${cmd[@]}" 2>&1)
