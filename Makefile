@@ -85,7 +85,7 @@ ifeq ($(CXX_OK),1)
   CORE_TESTS += link_cpp
 endif
 # the scheduler's suites run once per backend
-SCHED_TESTS := test_sched test_sched_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
+SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
 TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
@@ -96,14 +96,6 @@ TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples
 all: tests-build
 
 tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS)
-
-$(OUT)/tests/test_sched: tests/test_sched.c coro.h coro_sched.h tests/check.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
-
-$(OUT)/tests/test_io: tests/test_io.c coro.h coro_sched.h tests/check.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
 
 $(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)
@@ -117,7 +109,7 @@ $(BUILD)/m32-include:
 	@mkdir -p $@
 	@[ -e /usr/include/asm ] || [ -e $@/asm ] || ln -s /usr/include/x86_64-linux-gnu/asm $@/asm
 
-$(OUT)/tests/%: tests/%.c coro.h tests/check.h
+$(OUT)/tests/%: tests/%.c coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
 

@@ -1,0 +1,105 @@
+/* test_sched_alloc.c - the scheduler under an allocator that fails the n-th call: every call
+   fails cleanly with ENOMEM (or carries on), coro_run never crashes or hangs, and after
+   coro_sched_free nothing is left allocated. Compiled per backend. */
+#define _GNU_SOURCE 1 /* the implementations below need it and stdlib.h comes first */
+#include <stdlib.h>
+
+static long alloc_calls, alloc_fail_at, live_blocks;
+static void *test_malloc(size_t n) {
+    if (++alloc_calls == alloc_fail_at) return NULL;
+    live_blocks++;
+    return malloc(n);
+}
+static void test_free(void *p) {
+    if (p) live_blocks--;
+    free(p);
+}
+#define CORO_MALLOC(n) test_malloc(n)
+#define CORO_FREE(p) test_free(p)
+#define CORO_IMPLEMENTATION
+#define CORO_SCHED_IMPLEMENTATION
+#include "../coro_sched.h"
+#include "check.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+static int bad_errno; /* a failure with an errno other than the expected ones */
+
+static void expect_ok_or_enomem(int failed) {
+    if (failed && errno != ENOMEM) {
+        bad_errno++;
+        fprintf(stderr, "unexpected errno %d (%s) at fail_at=%ld\n", errno, strerror(errno),
+                alloc_fail_at);
+    }
+}
+
+static void *offloaded(void *arg) { return arg; }
+
+static void *child(void *arg) {
+    coro_chan_t *ch = (coro_chan_t *)arg;
+    int v = 7, fds[2];
+    void *r;
+    expect_ok_or_enomem(coro_sleep(1) != 0);
+    if (ch) expect_ok_or_enomem(coro_chan_send(ch, &v, coro_now() + 1000) != 0 && errno != ETIMEDOUT);
+    if (coro_pipe(fds) == 0) {
+        char c = 0;
+        expect_ok_or_enomem(coro_write(fds[1], "z", 1, -1) != 1);
+        expect_ok_or_enomem(coro_read(fds[0], &c, 1, coro_now() + 1000) != 1);
+        coro_close(fds[0]);
+        coro_close(fds[1]);
+    } else {
+        expect_ok_or_enomem(1);
+    }
+    expect_ok_or_enomem(coro_offload(offloaded, &v, &r) != 0);
+    return NULL;
+}
+
+static void *parent(void *arg) {
+    coro_chan_t *ch = coro_chan_new(sizeof(int), 0);
+    coro_t *kids[8];
+    int i, n = 0, v;
+    (void)arg;
+    if (!ch) expect_ok_or_enomem(1);
+    for (i = 0; i < 8; i++) {
+        kids[n] = coro_spawn(child, ch, 0);
+        if (kids[n]) n++;
+        else expect_ok_or_enomem(1);
+    }
+    for (i = 0; ch && i < n; i++) {
+        if (coro_chan_recv(ch, &v, coro_now() + 1000) != 0) expect_ok_or_enomem(errno != ETIMEDOUT);
+    }
+    for (i = 0; i < n; i++) {
+        void *r;
+        if (coro_join(kids[i], &r, coro_now() + 5000) != 0)
+            expect_ok_or_enomem(errno != ESRCH && errno != ETIMEDOUT);
+    }
+    coro_chan_free(ch);
+    return NULL;
+}
+
+static void run_once(long fail_at) {
+    alloc_calls = 0;
+    alloc_fail_at = fail_at;
+    if (!coro_spawn(parent, NULL, 0)) expect_ok_or_enomem(1);
+    if (coro_run() != 0) expect_ok_or_enomem(1);
+    coro_sched_free();
+    CHECK(coro_count() == 0);
+    CHECK(live_blocks == 0);
+    if (live_blocks) fprintf(stderr, "fail_at=%ld: %ld blocks leaked\n", fail_at, live_blocks);
+    live_blocks = 0;
+}
+
+static void test_fail_each_call(void) {
+    long n, total;
+    run_once(0);
+    total = alloc_calls;
+    CHECK(total > 5);
+    for (n = 1; n <= total + 1; n++) run_once(n);
+    CHECK(bad_errno == 0);
+}
+
+int main(void) {
+    RUN(test_fail_each_call);
+    return check_done();
+}
