@@ -91,6 +91,9 @@ CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its argument
 TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples
+ifeq ($(VARIANT),default)
+  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2
+endif
 
 .PHONY: all test variants bench demo install uninstall clean tests-build $(M32INC)
 all: tests-build

@@ -270,6 +270,8 @@ CORO_API const char *coro_guard_mode(void);
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #if !defined(MAP_ANONYMOUS) || !defined(SA_ONSTACK)
@@ -316,6 +318,7 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__F_STARTED 1u
 #define CORO__F_KILL 2u  /* a kill is pending: unwind as soon as we are switched to */
 #define CORO__F_DYING 4u /* running cleanups: no more switching away */
+#define CORO__F_FRESH 8u /* never switched to: inherits the floating-point modes then */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -371,30 +374,55 @@ CORO_API const char *coro_guard_mode(void);
 #endif
 
 /* Each architecture block below defines the same names and nothing outside them is
-   architecture specific:
-     coro__ctx                      saved stack pointer, frame pointer, resume address (+ extras)
+   architecture specific. Two kinds of switch exist:
+   - a swap function (x86-64 and i386 without ASan, CORO__SWAP_FN): coro__swap(from, to, value)
+     pushes the callee-saved registers on the current stack, stores the stack pointer in
+     from->ctx.sp, loads to's, pops to's registers and its resume address, and jumps there with
+     value in the return register. The switching functions end with a tail call to it, so every
+     switch ends in a predicted indirect jump, never in a `ret` whose return-stack prediction
+     belongs to the other coroutine (that misprediction cost more than the rest of the switch).
+     coro__ctx_arm_kill(co) makes co's next resume land in coro__kill_entry instead.
+   - an inline switch (aarch64, and any build under ASan, which must run code after the switch):
+     CORO__SWITCH(from, to, val) in the middle of a C function, with a kill flag checked after.
+   Both provide:
+     coro__ctx                      the saved context (its first member is the stack pointer)
      coro__fpu                      the callee-saved floating-point control state
-     CORO__SWITCH(from, to, val)    save the current context into from->ctx, continue at to->ctx;
-                                    when someone switches back, from/to/val hold what the
-                                    switcher passed: its own coroutine, us, and the value
-     coro__ctx_init(co, top)        make co start in coro__start(from, co, value) on stack top
-     coro__fpu_read(f) / coro__fpu_write(old, new)
+     coro__ctx_init(co, top)        make co start in coro__start on stack top
+     coro__fpu_read(f) / coro__fpu_differs(a, b) / coro__fpu_write(cur, want)
      coro__shadow_stack_active()    nonzero if a CET shadow stack is enabled in this thread
+     CORO__START_PARAMS, CORO__START_FROM   coro__start's parameters, and who switched to it
      CORO__ARCH_NAME */
 struct coro;
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 8
+#define CORO__NAKED_OK 0
+#else
+#define CORO__NAKED_OK 1
+#endif
+#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && CORO__NAKED_OK && \
+    !defined(CORO_INLINE_SWITCH)
+#define CORO__SWAP_FN 1
+#else
+#define CORO__SWAP_FN 0
+#endif
 #if defined(__i386__)
 #define CORO__START_ATTR __attribute__((regparm(3)))
+#if CORO__SWAP_FN
+#define CORO__START_PARAMS void *value, struct coro *self /* eax, edx after coro__swap */
+#define CORO__START_FROM NULL
+#endif
 #else
 #define CORO__START_ATTR
 #endif
-static CORO__START_ATTR void coro__start(struct coro *from, struct coro *self, void *value);
+#ifndef CORO__START_PARAMS
+#define CORO__START_PARAMS struct coro *from CORO__UNUSED, struct coro *self, void *value
+#define CORO__START_FROM from
+#endif
+static CORO__START_ATTR void coro__start(CORO__START_PARAMS);
+static CORO__START_ATTR CORO__UNUSED void coro__kill_entry_c(struct coro *co);
 
 /* >>x86_64 */
 #if defined(__x86_64__)
 #define CORO__ARCH_NAME "x86-64"
-typedef struct coro__ctx {
-    void *sp, *fp, *ip;
-} coro__ctx;
 typedef struct coro__fpu {
     uint32_t mxcsr; /* only bits 6..15 (control) matter; 0..5 are caller-saved status flags */
     uint16_t x87cw;
@@ -411,16 +439,78 @@ static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu
     uint16_t cw = want->x87cw;
     __asm__ volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(mx), "m"(cw));
 }
+static int coro__shadow_stack_active(void) {
+    /* rdsspq leaves its register unchanged (it is a NOP) unless a shadow stack is active */
+    uintptr_t ssp = 0;
+    __asm__ volatile(".byte 0xf3, 0x48, 0x0f, 0x1e, 0xc8" /* rdsspq %rax */ : "+a"(ssp));
+    return ssp != 0;
+}
 
-/* The switch is a single asm block that clobbers every register the ABI lets a call clobber
-   plus the callee-saved rbx and r12-r15: the compiler spills only what is live at this point,
-   so we pay for no register nobody uses. rbp may hold the frame pointer and cannot be
-   clobbered, so it is saved with rsp and the resume address in the coroutine's context, not
-   pushed: the asm must not write below rsp, where a leaf function keeps its red zone. rsp moves
-   in one instruction from a valid stack to a valid stack. The three operands travel in rdi, rsi
-   and rdx, the first three argument registers, so a new coroutine can start directly in the C
-   function coro__start(from, self, value). MXCSR and the x87 control word are handled in C
-   around the switch (coro__fpu_*) and loaded only when they differ. */
+#if CORO__SWAP_FN
+/* The saved context is a block on the coroutine's own stack (tools/coro-gdb.py reads it in this
+   order too; change both together); ctx.sp points at it:
+     sp[0..5] = r15 r14 r13 r12 rbx rbp  (the System V callee-saved registers)
+     sp[6]    = the resume address
+   rdi = from, rsi = to, rdx = value on entry; rax = value when the other side resumes, and rdi,
+   rsi, rdx still hold from, to, value: a new coroutine enters coro__start(from, self, value)
+   with them as its arguments. The stack pointer moves in one instruction from one valid stack
+   to another. */
+typedef struct coro__ctx {
+    void *sp;
+} coro__ctx;
+static __attribute__((naked, noinline)) void *coro__swap(struct coro *from CORO__UNUSED,
+                                                        struct coro *to CORO__UNUSED,
+                                                        void *value CORO__UNUSED) {
+    __asm__ volatile(".byte 0xf3, 0x0f, 0x1e, 0xfa\n\t" /* endbr64 */
+                     "pushq %rbp\n\t"
+                     "pushq %rbx\n\t"
+                     "pushq %r12\n\t"
+                     "pushq %r13\n\t"
+                     "pushq %r14\n\t"
+                     "pushq %r15\n\t"
+                     "movq %rsp, (%rdi)\n\t"
+                     "movq (%rsi), %rsp\n\t"
+                     "popq %r15\n\t"
+                     "popq %r14\n\t"
+                     "popq %r13\n\t"
+                     "popq %r12\n\t"
+                     "popq %rbx\n\t"
+                     "popq %rbp\n\t"
+                     "movq %rdx, %rax\n\t"
+                     "popq %rcx\n\t"
+                     "jmpq *%rcx\n\t");
+}
+/* A killed coroutine resumes here, on its own stack, with itself in rsi and coro__kill_entry_c
+   in r12 (both put there by coro__ctx_arm_kill): it never returns to its body. */
+static __attribute__((naked, noinline, used)) void coro__kill_stub(void) {
+    __asm__ volatile(".byte 0xf3, 0x0f, 0x1e, 0xfa\n\t" /* endbr64 */
+                     "andq $-16, %rsp\n\t"
+                     "movq %rsi, %rdi\n\t"
+                     "callq *%r12\n\t"
+                     "ud2\n\t");
+}
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    /* coro__start is entered as if called: rsp+8 16-byte aligned, a zero return address and a
+       zero rbp so that debuggers and unwinders stop there */
+    void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 8;
+    memset(sp, 0, 8 * sizeof *sp);
+    sp[6] = (void *)(uintptr_t)&coro__start;
+    ctx->sp = sp;
+}
+static void coro__ctx_arm_kill(coro__ctx *ctx) {
+    void **sp = (void **)ctx->sp;
+    sp[3] = (void *)(uintptr_t)&coro__kill_entry_c; /* r12 */
+    sp[6] = (void *)(uintptr_t)&coro__kill_stub;
+}
+#else
+/* The inline switch (under ASan): one asm block that clobbers every register a call may
+   clobber plus the callee-saved rbx and r12-r15, so the compiler spills only what is live. rbp
+   may be the frame pointer and cannot be clobbered: it is saved in the context with rsp and
+   the resume address, not pushed (the asm must not write below rsp, a leaf's red zone). The
+   operands travel in rdi, rsi, rdx, the argument registers of coro__start. */
+typedef struct coro__ctx {
+    void *sp, *fp, *ip;
+} coro__ctx;
 #if defined(__AVX512F__)
 #define CORO__X86_HI_CLOBBERS , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", \
     "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31",         \
@@ -444,29 +534,18 @@ static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu
                        "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",  \
                        "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",   \
                        "memory", "cc" CORO__X86_HI_CLOBBERS)
-
 static void coro__ctx_init(coro__ctx *ctx, char *top) {
-    /* Enter coro__start as if called: rsp+8 16-byte aligned, a zero return address and a zero
-       frame pointer so that debuggers and unwinders stop there. */
     void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 1;
     *sp = 0;
     ctx->sp = sp;
     ctx->fp = 0;
     ctx->ip = (void *)(uintptr_t)&coro__start;
 }
-static int coro__shadow_stack_active(void) {
-    /* rdsspq leaves its register unchanged (it is a NOP) unless a shadow stack is active */
-    uintptr_t ssp = 0;
-    __asm__ volatile(".byte 0xf3, 0x48, 0x0f, 0x1e, 0xc8" /* rdsspq %rax */ : "+a"(ssp));
-    return ssp != 0;
-}
+#endif
 
 /* >>i386 */
 #elif defined(__i386__)
 #define CORO__ARCH_NAME "i386"
-typedef struct coro__ctx {
-    void *sp, *fp, *ip, *bx;
-} coro__ctx;
 typedef struct coro__fpu {
     uint32_t mxcsr;
     uint16_t x87cw;
@@ -497,11 +576,92 @@ static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu
         __asm__ volatile("ldmxcsr %0" : : "m"(mx));
     }
 }
-/* i386 (cdecl): ebx, esi, edi, ebp are callee-saved. ebx may be the PIC register and ebp the
-   frame pointer, so neither can be clobbered: both are saved in the context with esp and the
-   resume address; esi/edi are clobbered. The address of label 1 comes from a call to the next
-   instruction (CPUs special-case it so the return-stack predictor is not disturbed). Operands
-   travel in eax, edx, ecx: the regparm(3) argument registers of coro__start. */
+static int coro__shadow_stack_active(void) {
+    uintptr_t ssp = 0;
+    __asm__ volatile(".byte 0xf3, 0x0f, 0x1e, 0xc8" /* rdsspd %eax */ : "+a"(ssp));
+    return ssp != 0;
+}
+#if CORO__SWAP_FN
+/* i386 (cdecl): ebx, esi, edi, ebp are callee-saved. The saved block on the coroutine's stack:
+     sp[0..3] = edi esi ebx ebp, sp[4] = the resume address.
+   coro__swap is regparm(3): eax = from, edx = to, ecx = value; the other side resumes with
+   eax = value and edx = to, the regparm(3) arguments of coro__start(value, self). */
+typedef struct coro__ctx {
+    void *sp;
+} coro__ctx;
+/* GCC inserts a PIC-register prologue into naked functions on i386 at -O0, so here the two
+   routines are written as assembly at file scope: weak hidden symbols, so that several
+   translation units (CORO_STATIC) may each carry the same copy. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+__attribute__((regparm(3))) void *coro__swap_i386_v1(struct coro *from, struct coro *to,
+                                                     void *value);
+void coro__kill_stub_i386_v1(void);
+#ifdef __cplusplus
+}
+#endif
+__asm__(".pushsection .text\n"
+        ".weak coro__swap_i386_v1\n"
+        ".hidden coro__swap_i386_v1\n"
+        ".type coro__swap_i386_v1, @function\n"
+        "coro__swap_i386_v1:\n\t"
+        ".cfi_startproc\n\t"
+        ".byte 0xf3, 0x0f, 0x1e, 0xfb\n\t" /* endbr32 */
+        "pushl %ebp\n\t"
+        ".cfi_adjust_cfa_offset 4\n\t"
+        "pushl %ebx\n\t"
+        ".cfi_adjust_cfa_offset 4\n\t"
+        "pushl %esi\n\t"
+        ".cfi_adjust_cfa_offset 4\n\t"
+        "pushl %edi\n\t"
+        ".cfi_adjust_cfa_offset 4\n\t"
+        "movl %esp, (%eax)\n\t"
+        "movl (%edx), %esp\n\t"
+        "movl %ecx, %eax\n\t"
+        "popl %edi\n\t"
+        "popl %esi\n\t"
+        "popl %ebx\n\t"
+        "popl %ebp\n\t"
+        "popl %ecx\n\t"
+        "jmpl *%ecx\n\t"
+        ".cfi_endproc\n"
+        ".size coro__swap_i386_v1, .-coro__swap_i386_v1\n"
+        /* a killed coroutine resumes here with itself in edx and coro__kill_entry_c in esi */
+        ".weak coro__kill_stub_i386_v1\n"
+        ".hidden coro__kill_stub_i386_v1\n"
+        ".type coro__kill_stub_i386_v1, @function\n"
+        "coro__kill_stub_i386_v1:\n\t"
+        ".byte 0xf3, 0x0f, 0x1e, 0xfb\n\t"
+        "andl $-16, %esp\n\t"
+        "movl %edx, %eax\n\t"
+        "calll *%esi\n\t"
+        "ud2\n"
+        ".size coro__kill_stub_i386_v1, .-coro__kill_stub_i386_v1\n"
+        ".popsection\n");
+#define coro__swap coro__swap_i386_v1
+#define coro__kill_stub coro__kill_stub_i386_v1
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    /* at entry (esp + 4) is 16-byte aligned: the slot at esp is the (zero) return address */
+    void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 6;
+    memset(sp, 0, 6 * sizeof *sp);
+    sp[4] = (void *)(uintptr_t)&coro__start;
+    ctx->sp = sp;
+}
+static void coro__ctx_arm_kill(coro__ctx *ctx) {
+    void **sp = (void **)ctx->sp;
+    sp[1] = (void *)(uintptr_t)&coro__kill_entry_c; /* esi */
+    sp[4] = (void *)(uintptr_t)&coro__kill_stub;
+}
+#else
+/* The inline switch (under ASan): ebx may be the PIC register and ebp the frame pointer, so
+   both are saved in the context with esp and the resume address; esi/edi are clobbered. The
+   address of label 1 comes from a call to the next instruction (CPUs special-case it so the
+   return-stack predictor is not disturbed). Operands travel in eax, edx, ecx: the regparm(3)
+   argument registers of coro__start. */
+typedef struct coro__ctx {
+    void *sp, *fp, *ip, *bx;
+} coro__ctx;
 #if defined(__SSE__)
 #define CORO__I386_XMM , "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7"
 #else
@@ -525,7 +685,6 @@ static CORO__NOINLINE void coro__fpu_write(const coro__fpu *cur, const coro__fpu
                      : "esi", "edi", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)",     \
                        "st(6)", "st(7)", "memory", "cc" CORO__I386_XMM)
 static void coro__ctx_init(coro__ctx *ctx, char *top) {
-    /* at entry (esp + 4) is 16-byte aligned: the slot at esp is the (zero) return address */
     void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 1;
     *sp = 0;
     ctx->sp = sp;
@@ -533,11 +692,7 @@ static void coro__ctx_init(coro__ctx *ctx, char *top) {
     ctx->bx = 0;
     ctx->ip = (void *)(uintptr_t)&coro__start;
 }
-static int coro__shadow_stack_active(void) {
-    uintptr_t ssp = 0;
-    __asm__ volatile(".byte 0xf3, 0x0f, 0x1e, 0xc8" /* rdsspd %eax */ : "+a"(ssp));
-    return ssp != 0;
-}
+#endif
 
 /* >>aarch64 */
 #elif defined(__aarch64__)
@@ -667,7 +822,8 @@ struct coro__thread {
     struct coro *all; /* live coroutines of this thread */
     size_t alive;
     coro__pool_bin bins[CORO__POOL_BINS];
-    unsigned pooled;
+    unsigned pooled, slab_next, nrelease;
+    struct coro *release; /* stacks over the pool's bound, unmapped in batches */
     uint64_t id_next, id_end; /* a block of ids taken from the process-wide counter */
     void *altstack;
     size_t altstack_size;
@@ -675,15 +831,12 @@ struct coro__thread {
     int ready;
 };
 
-/* The thread's state is read only through coro__tls(), which the compiler must treat as an
-   opaque call: it cannot keep the address of the thread-local block in a register across a
-   context switch. */
+/* The thread's state is read only through coro__tls(), once per call and always before the
+   switch: no function here reads it after switching (the swap is a tail call; the inline switch
+   uses the coroutine's own thread pointer after), so no compiler can keep a stale thread-local
+   address across a context switch in this code. */
 static __thread coro__thread coro__tls_state;
-static CORO__NOINLINE coro__thread *coro__tls(void) {
-    coro__thread *t = &coro__tls_state;
-    __asm__ volatile("" : "+r"(t) : : "memory");
-    return t;
-}
+CORO__INLINE coro__thread *coro__tls(void) { return &coro__tls_state; }
 
 /* >>stack */
 static size_t coro__page(void) {
@@ -750,27 +903,77 @@ static int coro__guard_install(char *lo, size_t len) {
     return mprotect(lo, len, PROT_NONE);
 }
 
-static void coro__unmap(struct coro *co) {
+/* Stacks are made in slabs: one mmap for several, their guards installed with one
+   process_madvise(2) call where the kernel allows (Linux 6.13+ for self), the extras going to
+   the pool. Stacks the pool cannot keep are released in batches, sorted, with one munmap per
+   run of adjacent ones. On a machine where a syscall costs microseconds this is what lets
+   100,000 coroutines start in well under a second. */
+#define CORO__SLAB_MAX 64
+#define CORO__RELEASE_BATCH 64
+
+/* A region holds the guard at the bottom, the stack, and the struct coro at the very top, so an
+   idle coroutine's struct and its few frames share one page. */
+static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
+static void coro__stack_put(coro__thread *t, struct coro *co);
+
+static void coro__region_init(struct coro *co, char *map, size_t map_size, size_t guard) {
+    co->map = map;
+    co->map_size = map_size;
+    co->stack_lo = map + guard;
+    co->stack_size = (size_t)((char *)co - co->stack_lo);
+    co->magic = CORO__POOLED;
 #if CORO__VALGRIND
-    VALGRIND_STACK_DEREGISTER(co->vg_stack);
+    co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo, (char *)co);
 #endif
-    munmap(co->map, co->map_size);
 }
 
-/* A mapping holds the guard at the bottom, the stack, and the struct coro at the very top, so
-   an idle coroutine's struct and its few frames share one page. */
-static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
+static struct coro *coro__region_coro(char *map, size_t map_size) {
+    return (struct coro *)(map + map_size - coro__struct_room());
+}
+
+/* Install the guards of k adjacent regions of region bytes each, at base. */
+static int coro__guards_install(char *base, size_t region, unsigned k, size_t guard) {
+    unsigned i;
+#if defined(__linux__) && !defined(CORO_GUARD_MPROTECT) && defined(SYS_process_madvise)
+    static int vectored = 1; /* process_madvise accepts MADV_GUARD_INSTALL for ourselves */
+    if (k > 1 && __atomic_load_n(&coro__guard_kind, __ATOMIC_RELAXED) == 1 &&
+        __atomic_load_n(&vectored, __ATOMIC_RELAXED)) {
+        struct iovec iov[CORO__SLAB_MAX];
+        long r;
+        int saved = errno, pidfd = -10000; /* PIDFD_SELF (Linux 6.14+) */
+        for (i = 0; i < k; i++) {
+            iov[i].iov_base = base + i * region;
+            iov[i].iov_len = guard;
+        }
+        r = syscall(SYS_process_madvise, pidfd, iov, (size_t)k, MADV_GUARD_INSTALL, 0u);
+        if (r < 0 && errno == EBADF) { /* no PIDFD_SELF: a pidfd of our own */
+            pidfd = (int)syscall(SYS_pidfd_open, (long)getpid(), 0L);
+            if (pidfd >= 0) {
+                r = syscall(SYS_process_madvise, pidfd, iov, (size_t)k, MADV_GUARD_INSTALL, 0u);
+                close(pidfd);
+            }
+        }
+        errno = saved;
+        if (r == (long)(k * guard)) return 0;
+        __atomic_store_n(&vectored, 0, __ATOMIC_RELAXED); /* one at a time from now on */
+    }
+#endif
+    for (i = 0; i < k; i++)
+        if (coro__guard_install(base + i * region, guard) != 0) return -1;
+    return 0;
+}
+
+static void coro__release_flush(coro__thread *t);
 
 static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     size_t page = coro__page(), guard = coro__guard_bytes();
     size_t map_size = guard + coro__round(stack_size + coro__struct_room(), page);
-    unsigned i;
+    unsigned i, k, room;
     char *map;
-    struct coro *co;
     for (i = 0; i < CORO__POOL_BINS; i++) {
         coro__pool_bin *b = &t->bins[i];
         if (b->map_size == map_size && b->head) {
-            co = b->head;
+            struct coro *co = b->head;
             b->head = co->next;
             b->n--;
             t->pooled--;
@@ -781,29 +984,33 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
             return co;
         }
     }
-    map = (char *)mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (map == MAP_FAILED) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (guard && coro__guard_install(map, guard) != 0) {
-        munmap(map, map_size);
-        errno = ENOMEM; /* most likely vm.max_map_count: see coro_new */
-        return NULL;
+    /* a slab: twice as many stacks as last time, as many as the pool can take */
+    room = CORO_POOL_SIZE > t->pooled ? CORO_POOL_SIZE - t->pooled : 0;
+    k = t->slab_next ? t->slab_next : 1;
+    if (k > room + 1) k = room + 1;
+    if ((size_t)-1 / k < map_size) k = 1;
+    for (;;) { /* near a limit, a slab may fail where a single stack still fits */
+        map = (char *)mmap(NULL, k * map_size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (map != MAP_FAILED) {
+            if (!guard || coro__guards_install(map, map_size, k, guard) == 0) break;
+            munmap(map, k * map_size); /* most likely vm.max_map_count: see coro_new */
+        }
+        if (k == 1) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        k = 1;
     }
 #ifdef CORO_NO_GUARD
     __atomic_store_n(&coro__guard_kind, 3, __ATOMIC_RELAXED);
 #endif
-    co = (struct coro *)(map + map_size - coro__struct_room());
-    co->map = map;
-    co->map_size = map_size;
-    co->stack_lo = map + guard;
-    co->stack_size = (size_t)((char *)co - co->stack_lo);
-#if CORO__VALGRIND
-    co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo, (char *)co);
-#endif
-    return co;
+    t->slab_next = k * 2 > CORO__SLAB_MAX ? CORO__SLAB_MAX : k * 2;
+    for (i = 0; i < k; i++)
+        coro__region_init(coro__region_coro(map + i * map_size, map_size), map + i * map_size,
+                          map_size, guard);
+    for (i = 1; i < k; i++) coro__stack_put(t, coro__region_coro(map + i * map_size, map_size));
+    return coro__region_coro(map, map_size);
 }
 
 static void coro__stack_put(coro__thread *t, struct coro *co) {
@@ -819,8 +1026,10 @@ static void coro__stack_put(coro__thread *t, struct coro *co) {
             if (!b && t->bins[i].n == 0) b = &t->bins[i];
         }
     }
-    if (!b) {
-        coro__unmap(co);
+    if (!b) { /* over the bound: released with the next batch */
+        co->next = t->release;
+        t->release = co;
+        if (++t->nrelease >= CORO__RELEASE_BATCH) coro__release_flush(t);
         return;
     }
     b->map_size = co->map_size;
@@ -828,6 +1037,33 @@ static void coro__stack_put(coro__thread *t, struct coro *co) {
     b->head = co;
     b->n++;
     t->pooled++;
+}
+
+static void coro__release_flush(coro__thread *t) {
+    struct coro *batch[CORO__RELEASE_BATCH], *co;
+    unsigned n = 0, i, j;
+    while ((co = t->release) != NULL && n < CORO__RELEASE_BATCH) {
+        t->release = co->next;
+        batch[n++] = co;
+    }
+    t->nrelease = 0;
+    for (i = 1; i < n; i++) /* by address, so that neighbours go in one munmap */
+        for (j = i; j > 0 && batch[j - 1]->map > batch[j]->map; j--) {
+            co = batch[j];
+            batch[j] = batch[j - 1];
+            batch[j - 1] = co;
+        }
+    for (i = 0; i < n; i = j) {
+        char *lo = batch[i]->map, *hi = lo + batch[i]->map_size;
+        for (j = i + 1; j < n && batch[j]->map == hi; j++) hi += batch[j]->map_size;
+#if CORO__VALGRIND
+        {
+            unsigned v;
+            for (v = i; v < j; v++) VALGRIND_STACK_DEREGISTER(batch[v]->vg_stack);
+        }
+#endif
+        munmap(lo, (size_t)(hi - lo));
+    }
 }
 
 static size_t coro__pool_release(coro__thread *t) {
@@ -838,12 +1074,14 @@ static size_t coro__pool_release(coro__thread *t) {
         while (b->head) {
             struct coro *co = b->head;
             b->head = co->next;
-            coro__unmap(co);
+            co->next = t->release;
+            t->release = co;
             n++;
         }
         b->n = 0;
     }
     t->pooled = 0;
+    while (t->release) coro__release_flush(t);
     return n;
 }
 
@@ -986,13 +1224,51 @@ static void coro__list_remove(coro__thread *t, struct coro *co) {
     t->alive--;
 }
 
-/* Every switch goes through here. It saves the floating-point control state of `from`
-   (loading `to`'s only if it differs), tells ASan, marks `to` current, and switches. When
-   `from` is continued later, it returns the value passed by whoever switched to it. */
-CORO__INLINE void *coro__switch(coro__thread *t, struct coro *from, struct coro *to, void *value,
-                                int from_finished) {
+/* The floating-point control words: saved from the coroutine leaving, loaded for the one
+   entering only when they differ. A coroutine's first switch-in inherits the current ones. */
+CORO__INLINE void coro__fpu_switch(struct coro *from, struct coro *to) {
     coro__fpu_read(&from->fpu);
-    if (CORO__UNLIKELY(coro__fpu_differs(&from->fpu, &to->fpu))) coro__fpu_write(&from->fpu, &to->fpu);
+    if (CORO__UNLIKELY(to->flags & CORO__F_FRESH)) {
+        to->flags &= ~CORO__F_FRESH;
+        to->fpu = from->fpu;
+    } else if (CORO__UNLIKELY(coro__fpu_differs(&from->fpu, &to->fpu))) {
+        coro__fpu_write(&from->fpu, &to->fpu);
+    }
+}
+
+static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct coro *co, void *result);
+
+/* A killed coroutine arrives here on its own stack: its cleanups run and it finishes. */
+static CORO__START_ATTR CORO__NORETURN CORO__NOINLINE void coro__kill_entry(struct coro *co) {
+    coro__finish(co->thread, co, NULL);
+}
+static CORO__START_ATTR CORO__UNUSED void coro__kill_entry_c(struct coro *co) {
+    coro__kill_entry(co);
+}
+
+#if CORO__SWAP_FN
+/* Every switch goes through here, and every caller returns its result directly: it compiles to
+   a tail call, so the caller's frame is gone before the switch and no code of ours runs after
+   it (which is also why the thread state read before it can never be stale). When `from` is
+   continued, the call returns the value passed by whoever switched to it. */
+CORO__INLINE void *coro__jump(coro__thread *t, struct coro *from, struct coro *to, void *value) {
+    coro__fpu_switch(from, to);
+    t->current = to;
+    return coro__swap(from, to, value);
+}
+static CORO__NORETURN void coro__jump_final(coro__thread *t, struct coro *from, struct coro *to,
+                                            void *value) {
+    coro__fpu_write(&to->fpu, &to->fpu); /* a finished coroutine's own modes need no saving */
+    t->current = to;
+    coro__swap(from, to, value);
+    abort();
+}
+static void coro__arm_kill(struct coro *co) { coro__ctx_arm_kill(&co->ctx); }
+#else
+/* The inline switch: ASan is told about the change of stacks on both sides, and a pending kill
+   is noticed when the coroutine is switched back to. */
+CORO__INLINE void *coro__switch_inline(coro__thread *t, struct coro *from, struct coro *to,
+                                       void *value, int from_finished) {
 #if CORO__ASAN
     __sanitizer_start_switch_fiber(from_finished ? NULL : &from->asan_fake, to->asan_bottom,
                                    to->asan_size);
@@ -1017,19 +1293,22 @@ CORO__INLINE void *coro__switch(coro__thread *t, struct coro *from, struct coro 
         }
 #endif
         (void)f;
+        if (CORO__UNLIKELY(from->flags & CORO__F_KILL)) coro__kill_entry(from);
         return v;
     }
 }
-
-static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct coro *co, void *result);
-
-/* After a coroutine is switched back to: a pending kill unwinds it here, on its own stack. */
-CORO__INLINE void *coro__switch_checked(coro__thread *t, struct coro *from, struct coro *to,
-                                        void *value) {
-    void *v = coro__switch(t, from, to, value, 0);
-    if (CORO__UNLIKELY(from->flags & CORO__F_KILL)) coro__finish(t, from, NULL);
-    return v;
+CORO__INLINE void *coro__jump(coro__thread *t, struct coro *from, struct coro *to, void *value) {
+    coro__fpu_switch(from, to);
+    return coro__switch_inline(t, from, to, value, 0);
 }
+static CORO__NORETURN void coro__jump_final(coro__thread *t, struct coro *from, struct coro *to,
+                                            void *value) {
+    coro__fpu_write(&to->fpu, &to->fpu);
+    coro__switch_inline(t, from, to, value, 1);
+    abort();
+}
+static void coro__arm_kill(struct coro *co) { co->flags |= CORO__F_KILL; }
+#endif
 
 static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct coro *co, void *result) {
     struct coro *to;
@@ -1048,24 +1327,22 @@ static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct c
     co->resumer = NULL;
     to->status = CORO_RUNNING;
     to->raised = 0;
-    coro__switch(t, co, to, result, 1);
-    CORO_ASSERT(!"coro.h: a dead coroutine was switched to");
-    abort();
+    coro__jump_final(t, co, to, result);
 }
 
-static CORO__START_ATTR void coro__start(struct coro *from, struct coro *self, void *value) {
+static CORO__START_ATTR void coro__start(CORO__START_PARAMS) {
 #if CORO__ASAN
     {
         const void *bottom;
         size_t size;
+        struct coro *f = CORO__START_FROM;
         __sanitizer_finish_switch_fiber(NULL, &bottom, &size);
-        if (from == &from->thread->main) {
-            from->asan_bottom = bottom;
-            from->asan_size = size;
+        if (f && f == &f->thread->main) {
+            f->asan_bottom = bottom;
+            f->asan_size = size;
         }
     }
 #endif
-    (void)from;
     coro__finish(self->thread, self, self->fn(value));
 }
 
@@ -1092,7 +1369,7 @@ static void *coro__resume_raise(struct coro *co, void *value, int err, const cha
     co->flags |= CORO__F_STARTED;
     co->resumer = cur;
     co->raised = err;
-    return coro__switch_checked(t, cur, co, value);
+    return coro__jump(t, cur, co, value);
 }
 
 /* >>public */
@@ -1128,10 +1405,9 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     co->resumer = NULL;
     co->thread = t;
     co->status = CORO_SUSPENDED;
-    co->flags = 0;
+    co->flags = CORO__F_FRESH;
     co->raised = 0;
     co->magic = CORO__MAGIC;
-    coro__fpu_read(&co->fpu);
     co->fn = fn;
     co->data = NULL;
     co->runtime = NULL;
@@ -1215,7 +1491,7 @@ CORO__OPAQUE CORO_API void *coro_yield(void *value) {
     cur->status = CORO_SUSPENDED;
     to->status = CORO_RUNNING;
     to->raised = 0;
-    return coro__switch_checked(t, cur, to, value);
+    return coro__jump(t, cur, to, value);
 }
 
 CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
@@ -1260,7 +1536,7 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
     cur->status = CORO_SUSPENDED;
     to->status = CORO_RUNNING;
     to->raised = 0;
-    return coro__switch_checked(t, cur, to, value);
+    return coro__jump(t, cur, to, value);
 }
 
 CORO_API coro_t *coro_current(void) {
@@ -1355,12 +1631,12 @@ CORO__OPAQUE CORO_API int coro_kill(coro_t *co) {
         coro__resume_raise(co, NULL, 0, "coro_kill");
         return 0;
     }
-    co->flags |= CORO__F_KILL;
+    coro__arm_kill(co);
     cur->status = CORO_NORMAL;
     co->status = CORO_RUNNING;
     co->resumer = cur;
     co->raised = 0;
-    coro__switch_checked(t, cur, co, NULL);
+    coro__jump(t, cur, co, NULL);
     return 0;
 }
 
