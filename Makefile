@@ -72,7 +72,8 @@ else ifeq ($(VARIANT),aarch64)
   OPT := -O2 -g
   RUNWRAP := qemu-aarch64 -L /usr/aarch64-linux-gnu
   export QEMU_LD_PREFIX := /usr/aarch64-linux-gnu
-  export CORO_TEST_EXEC_WRAPPER := qemu-aarch64
+  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
+  export CORO_TEST_EMULATOR := qemu-aarch64
 else
   $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
 endif

@@ -792,8 +792,10 @@ struct coro {
     void *data, *runtime;
     uint64_t id;
     struct coro *next, *prev; /* the thread's list of live coroutines, or the pool's free list */
-    char *map;                /* the whole mapping: [guard][stack .... ][struct coro] */
+    char *map;                /* its region: [guard][stack .... ][struct coro] */
     size_t map_size;
+    struct coro *slab;        /* the struct of the first region of its slab, which counts */
+    unsigned slab_n, slab_free; /* the slab's regions, and how many are free (first region) */
     char *stack_lo; /* lowest usable byte: just above the guard */
     size_t stack_size;
     coro__defer *defers;
@@ -812,8 +814,8 @@ struct coro {
 
 typedef struct coro__pool_bin {
     size_t map_size;
-    struct coro *head;
-    unsigned n;
+    struct coro *head; /* free stacks of this size, most recently freed first */
+    unsigned n, live, slab_next;
 } coro__pool_bin;
 
 struct coro__thread {
@@ -822,8 +824,7 @@ struct coro__thread {
     struct coro *all; /* live coroutines of this thread */
     size_t alive;
     coro__pool_bin bins[CORO__POOL_BINS];
-    unsigned pooled, slab_next, nrelease;
-    struct coro *release; /* stacks over the pool's bound, unmapped in batches */
+    unsigned pooled;
     uint64_t id_next, id_end; /* a block of ids taken from the process-wide counter */
     void *altstack;
     size_t altstack_size;
@@ -904,28 +905,18 @@ static int coro__guard_install(char *lo, size_t len) {
 }
 
 /* Stacks are made in slabs: one mmap for several, their guards installed with one
-   process_madvise(2) call where the kernel allows (Linux 6.13+ for self), the extras going to
-   the pool. Stacks the pool cannot keep are released in batches, sorted, with one munmap per
-   run of adjacent ones. On a machine where a syscall costs microseconds this is what lets
-   100,000 coroutines start in well under a second. */
+   process_madvise(2) call where the kernel allows it (MADV_GUARD_INSTALL for ourselves), and
+   freed stacks are kept on the thread's free list for reuse. A slab whose stacks are all free
+   is unmapped in one call once the free list holds CORO_POOL_SIZE stacks besides it; stacks of
+   a slab that still has live neighbours stay cached (coro_pool_trim releases them). Unmapping
+   single stacks instead would split the kernel's merged mapping for each one, which costs tens
+   of microseconds per stack; on a machine where a syscall costs microseconds this is what lets
+   100,000 coroutines come and go in well under a second. */
 #define CORO__SLAB_MAX 64
-#define CORO__RELEASE_BATCH 64
 
 /* A region holds the guard at the bottom, the stack, and the struct coro at the very top, so an
    idle coroutine's struct and its few frames share one page. */
 static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
-static void coro__stack_put(coro__thread *t, struct coro *co);
-
-static void coro__region_init(struct coro *co, char *map, size_t map_size, size_t guard) {
-    co->map = map;
-    co->map_size = map_size;
-    co->stack_lo = map + guard;
-    co->stack_size = (size_t)((char *)co - co->stack_lo);
-    co->magic = CORO__POOLED;
-#if CORO__VALGRIND
-    co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo, (char *)co);
-#endif
-}
 
 static struct coro *coro__region_coro(char *map, size_t map_size) {
     return (struct coro *)(map + map_size - coro__struct_room());
@@ -963,31 +954,74 @@ static int coro__guards_install(char *base, size_t region, unsigned k, size_t gu
     return 0;
 }
 
-static void coro__release_flush(coro__thread *t);
+static void coro__bin_remove(coro__pool_bin *b, struct coro *co) {
+    if (co->prev) co->prev->next = co->next;
+    else b->head = co->next;
+    if (co->next) co->next->prev = co->prev;
+    co->next = co->prev = NULL;
+    b->n--;
+}
+
+static void coro__region_unmap(struct coro *co) {
+#if CORO__VALGRIND
+    VALGRIND_STACK_DEREGISTER(co->vg_stack);
+#endif
+    munmap(co->map, co->map_size);
+}
+
+/* Every stack of the slab is free: take them off the free list and unmap the slab at once. */
+static void coro__slab_unmap(coro__thread *t, coro__pool_bin *b, struct coro *first) {
+    size_t map_size = first->map_size;
+    unsigned i, n = first->slab_n;
+    char *base = first->map;
+    for (i = 0; i < n; i++) {
+        struct coro *co = coro__region_coro(base + i * map_size, map_size);
+        coro__bin_remove(b, co);
+#if CORO__VALGRIND
+        VALGRIND_STACK_DEREGISTER(co->vg_stack);
+#endif
+    }
+    t->pooled -= n;
+    munmap(base, (size_t)n * map_size);
+}
+
+/* The free list for stacks of map_size; with claim, an unused bin is taken for a new size. */
+static coro__pool_bin *coro__bin_for(coro__thread *t, size_t map_size, int claim) {
+    unsigned i;
+    coro__pool_bin *empty = NULL;
+    for (i = 0; i < CORO__POOL_BINS; i++) {
+        if (t->bins[i].map_size == map_size) return &t->bins[i];
+        if (!empty && t->bins[i].n == 0 && t->bins[i].live == 0) empty = &t->bins[i];
+    }
+    if (claim && empty) {
+        empty->map_size = map_size;
+        empty->slab_next = 0;
+        return empty;
+    }
+    return NULL;
+}
 
 static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     size_t page = coro__page(), guard = coro__guard_bytes();
     size_t map_size = guard + coro__round(stack_size + coro__struct_room(), page);
-    unsigned i, k, room;
+    coro__pool_bin *b = coro__bin_for(t, map_size, 1);
+    unsigned i, k;
     char *map;
-    for (i = 0; i < CORO__POOL_BINS; i++) {
-        coro__pool_bin *b = &t->bins[i];
-        if (b->map_size == map_size && b->head) {
-            struct coro *co = b->head;
-            b->head = co->next;
-            b->n--;
-            t->pooled--;
+    struct coro *co;
+    if (b && b->head) {
+        co = b->head;
+        coro__bin_remove(b, co);
+        t->pooled--;
+        co->slab->slab_free--;
+        b->live++;
 #if CORO__ASAN
-            /* frames of the previous owner may still be poisoned */
-            __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
+        /* frames of the previous owner may still be poisoned */
+        __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
 #endif
-            return co;
-        }
+        return co;
     }
-    /* a slab: twice as many stacks as last time, as many as the pool can take */
-    room = CORO_POOL_SIZE > t->pooled ? CORO_POOL_SIZE - t->pooled : 0;
-    k = t->slab_next ? t->slab_next : 1;
-    if (k > room + 1) k = room + 1;
+    /* a new slab, twice as many stacks as the last one of this size (one for an odd size) */
+    k = b ? (b->slab_next ? b->slab_next : 1) : 1;
     if ((size_t)-1 / k < map_size) k = 1;
     for (;;) { /* near a limit, a slab may fail where a single stack still fits */
         map = (char *)mmap(NULL, k * map_size, PROT_READ | PROT_WRITE,
@@ -1005,65 +1039,52 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
 #ifdef CORO_NO_GUARD
     __atomic_store_n(&coro__guard_kind, 3, __ATOMIC_RELAXED);
 #endif
-    t->slab_next = k * 2 > CORO__SLAB_MAX ? CORO__SLAB_MAX : k * 2;
-    for (i = 0; i < k; i++)
-        coro__region_init(coro__region_coro(map + i * map_size, map_size), map + i * map_size,
-                          map_size, guard);
-    for (i = 1; i < k; i++) coro__stack_put(t, coro__region_coro(map + i * map_size, map_size));
-    return coro__region_coro(map, map_size);
+    if (b) b->slab_next = k * 2 > CORO__SLAB_MAX ? CORO__SLAB_MAX : k * 2;
+    for (i = k; i-- > 0;) {
+        co = coro__region_coro(map + i * map_size, map_size);
+        co->map = map + i * map_size;
+        co->map_size = map_size;
+        co->stack_lo = co->map + guard;
+        co->stack_size = (size_t)((char *)co - co->stack_lo);
+        co->magic = CORO__POOLED;
+        co->slab = coro__region_coro(map, map_size);
+        co->slab_n = k;
+        co->slab_free = 0;
+        co->next = co->prev = NULL;
+#if CORO__VALGRIND
+        co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo, (char *)co);
+#endif
+        if (i && b) { /* the others wait on the free list */
+            co->next = b->head;
+            if (b->head) b->head->prev = co;
+            b->head = co;
+            b->n++;
+            t->pooled++;
+        }
+    }
+    co = coro__region_coro(map, map_size);
+    co->slab_free = b ? k - 1 : 0;
+    if (b) b->live++;
+    return co;
 }
 
 static void coro__stack_put(coro__thread *t, struct coro *co) {
-    unsigned i;
-    coro__pool_bin *b = NULL;
+    coro__pool_bin *b = coro__bin_for(t, co->map_size, 0);
+    struct coro *slab = co->slab;
     co->magic = CORO__POOLED;
-    if (t->pooled < CORO_POOL_SIZE) {
-        for (i = 0; i < CORO__POOL_BINS; i++) {
-            if (t->bins[i].map_size == co->map_size) {
-                b = &t->bins[i];
-                break;
-            }
-            if (!b && t->bins[i].n == 0) b = &t->bins[i];
-        }
-    }
-    if (!b) { /* over the bound: released with the next batch */
-        co->next = t->release;
-        t->release = co;
-        if (++t->nrelease >= CORO__RELEASE_BATCH) coro__release_flush(t);
+    if (!b) { /* a size the pool has no bin for (it came alone) */
+        coro__region_unmap(co);
         return;
     }
-    b->map_size = co->map_size;
+    b->live--;
+    co->prev = NULL;
     co->next = b->head;
+    if (b->head) b->head->prev = co;
     b->head = co;
     b->n++;
     t->pooled++;
-}
-
-static void coro__release_flush(coro__thread *t) {
-    struct coro *batch[CORO__RELEASE_BATCH], *co;
-    unsigned n = 0, i, j;
-    while ((co = t->release) != NULL && n < CORO__RELEASE_BATCH) {
-        t->release = co->next;
-        batch[n++] = co;
-    }
-    t->nrelease = 0;
-    for (i = 1; i < n; i++) /* by address, so that neighbours go in one munmap */
-        for (j = i; j > 0 && batch[j - 1]->map > batch[j]->map; j--) {
-            co = batch[j];
-            batch[j] = batch[j - 1];
-            batch[j - 1] = co;
-        }
-    for (i = 0; i < n; i = j) {
-        char *lo = batch[i]->map, *hi = lo + batch[i]->map_size;
-        for (j = i + 1; j < n && batch[j]->map == hi; j++) hi += batch[j]->map_size;
-#if CORO__VALGRIND
-        {
-            unsigned v;
-            for (v = i; v < j; v++) VALGRIND_STACK_DEREGISTER(batch[v]->vg_stack);
-        }
-#endif
-        munmap(lo, (size_t)(hi - lo));
-    }
+    if (++slab->slab_free == slab->slab_n && t->pooled >= CORO_POOL_SIZE + slab->slab_n)
+        coro__slab_unmap(t, b, slab);
 }
 
 static size_t coro__pool_release(coro__thread *t) {
@@ -1071,17 +1092,34 @@ static size_t coro__pool_release(coro__thread *t) {
     unsigned i;
     for (i = 0; i < CORO__POOL_BINS; i++) {
         coro__pool_bin *b = &t->bins[i];
-        while (b->head) {
-            struct coro *co = b->head;
-            b->head = co->next;
-            co->next = t->release;
-            t->release = co;
+        struct coro *keep = NULL, *co;
+        while ((co = b->head) != NULL) {
+            if (co->slab->slab_free == co->slab->slab_n) {
+                n += co->slab->slab_n;
+                coro__slab_unmap(t, b, co->slab);
+                continue;
+            }
+            coro__bin_remove(b, co);
+            if (co == co->slab) { /* holds the counts its live neighbours use: stays */
+                co->next = keep;
+                keep = co;
+                continue;
+            }
+            co->slab->slab_free--; /* a neighbour is alive: this stack goes alone */
+            co->slab->slab_n--;
+            t->pooled--;
+            coro__region_unmap(co);
             n++;
         }
-        b->n = 0;
+        while ((co = keep) != NULL) {
+            keep = co->next;
+            co->prev = NULL;
+            co->next = b->head;
+            if (b->head) b->head->prev = co;
+            b->head = co;
+            b->n++;
+        }
     }
-    t->pooled = 0;
-    while (t->release) coro__release_flush(t);
     return n;
 }
 
