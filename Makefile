@@ -90,16 +90,20 @@ SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll
 TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
-# scripts run by tests/run.sh: "sh:" + script + "@" + its argument
-TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples
+# scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
+TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples
 ifeq ($(VARIANT),default)
   TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2
 endif
 
-.PHONY: all test variants bench demo install uninstall clean tests-build $(M32INC)
+.PHONY: all test variants bench bench-quick demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
-tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS)
+include examples/examples.mk
+include bench/core/Makefile.inc
+include bench/echo/Makefile.inc
+
+tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net
 
 $(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)
@@ -148,6 +152,30 @@ variants:
 	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error|CHECK' $(BUILD)/variant-$$v.log | tail -n 30; \
 	  [ $$rc -eq 0 ] || { echo "variant $$v FAILED (log: $(BUILD)/variant-$$v.log)"; fail=1; }; \
 	done; exit $$fail
+
+# the examples doing their job; exits by itself
+demo: $(OUT)/examples/fringe $(OUT)/examples/generators examples-net
+	@bash tools/demo.sh $(OUT)/examples
+
+# Benchmarks, not tests: numbers are ratios against baselines measured in the same run.
+BENCH_OUT := $(BUILD)/bench
+$(BENCH_OUT)/timers: bench/timers.c coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+$(BENCH_OUT)/echo_coro: bench/echo/coro_server.c coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+bench-bins: core-bench-bins echo-bench-bins $(BENCH_OUT)/timers $(BENCH_OUT)/echo_coro
+bench: bench-bins
+	@echo "=== switch, create, memory (bench/core)"
+	$(BENCH_OUT)/bench_core $(BENCH_OUT)/core.tsv
+	@echo "=== timers"
+	$(BENCH_OUT)/timers
+	@echo "=== echo servers (bench/echo)"
+	BIN=$(BENCH_OUT) bash bench/echo/run.sh --out $(BENCH_OUT)/echo.tsv
+	@if command -v gnuplot >/dev/null; then bash bench/echo/plot.sh $(BENCH_OUT)/echo.tsv $(BENCH_OUT)/rtt.png; fi
+bench-quick: bench-bins
+	BIN=$(BENCH_OUT) bash bench/echo/run.sh --quick --out $(BENCH_OUT)/echo-quick.tsv
 
 install:
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pkgconfig

@@ -65,7 +65,7 @@ ERRORS
 THE API (details at each declaration below)
    coro_new coro_free coro_resume coro_yield coro_transfer coro_current coro_status
    coro_defer coro_defer_pop coro_kill coro_raise coro_raised
-   coro_id coro_set_name coro_name coro_set_data coro_data coro_set_runtime_data coro_runtime_data
+   coro_id coro_set_name coro_name coro_set_data coro_data coro_set_runtime coro_runtime_data
    coro_stack_size coro_stack_used
    coro_status_name coro_count_alive coro_foreach coro_pool_trim coro_guard_mode
 
@@ -195,7 +195,9 @@ CORO_API const char *coro_status_name(int status);
 
 /* coro_defer: register fn(arg) to run when the current coroutine finishes, by returning or by
    being killed; cleanups run last-registered first, on the coroutine's own stack, before it
-   switches away for the last time. coro_defer_pop removes the most recent one, running it first
+   switches away for the last time. When the coroutine's function returns, its frame is gone
+   by then: arg must not point into its local variables (pop such a cleanup with coro_defer_pop
+   before returning). coro_defer_pop removes the most recent one, running it first
    if run is nonzero (like pthread_cleanup_pop). Return 0, or -1 with errno: EINVAL from main, a
    NULL fn, or nothing to pop; ENOMEM when the list could not grow (the first 4 need no memory). */
 CORO_API int coro_defer(void (*fn)(void *arg), void *arg);
@@ -233,11 +235,13 @@ CORO_API const char *coro_name(const coro_t *co);
 CORO_API void coro_set_data(coro_t *co, void *data);
 CORO_API void *coro_data(const coro_t *co);
 
-/* coro_set_runtime_data/coro_runtime_data: one pointer reserved for a runtime layered on
-   coro.h (coro_sched.h keeps its task record there), separate from coro_data so users keep
-   theirs. While it is non-NULL the coroutine belongs to that runtime: coro_free refuses it with
-   EBUSY, so a user cannot free a coroutine a scheduler still references. */
-CORO_API void coro_set_runtime_data(coro_t *co, void *data);
+/* coro_set_runtime/coro_runtime_data: a slot reserved for a runtime layered on coro.h
+   (coro_sched.h keeps its task record there), separate from coro_data so users keep theirs.
+   on_exit (may be NULL) runs when co finishes, by returning or by being killed, after all of
+   co's cleanups, on co's own stack; it is not part of the cleanup list, so coro_defer_pop can
+   never remove it. While data is non-NULL the coroutine belongs to that runtime: coro_free
+   refuses it with EBUSY, so a user cannot free a coroutine a scheduler still references. */
+CORO_API void coro_set_runtime(coro_t *co, void *data, void (*on_exit)(void *data));
 CORO_API void *coro_runtime_data(const coro_t *co);
 CORO_API size_t coro_stack_size(const coro_t *co);
 CORO_API long coro_stack_used(const coro_t *co);
@@ -790,6 +794,7 @@ struct coro {
     coro__fpu fpu;
     coro_fn fn;
     void *data, *runtime;
+    void (*runtime_exit)(void *);
     uint64_t id;
     struct coro *next, *prev; /* the thread's list of live coroutines, or the pool's free list */
     char *map;                /* its region: [guard][stack .... ][struct coro] */
@@ -1360,6 +1365,7 @@ static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct c
         co->defers = co->inline_defers;
         co->cap_defer = CORO__DEFER_INLINE;
     }
+    if (co->runtime_exit) co->runtime_exit(co->runtime);
     co->status = CORO_DEAD;
     to = co->resumer ? co->resumer : &t->main;
     co->resumer = NULL;
@@ -1449,6 +1455,7 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     co->fn = fn;
     co->data = NULL;
     co->runtime = NULL;
+    co->runtime_exit = NULL;
     if (CORO__UNLIKELY(t->id_next == t->id_end)) {
         t->id_next = __atomic_fetch_add(&coro__id_counter, 1024, __ATOMIC_RELAXED) + 1;
         t->id_end = t->id_next + 1024;
@@ -1708,8 +1715,10 @@ CORO_API void coro_set_data(coro_t *co, void *data) {
     if (co) co->data = data;
 }
 CORO_API void *coro_data(const coro_t *co) { return co ? co->data : NULL; }
-CORO_API void coro_set_runtime_data(coro_t *co, void *data) {
-    if (co) co->runtime = data;
+CORO_API void coro_set_runtime(coro_t *co, void *data, void (*on_exit)(void *data)) {
+    if (!co) return;
+    co->runtime = data;
+    co->runtime_exit = on_exit;
 }
 CORO_API void *coro_runtime_data(const coro_t *co) { return co ? co->runtime : NULL; }
 CORO_API size_t coro_stack_size(const coro_t *co) { return co ? co->stack_size : 0; }

@@ -368,10 +368,8 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #define CORO__NO_HEAP ((size_t)-1)
 
 #if defined(__GNUC__) || defined(__clang__)
-#define CORO__S_NOINLINE __attribute__((noinline))
 #define CORO__S_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
-#define CORO__S_NOINLINE
 #define CORO__S_UNLIKELY(x) (x)
 #endif
 
@@ -476,13 +474,11 @@ struct coro__sched {
     int wake_rd, wake_wr;
 };
 
-/* The thread's scheduler is reached only through this opaque accessor (see coro.h's >>core). */
+/* The thread's scheduler. Coroutines never change threads, so the address taken before a
+   switch is still this thread's after it; every switch is an opaque call (coro.h), so values
+   read through the pointer are fetched again after one. */
 static __thread coro__sched coro__sched_state;
-static CORO__S_NOINLINE coro__sched *coro__s(void) {
-    coro__sched *s = &coro__sched_state;
-    __asm__ volatile("" : "+r"(s) : : "memory");
-    return s;
-}
+static inline coro__sched *coro__s(void) { return &coro__sched_state; }
 
 /* >>time */
 CORO_API int64_t coro_now(void) {
@@ -1000,7 +996,7 @@ CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size) {
     t->co = co;
     t->fn = fn;
     t->arg = arg;
-    coro_set_runtime_data(co, t);
+    coro_set_runtime(co, t, coro__task_exit); /* runs after the user's cleanups */
     t->all_prev = NULL;
     t->all_next = s->all;
     if (s->all) s->all->all_prev = t;
@@ -1015,18 +1011,19 @@ CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size) {
 static void *coro__task_main(void *unused) {
     coro__task *t = (coro__task *)coro_runtime_data(coro_current());
     coro__sched *s = t->s;
+    int err = coro_raised();
     (void)unused;
-    coro_defer(coro__task_exit, t); /* the first cleanup: it uses no memory and cannot fail */
     if (t->queue == &s->ready) { /* started by coro_raise rather than by the loop */
         coro__q_remove(&s->ready, t);
         s->nready--;
     }
+    if (err) t->pending_raise = err; /* its first blocking call fails with it */
     t->state = CORO__RUNNING;
     t->result = t->fn(t->arg);
     return t->result;
 }
 
-/* Runs on the ending task's own stack, after the user's cleanups (it was registered first). */
+/* Runs on the ending task's own stack, after the user's cleanups (coro.h's runtime exit hook). */
 static void coro__task_exit(void *arg) {
     coro__task *t = (coro__task *)arg, *j;
     coro__sched *s = t->s;
@@ -1053,7 +1050,7 @@ static void coro__task_exit(void *arg) {
 /* Free a task whose coroutine is dead. */
 static void coro__task_free(coro__sched *s, coro__task *t) {
     coro__reg_del(s, t->co);
-    coro_set_runtime_data(t->co, NULL);
+    coro_set_runtime(t->co, NULL, NULL);
     coro_free(t->co);
     coro__task_release(s, t);
 }

@@ -305,6 +305,35 @@ static void test_cleanup_cannot_switch_away(void) {
     coro_free(co);
 }
 
+/* the runtime's exit hook runs after every user cleanup and cannot be popped */
+static void runtime_exit_mark(void *data) {
+    CHECK(data == (void *)&trail_n);
+    CHECK(coro_current() == cleanup_owner); /* on the coroutine's own stack */
+    mark(P('R'));
+}
+static void *pops_too_much(void *arg) {
+    coro_defer(mark, P('u'));
+    CHECK(coro_defer_pop(1) == 0);
+    CHECK_ERR(coro_defer_pop(0) == -1, EINVAL); /* the runtime's hook is not in this list */
+    coro_defer(mark, P('v'));
+    if (arg) coro_yield(NULL);
+    return NULL;
+}
+static void test_runtime_exit_hook(void) {
+    int kill;
+    for (kill = 0; kill < 2; kill++) {
+        coro_t *co = coro_new(pops_too_much, 0);
+        cleanup_owner = co;
+        reset_trail();
+        coro_set_runtime(co, &trail_n, runtime_exit_mark);
+        coro_resume(co, P(kill));
+        if (kill) coro_kill(co);
+        CHECK(strcmp(trail, "uvR") == 0);
+        coro_set_runtime(co, NULL, NULL);
+        coro_free(co);
+    }
+}
+
 /* ---- raise --------------------------------------------------------------------------------- */
 static void *raise_target(void *arg) {
     void *v;
@@ -567,11 +596,11 @@ static void test_introspection(void) {
     CHECK(strcmp(coro_name(NULL), "main") == 0);
     coro_set_data(a, &n);
     CHECK(coro_data(a) == &n);
-    coro_set_runtime_data(a, &before);
+    coro_set_runtime(a, &before, NULL);
     CHECK(coro_runtime_data(a) == &before);
     CHECK(coro_data(a) == &n); /* two separate slots */
     CHECK_ERR(coro_free(a) == -1, EBUSY); /* owned by a runtime */
-    coro_set_runtime_data(a, NULL);
+    coro_set_runtime(a, NULL, NULL);
     CHECK(coro_stack_size(a) >= 64 * 1024);
     CHECK(coro_stack_size(b) >= CORO_DEFAULT_STACK_SIZE);
     coro_resume(a, P(40)); /* ~40 KiB deep */
@@ -597,6 +626,7 @@ int main(void) {
     RUN(test_self_kill);
     RUN(test_defer_pop);
     RUN(test_cleanup_cannot_switch_away);
+    RUN(test_runtime_exit_hook);
     RUN(test_raise);
     RUN(test_raise_unstarted);
     RUN(test_transfer_ring);

@@ -627,6 +627,37 @@ static void test_kill_unstarted(void) {
     CHECK(coro_count() == 0);
 }
 
+/* a raise into a spawned coroutine that has not run yet fails its first blocking call */
+static coro_t *unstarted_victim;
+static void *sleeps_once(void *arg) {
+    (void)arg;
+    CHECK_ERR(coro_sleep(200) == -1, ECANCELED);
+    CHECK(coro_sleep(1) == 0);
+    return NULL;
+}
+static void *raises_first(void *arg) {
+    (void)arg;
+    coro_raise(unstarted_victim, ECANCELED);
+    return NULL;
+}
+static void test_raise_unstarted_task(void) {
+    coro_spawn(raises_first, NULL, 0);
+    unstarted_victim = coro_spawn(sleeps_once, NULL, 0);
+    CHECK(coro_run() == 0);
+}
+
+/* coro_defer_pop cannot take the scheduler's own exit hook */
+static void *over_popper(void *arg) {
+    (void)arg;
+    CHECK_ERR(coro_defer_pop(0) == -1, EINVAL);
+    return NULL;
+}
+static void test_defer_pop_in_task(void) {
+    coro_spawn(over_popper, NULL, 0);
+    CHECK(coro_run() == 0);
+    CHECK(coro_count() == 0);
+}
+
 /* a raise that arrives after the call completed is delivered by the next blocking call */
 static coro_t *late;
 static void *late_victim(void *arg) {
@@ -791,6 +822,8 @@ int main(void) {
     RUN(test_fd_slot_freed_by_kill);
     RUN(test_kill_unstarted);
     RUN(test_late_raise);
+    RUN(test_raise_unstarted_task);
+    RUN(test_defer_pop_in_task);
     RUN(test_errno_per_coroutine);
     RUN(test_generators_inside);
     RUN(test_loop_misuse_stop_deadlock);
