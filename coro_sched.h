@@ -92,7 +92,7 @@ THE API (details at each declaration)
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
               coro_close coro_fd_forget coro_pipe coro_tcp_listen coro_tcp_connect coro_tcp_port
    sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_*
-   off-loop:  coro_offload coro_signal_wait
+   off-loop:  coro_offload coro_signal_wait coro_signal_watch
 
 CONFIGURATION (define before the implementation; defaults in brackets)
    CORO_SCHED_POLL          use poll() even where epoll exists
@@ -261,6 +261,11 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result);
    the loop through a pipe. -1 with errno ETIMEDOUT, EINVAL (empty set or SIGKILL/SIGSTOP),
    EPERM, or err if raised. Meant for one waiter per process (typically a shutdown coroutine). */
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
+
+/* coro_signal_watch: install those handlers now, from anywhere (main before coro_run, say), so
+   that a signal arriving before the waiting coroutine first runs is recorded, not fatal. 0, or
+   -1 with errno EINVAL (empty set, SIGKILL, SIGSTOP) or as pipe2/sigaction. */
+CORO_API int coro_signal_watch(const sigset_t *set);
 
 /* ---- synchronisation (coroutines of one thread; no allocation; zero-filled = initialised) -- */
 struct coro__task;
@@ -1874,34 +1879,27 @@ static void coro__sig_handler(int sig) {
     errno = saved;
 }
 
-CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
-    coro__sched *s = coro__s();
-    coro__task *t;
+/* Check set: at least one signal, none that cannot be caught. */
+static int coro__sig_set_ok(const sigset_t *set) {
     int sig, any = 0;
-    coro__fd *e;
-    if (!set) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (!set) return 0;
     for (sig = 1; sig < 64 && sig < NSIG; sig++)
         if (sigismember(set, sig) == 1) {
-            if (sig == SIGKILL || sig == SIGSTOP) {
-                errno = EINVAL;
-                return -1;
-            }
+            if (sig == SIGKILL || sig == SIGSTOP) return 0;
             any = 1;
         }
-    if (!any) {
+    return any;
+}
+
+CORO_API int coro_signal_watch(const sigset_t *set) {
+    int sig, r = 0;
+    if (!coro__sig_set_ok(set)) {
         errno = EINVAL;
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
     pthread_mutex_lock(&coro__sig_lock);
-    if (coro__sig_pipe[0] < 0 && pipe2(coro__sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-        pthread_mutex_unlock(&coro__sig_lock);
-        return -1;
-    }
-    for (sig = 1; sig < 64 && sig < NSIG; sig++)
+    if (coro__sig_pipe[0] < 0 && pipe2(coro__sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) r = -1;
+    for (sig = 1; r == 0 && sig < 64 && sig < NSIG; sig++)
         if (sigismember(set, sig) == 1 && !(coro__sig_installed & ((uint64_t)1 << sig))) {
             struct sigaction sa;
             memset(&sa, 0, sizeof sa);
@@ -1909,22 +1907,40 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
             sa.sa_flags = SA_RESTART;
             sigemptyset(&sa.sa_mask);
             if (sigaction(sig, &sa, NULL) == 0) coro__sig_installed |= (uint64_t)1 << sig;
+            else r = -1;
         }
     pthread_mutex_unlock(&coro__sig_lock);
+    return r;
+}
+
+CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
+    coro__sched *s = coro__s();
+    coro__task *t;
+    coro__fd *e;
+    uint64_t mask = 0;
+    int sig;
+    if (!coro__sig_set_ok(set)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!(t = coro__enter(s))) return -1;
+    if (coro_signal_watch(set) != 0) return -1;
     if (!(e = coro__fd_slot(s, coro__sig_pipe[0]))) return -1;
     if (!e->known) coro__fd_fresh(s, coro__sig_pipe[0], 0, 1);
+    for (sig = 1; sig < 64 && sig < NSIG; sig++)
+        if (sigismember(set, sig) == 1) mask |= (uint64_t)1 << sig;
     for (;;) {
         char buf[64];
-        uint64_t pending = __atomic_load_n(&coro__sig_pending, __ATOMIC_SEQ_CST);
-        for (sig = 1; sig < 64 && sig < NSIG; sig++)
-            if ((pending & ((uint64_t)1 << sig)) && sigismember(set, sig) == 1) {
+        uint64_t pending = __atomic_load_n(&coro__sig_pending, __ATOMIC_SEQ_CST) & mask;
+        for (sig = 1; pending && sig < 64; sig++)
+            if (pending & ((uint64_t)1 << sig)) {
                 __atomic_and_fetch(&coro__sig_pending, ~((uint64_t)1 << sig), __ATOMIC_SEQ_CST);
                 return sig;
             }
         while (read(coro__sig_pipe[0], buf, sizeof buf) > 0)
             ;
-        pending = __atomic_load_n(&coro__sig_pending, __ATOMIC_SEQ_CST);
-        if (pending) continue; /* arrived between the check and the drain */
+        if (__atomic_load_n(&coro__sig_pending, __ATOMIC_SEQ_CST) & mask)
+            continue; /* arrived between the check and the drain */
         s->fds[coro__sig_pipe[0]].ready = 0;
         if (coro__fd_wait(s, t, coro__sig_pipe[0], CORO_READ, deadline, CORO__W_SIGNAL) < 0)
             return -1;

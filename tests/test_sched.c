@@ -7,8 +7,10 @@
 #include "../coro_sched.h"
 #include "check.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define P(x) ((void *)(intptr_t)(x))
@@ -799,6 +801,45 @@ static void test_dump(void) {
 #endif
 }
 
+/* signals watched from main before the loop are recorded; one pending signal outside the set
+   does not keep the waiter busy */
+static double cpu_ms(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 + ru.ru_stime.tv_sec * 1e3 +
+           ru.ru_stime.tv_usec / 1e3;
+}
+static void *signal_waiter(void *arg) {
+    sigset_t one, two;
+    double cpu0;
+    (void)arg;
+    sigemptyset(&one);
+    sigaddset(&one, SIGUSR1);
+    sigemptyset(&two);
+    sigaddset(&two, SIGUSR2);
+    cpu0 = cpu_ms();
+    CHECK_ERR(coro_signal_wait(&one, coro_now() + 200) == -1, ETIMEDOUT); /* SIGUSR2 pending */
+    CHECK(cpu_ms() - cpu0 < 100); /* waited, did not spin on the other signal */
+    raise(SIGUSR1);
+    CHECK(coro_signal_wait(&one, coro_now() + 1000) == SIGUSR1);
+    CHECK(coro_signal_wait(&two, 0) == SIGUSR2); /* recorded before the loop ran */
+    return NULL;
+}
+static void test_signal_watch(void) {
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR1);
+    sigaddset(&both, SIGUSR2);
+    CHECK(coro_signal_watch(&both) == 0);
+    raise(SIGUSR2); /* would kill the process without the watch */
+    coro_spawn(signal_waiter, NULL, 0);
+    CHECK(coro_run() == 0);
+    sigemptyset(&both);
+    CHECK_ERR(coro_signal_watch(&both) == -1, EINVAL);
+    sigaddset(&both, SIGKILL);
+    CHECK_ERR(coro_signal_watch(&both) == -1, EINVAL);
+}
+
 /* a spawned coroutine cannot be freed by hand */
 static void *idle_task(void *arg) { return arg; }
 static void test_spawned_not_freeable(void) {
@@ -829,6 +870,7 @@ int main(void) {
     RUN(test_loop_misuse_stop_deadlock);
     RUN(test_dump);
     RUN(test_spawned_not_freeable);
+    RUN(test_signal_watch);
     coro_sched_free();
     CHECK(coro_count_alive() == 0);
     return check_done();
