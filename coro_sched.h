@@ -67,7 +67,9 @@ FDS
    The I/O calls keep the shape of the calls they wrap and make the fd non-blocking on first use.
    coro_read returns what is there (like read(2)), coro_read_full exactly len bytes, coro_write
    all len bytes. One coroutine may read and another write the same fd at once; a second reader
-   (or writer) fails at once with EBUSY. Close fds with coro_close: waiters wake with EBADF. If
+   (or writer) that would have to wait fails at once with EBUSY. Outside a spawned coroutine,
+   and with a deadline already past, each call makes one real attempt and fails (EPERM, or
+   ETIMEDOUT) only if it would have to wait. Close fds with coro_close: waiters wake with EBADF. If
    you close an fd some other way, call coro_fd_forget(fd) first, or a new fd with the same
    number may wait forever. Writes to sockets use MSG_NOSIGNAL, and the scheduler ignores
    SIGPIPE (if it was SIG_DFL) so that a pipe whose reader went away gives EPIPE, not death;
@@ -370,6 +372,7 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #define CORO_SCHED_WORKERS 4
 #endif
 #define CORO__TASK_MAGIC 0x7461736bu /* "task" */
+#define CORO__HUP 4 /* with CORO_READ/CORO_WRITE in a backend's report: the peer hung up */
 #define CORO__NO_HEAP ((size_t)-1)
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -429,7 +432,7 @@ typedef struct coro__task {
 
 typedef struct coro__fd {
     coro__task *reader, *writer;
-    unsigned char known, socket, stream, ready, registered, always_ready, internal;
+    unsigned char known, socket, stream, ready, registered, always_ready, internal, hup;
     unsigned pidx; /* poll backend: index + 1 in the pollfd array, 0 if absent */
 } coro__fd;
 
@@ -475,7 +478,7 @@ struct coro__sched {
     coro__job *jobs, *jobs_tail, *done_jobs;
     pthread_t workers[CORO_SCHED_WORKERS];
     int nworkers, idle_workers, workers_quit, job_lock_init;
-    size_t jobs_pending;
+    size_t jobs_pending, jobs_queued;
     int wake_rd, wake_wr;
 };
 
@@ -632,7 +635,9 @@ static void coro__reg_del(coro__sched *s, const coro_t *co) {
 }
 
 /* >>fdtable */
+static void coro__sched_init(coro__sched *s);
 static coro__fd *coro__fd_slot(coro__sched *s, int fd) {
+    coro__sched_init(s);
     if (fd < 0) {
         errno = EBADF;
         return NULL;
@@ -727,6 +732,7 @@ static int coro__poller_wait(coro__sched *s, int timeout) {
         int ready = 0;
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ready |= CORO_READ;
         if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ready |= CORO_WRITE;
+        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ready |= CORO__HUP;
         coro__fd_events(s, evs[i].data.fd, ready, 0);
     }
     return n < 0 ? -1 : 0;
@@ -878,6 +884,8 @@ static void coro__fd_events(coro__sched *s, int fd, int ready, int invalid) {
         coro__jobs_drain(s);
         return;
     }
+    if (ready & CORO__HUP) e->hup = 1; /* no more edges will come: stop trusting short reads */
+    ready &= CORO_READ | CORO_WRITE;
     e->ready = (unsigned char)(e->ready | ready);
     if (r && (invalid || (ready & CORO_READ))) {
         r->revents = ready & r->events;
@@ -1308,9 +1316,10 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline) {
         errno = EINVAL;
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    t = coro__me(s);
+    if (t && t->pending_raise) return (errno = t->pending_raise, t->pending_raise = 0, -1);
     if (!(e = coro__fd_get(s, fd))) return -1;
-    if (e->ready & events) {
+    if ((e->ready & events) || !t || coro__deadline_passed(deadline)) {
         /* The edge-triggered bits may be stale (the caller read without telling us): ask the
            kernel once, so this wait has level-triggered meaning like the seed's. */
         struct pollfd p;
@@ -1330,6 +1339,10 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline) {
             if (ready & events) return ready & events;
         }
         e->ready = (unsigned char)(e->ready & ~events);
+    }
+    if (!t) {
+        errno = EPERM;
+        return -1;
     }
     return coro__fd_wait(s, t, fd, events, deadline, CORO__W_FD);
 }
@@ -1445,12 +1458,14 @@ CORO_API int coro_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t 
     coro__task *t = coro__me(s);
     int64_t delay = 1;
     coro__fd *e;
+    int tried = 0, saved = errno;
     if (t && t->pending_raise) return (errno = t->pending_raise, t->pending_raise = 0, -1);
     for (;;) {
         int c;
         if (!(e = coro__fd_get(s, fd))) return -1;
-        if (e->ready & CORO_READ) {
+        if ((e->ready & CORO_READ) || (!tried && (!t || coro__deadline_passed(deadline)))) {
             c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            tried = 1;
             if (c >= 0) {
                 if (!coro__fd_fresh(s, c, 1, 1)) {
                     close(c);
@@ -1458,6 +1473,7 @@ CORO_API int coro_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t 
                     return -1;
                 }
                 coro__spend(s, t);
+                errno = saved;
                 return c;
             }
             switch (errno) {
@@ -1491,7 +1507,7 @@ CORO_API int coro_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t 
 CORO_API int coro_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
-    int err = 0;
+    int err = 0, saved = errno;
     socklen_t elen = sizeof err;
     if (!coro__fd_get(s, fd)) return -1;
     if (connect(fd, addr, len) == 0) return 0;
@@ -1503,6 +1519,7 @@ CORO_API int coro_connect(int fd, const struct sockaddr *addr, socklen_t len, in
         errno = err;
         return -1;
     }
+    errno = saved;
     return 0;
 }
 
@@ -1510,16 +1527,19 @@ CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t = coro__me(s);
     coro__fd *e;
+    int tried = 0, saved = errno;
     if (t && t->pending_raise) return (errno = t->pending_raise, t->pending_raise = 0, -1);
     for (;;) {
         if (!(e = coro__fd_get(s, fd))) return -1;
-        if (e->ready & CORO_READ) {
+        if ((e->ready & CORO_READ) || (!tried && (!t || coro__deadline_passed(deadline)))) {
             ssize_t n = read(fd, buf, len);
+            tried = 1;
             if (n >= 0) {
                 /* a short read from a stream drains it: the next call waits for the edge
                    instead of paying for a read that fails with EAGAIN */
-                if (n > 0 && (size_t)n < len && e->stream) e->ready &= (unsigned char)~CORO_READ;
+                if (n > 0 && (size_t)n < len && e->stream && !e->hup) e->ready &= (unsigned char)~CORO_READ;
                 coro__spend(s, t);
+                errno = saved;
                 return n;
             }
             if (errno == EINTR) continue;
@@ -1553,16 +1573,19 @@ CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadlin
     coro__task *t = coro__me(s);
     size_t done = 0;
     coro__fd *e;
+    int tried = 0, saved = errno;
     if (t && t->pending_raise) return (errno = t->pending_raise, t->pending_raise = 0, -1);
     for (;;) {
         if (!(e = coro__fd_get(s, fd))) return -1;
-        if (e->ready & CORO_WRITE) {
+        if ((e->ready & CORO_WRITE) || (!tried && (!t || coro__deadline_passed(deadline)))) {
             ssize_t n = e->socket ? send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL)
                                   : write(fd, (const char *)buf + done, len - done);
+            tried = 1;
             if (n >= 0) {
                 done += (size_t)n;
                 if (done == len) {
                     coro__spend(s, t);
+                    errno = saved;
                     return (ssize_t)len;
                 }
                 e->ready = (unsigned char)(e->ready & ~CORO_WRITE); /* the buffer is full */
@@ -1613,6 +1636,7 @@ static void *coro__worker(void *arg) {
         }
         if (!s->jobs) break; /* told to quit and nothing left */
         j = s->jobs;
+        s->jobs_queued--;
         s->jobs = j->next;
         if (!s->jobs) s->jobs_tail = NULL;
         pthread_mutex_unlock(&s->job_lock);
@@ -1714,7 +1738,7 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result) {
     j->s = s;
     j->next = NULL;
     pthread_mutex_lock(&s->job_lock);
-    if (!s->idle_workers && s->nworkers < CORO_SCHED_WORKERS) {
+    if ((size_t)s->idle_workers <= s->jobs_queued && s->nworkers < CORO_SCHED_WORKERS) {
         if (pthread_create(&s->workers[s->nworkers], NULL, coro__worker, s) == 0) s->nworkers++;
         else if (!s->nworkers) {
             pthread_mutex_unlock(&s->job_lock);
@@ -1726,6 +1750,7 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result) {
     if (s->jobs_tail) s->jobs_tail->next = j;
     else s->jobs = j;
     s->jobs_tail = j;
+    s->jobs_queued++;
     pthread_cond_signal(&s->job_cond);
     pthread_mutex_unlock(&s->job_lock);
     s->jobs_pending++;

@@ -1,0 +1,1648 @@
+/* test_io.c - coro_sched.h's I/O: hundreds of TCP clients echoing checked bytes, refused and
+   reset connections, bad fds, a deadline on every call (and past deadlines as non-blocking
+   attempts), one reader and one writer per fd, close/kill/raise of coroutines blocked in I/O,
+   EOF, accept backing off when the process is out of fds, coro_wait_fd's level semantics,
+   offload to worker threads, signals as events, pipes, errno per coroutine, and calls from
+   main. Compiled once per backend (epoll, and poll with -DCORO_SCHED_POLL). Scenarios that need
+   a fresh process run this program again with the scenario's name (see run_child). */
+#define CORO_IMPLEMENTATION
+#define CORO_SCHED_IMPLEMENTATION
+#include "../coro_sched.h"
+#include "check.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define P(x) ((void *)(intptr_t)(x))
+#define I(p) ((intptr_t)(p))
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+static int64_t in_ms(int64_t ms) { return coro_now() + ms; }
+
+static coro_t *spawn(coro_fn fn, void *arg) {
+    coro_t *co = coro_spawn(fn, arg, 0);
+    CHECK(co != NULL);
+    return co;
+}
+
+/* run the loop until every coroutine has ended */
+static void run_all(void) {
+    CHECK(coro_run() == 0);
+    CHECK(coro_count() == 0);
+}
+
+static void unix_pair(int sv[2]) {
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+}
+
+/* a connected loopback TCP pair, from a spawned coroutine: *c connected, *a accepted */
+static int tcp_pair(int *c, int *a) {
+    int lfd = coro_tcp_listen("127.0.0.1", 0, 16), port = coro_tcp_port(lfd);
+    *c = coro_tcp_connect("127.0.0.1", port, in_ms(5000));
+    *a = coro_accept(lfd, NULL, NULL, in_ms(5000));
+    coro_close(lfd);
+    CHECK(*c >= 0 && *a >= 0);
+    return *c >= 0 && *a >= 0 ? 0 : -1;
+}
+
+/* a port nobody listens on: bound once by us, then closed */
+static int unused_port(void) {
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+static void loopback(struct sockaddr_in *sa, int port) {
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((unsigned short)port);
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+/* coro_dump's table contains needle */
+static char dump_buf[32768];
+static int dump_has(const char *needle) {
+    coro_dump(dump_buf, sizeof dump_buf);
+    return strstr(dump_buf, needle) != NULL;
+}
+/* sleep in small steps until coro_dump shows needle (or 5 s pass) */
+static int await_dump(const char *needle) {
+    int64_t end = in_ms(5000);
+    while (!dump_has(needle)) {
+        if (coro_now() >= end) return 0;
+        coro_sleep(2);
+    }
+    return 1;
+}
+
+/* a pseudo-random byte stream, reproducible from its seed */
+static unsigned char stream_next(uint32_t *s) {
+    *s = *s * 1103515245u + 12345u;
+    return (unsigned char)(*s >> 23);
+}
+static uint32_t rnd_next(uint32_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static int cleanups;
+static void count_cleanup(void *arg) {
+    (void)arg;
+    cleanups++;
+}
+static void free_cleanup(void *p) {
+    free(p);
+    cleanups++;
+}
+
+/* Run a scenario in a fresh process (this program again, with the scenario's name) and capture
+   its stderr; returns the wait status. */
+static const char *self_exe;
+#define run_child(body, out, cap) run_child_named(#body, out, cap)
+static int run_child_named(const char *name, char *out, size_t cap) {
+    const char *wrapper = getenv("CORO_TEST_EMULATOR"); /* qemu-aarch64: no binfmt_misc here */
+    int fds[2], status = 0;
+    size_t n = 0;
+    ssize_t r;
+    pid_t pid;
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        if (wrapper && *wrapper)
+            execlp(wrapper, wrapper, self_exe, name, (char *)NULL);
+        else
+            execl(self_exe, self_exe, name, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
+    out[n] = 0;
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static void test_backend_name(void) {
+#ifdef CORO_SCHED_POLL
+    CHECK(strcmp(coro_sched_backend(), "poll") == 0);
+#else
+    CHECK(strcmp(coro_sched_backend(), "epoll") == 0);
+#endif
+}
+
+/* ---- 1. hundreds of clients against an echo server in the same process ---------------------- */
+enum { ECHO_CLIENTS = 300 };
+typedef struct {
+    int fd, connect_err;
+    uint32_t seed;
+    size_t total, sent, got, bad_at;
+    int wrote_all, read_all, saw_eof;
+} echo_client;
+static echo_client clients[ECHO_CLIENTS];
+static int echo_lfd, echo_port, echo_accepted, echo_handled, echo_accept_err, clients_done;
+
+static void *echo_handler(void *arg) {
+    int fd = (int)I(arg);
+    char buf[3001];
+    ssize_t n;
+    while ((n = coro_read(fd, buf, sizeof buf, in_ms(10000))) > 0)
+        if (coro_write(fd, buf, (size_t)n, in_ms(10000)) != n) break;
+    if (n == 0) echo_handled++;
+    coro_close(fd);
+    return NULL;
+}
+static void *echo_acceptor(void *arg) {
+    int fd;
+    (void)arg;
+    while ((fd = coro_accept(echo_lfd, NULL, NULL, in_ms(60000))) >= 0) {
+        echo_accepted++;
+        spawn(echo_handler, P(fd));
+    }
+    echo_accept_err = errno;
+    return NULL;
+}
+/* sends the client's stream in uneven chunks, then half-closes */
+static void *client_writer(void *arg) {
+    echo_client *c = (echo_client *)arg;
+    uint32_t st = c->seed, chunks = c->seed ^ 0x9e3779b9u;
+    unsigned char buf[5000];
+    while (c->sent < c->total) {
+        size_t n = 1 + rnd_next(&chunks) % sizeof buf, i;
+        if (n > c->total - c->sent) n = c->total - c->sent;
+        for (i = 0; i < n; i++) buf[i] = stream_next(&st);
+        if (coro_write(c->fd, buf, n, in_ms(10000)) != (ssize_t)n) return NULL;
+        c->sent += n;
+        if (rnd_next(&chunks) % 8 == 0) coro_sched_yield(); /* vary the interleaving */
+    }
+    c->wrote_all = shutdown(c->fd, SHUT_WR) == 0;
+    return NULL;
+}
+/* reads the echo concurrently with uneven sizes and checks every byte */
+static void *client_reader(void *arg) {
+    echo_client *c = (echo_client *)arg;
+    uint32_t st = c->seed, sizes = c->seed ^ 0x12345678u;
+    unsigned char buf[7000];
+    c->bad_at = (size_t)-1;
+    while (c->got < c->total) {
+        size_t want = 1 + rnd_next(&sizes) % sizeof buf, i;
+        ssize_t n = coro_read(c->fd, buf, want, in_ms(10000));
+        if (n <= 0) return NULL;
+        for (i = 0; i < (size_t)n; i++)
+            if (buf[i] != stream_next(&st) && c->bad_at == (size_t)-1) c->bad_at = c->got + i;
+        c->got += (size_t)n;
+    }
+    c->read_all = c->got == c->total;
+    c->saw_eof = coro_read(c->fd, buf, sizeof buf, in_ms(10000)) == 0;
+    return NULL;
+}
+static void *client_main(void *arg) {
+    echo_client *c = (echo_client *)arg;
+    coro_t *w, *r;
+    c->fd = coro_tcp_connect("127.0.0.1", echo_port, in_ms(10000));
+    if (c->fd < 0) {
+        c->connect_err = errno;
+    } else {
+        w = spawn(client_writer, c);
+        r = spawn(client_reader, c);
+        coro_joinable(w);
+        coro_joinable(r);
+        CHECK(coro_join(w, NULL, -1) == 0);
+        CHECK(coro_join(r, NULL, -1) == 0);
+        coro_close(c->fd);
+    }
+    if (++clients_done == ECHO_CLIENTS) coro_close(echo_lfd); /* the acceptor ends: EBADF */
+    return NULL;
+}
+static void test_echo_many_clients(void) {
+    uint32_t seeds = 2463534242u;
+    int i, connected = 0, wrote = 0, read_ok = 0, eofs = 0, intact = 0;
+    size_t bytes = 0;
+    echo_lfd = coro_tcp_listen("127.0.0.1", 0, 1024);
+    CHECK(echo_lfd >= 0);
+    echo_port = coro_tcp_port(echo_lfd);
+    CHECK(echo_port > 0);
+    echo_accepted = echo_handled = clients_done = 0;
+    spawn(echo_acceptor, NULL);
+    for (i = 0; i < ECHO_CLIENTS; i++) {
+        echo_client *c = &clients[i];
+        memset(c, 0, sizeof *c);
+        c->seed = rnd_next(&seeds);
+        c->total = 32 * 1024 + c->seed % (32 * 1024 + 1);
+        spawn(client_main, c);
+    }
+    run_all();
+    for (i = 0; i < ECHO_CLIENTS; i++) {
+        echo_client *c = &clients[i];
+        connected += c->connect_err == 0;
+        wrote += c->wrote_all && c->sent == c->total;
+        read_ok += c->read_all;
+        eofs += c->saw_eof;
+        intact += c->read_all && c->bad_at == (size_t)-1;
+        bytes += c->got;
+        if (c->connect_err || !c->read_all || c->bad_at != (size_t)-1)
+            fprintf(stderr, "client %d: connect_err %d sent %zu got %zu of %zu bad_at %ld\n", i,
+                    c->connect_err, c->sent, c->got, c->total, (long)c->bad_at);
+    }
+    CHECK(connected == ECHO_CLIENTS);
+    CHECK(wrote == ECHO_CLIENTS);
+    CHECK(read_ok == ECHO_CLIENTS);
+    CHECK(intact == ECHO_CLIENTS); /* every byte came back, in order */
+    CHECK(eofs == ECHO_CLIENTS);
+    CHECK(bytes >= (size_t)ECHO_CLIENTS * 32 * 1024);
+    CHECK(echo_accepted == ECHO_CLIENTS);
+    CHECK(echo_handled == ECHO_CLIENTS); /* every handler saw its client's end of file */
+    CHECK(echo_accept_err == EBADF);     /* the listener was closed under the acceptor */
+}
+
+/* ---- 2. connection refused ------------------------------------------------------------------ */
+static void *refused_body(void *arg) {
+    int port = unused_port(), fd;
+    struct sockaddr_in sa;
+    (void)arg;
+    CHECK(port > 0);
+    CHECK_ERR(coro_tcp_connect("127.0.0.1", port, in_ms(5000)) == -1, ECONNREFUSED);
+    fd = coro_socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    loopback(&sa, port);
+    CHECK_ERR(coro_connect(fd, (struct sockaddr *)&sa, sizeof sa, in_ms(5000)) == -1,
+              ECONNREFUSED);
+    coro_close(fd);
+    CHECK_ERR(coro_tcp_connect("127.0.0.1", 0, in_ms(5000)) == -1, EINVAL);
+    CHECK_ERR(coro_tcp_connect(NULL, port, in_ms(5000)) == -1, EINVAL);
+    return NULL;
+}
+static void test_connection_refused(void) {
+    spawn(refused_body, NULL);
+    run_all();
+}
+
+/* ---- 3. bad fds ---------------------------------------------------------------------------- */
+static void check_all_ebadf(int rfd, int wfd) {
+    char buf[8] = {0};
+    CHECK_ERR(coro_read(rfd, buf, sizeof buf, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_read_full(rfd, buf, sizeof buf, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_write(wfd, buf, sizeof buf, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_wait_fd(rfd, CORO_READ, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_wait_fd(wfd, CORO_WRITE, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_accept(rfd, NULL, NULL, in_ms(2000)) == -1, EBADF);
+}
+static void *bad_fds_body(void *arg) {
+    char buf[8] = {0};
+    int p[2], q[2], lfd;
+    (void)arg;
+    /* -1 */
+    CHECK_ERR(coro_read(-1, buf, sizeof buf, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_read_full(-1, buf, sizeof buf, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_write(-1, buf, sizeof buf, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_accept(-1, NULL, NULL, in_ms(2000)) == -1, EBADF);
+    CHECK_ERR(coro_wait_fd(-1, CORO_READ, in_ms(2000)) == -1, EINVAL); /* "fd < 0": EINVAL */
+    /* fds the scheduler never saw, closed behind its back */
+    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    close(p[0]);
+    close(p[1]);
+    check_all_ebadf(p[0], p[1]);
+    /* fds it knew, closed with coro_close */
+    CHECK(coro_pipe(q) == 0);
+    CHECK(coro_write(q[1], "x", 1, in_ms(2000)) == 1);
+    CHECK(coro_read(q[0], buf, sizeof buf, in_ms(2000)) == 1);
+    CHECK(coro_close(q[0]) == 0);
+    CHECK(coro_close(q[1]) == 0);
+    check_all_ebadf(q[0], q[1]);
+    /* a listener that was closed */
+    lfd = coro_tcp_listen("127.0.0.1", 0, 4);
+    CHECK(lfd >= 0);
+    CHECK_ERR(coro_accept(lfd, NULL, NULL, 0) == -1, ETIMEDOUT);
+    CHECK(coro_close(lfd) == 0);
+    CHECK_ERR(coro_accept(lfd, NULL, NULL, in_ms(2000)) == -1, EBADF);
+    /* bad event masks */
+    CHECK(coro_pipe(q) == 0);
+    CHECK_ERR(coro_wait_fd(q[0], 0, in_ms(2000)) == -1, EINVAL);
+    CHECK_ERR(coro_wait_fd(q[0], 4, in_ms(2000)) == -1, EINVAL);
+    CHECK_ERR(coro_wait_fd(q[0], CORO_READ | 16, in_ms(2000)) == -1, EINVAL);
+    CHECK_ERR(coro_wait_fd(q[0], -1, in_ms(2000)) == -1, EINVAL);
+    CHECK(coro_wait_fd(q[1], CORO_WRITE, in_ms(2000)) == CORO_WRITE); /* the fd is fine */
+    coro_close(q[0]);
+    coro_close(q[1]);
+    return NULL;
+}
+static void test_bad_fds(void) {
+    spawn(bad_fds_body, NULL);
+    run_all();
+}
+
+/* ---- 4. a peer that resets mid-write; a pipe whose reader went away ------------------------- */
+enum { BIG = 16 * 1024 * 1024 };
+static int reset_lfd, reset_port, reset_err;
+static ssize_t reset_ret;
+static void *reset_server(void *arg) {
+    int fd = coro_accept(reset_lfd, NULL, NULL, in_ms(5000));
+    char *big = (char *)malloc(BIG);
+    (void)arg;
+    CHECK(fd >= 0 && big != NULL);
+    memset(big, 'r', BIG);
+    reset_ret = coro_write(fd, big, BIG, in_ms(20000));
+    reset_err = errno;
+    free(big);
+    coro_close(fd);
+    return NULL;
+}
+static void *reset_client(void *arg) {
+    struct linger lg;
+    int fd = coro_tcp_connect("127.0.0.1", reset_port, in_ms(5000));
+    (void)arg;
+    CHECK(fd >= 0);
+    CHECK(await_dump("write fd")); /* the server filled the buffers and waits in coro_write */
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) == 0);
+    coro_close(fd); /* unread data and linger 0: the kernel sends a reset */
+    return NULL;
+}
+static void test_reset_mid_write(void) {
+    reset_lfd = coro_tcp_listen("127.0.0.1", 0, 4);
+    reset_port = coro_tcp_port(reset_lfd);
+    reset_ret = 0;
+    spawn(reset_server, NULL);
+    spawn(reset_client, NULL);
+    run_all();
+    coro_close(reset_lfd);
+    CHECK(reset_ret == -1);
+    CHECK(reset_err == ECONNRESET || reset_err == EPIPE);
+    if (reset_err != ECONNRESET && reset_err != EPIPE)
+        fprintf(stderr, "reset: errno %d %s\n", reset_err, strerror(reset_err));
+}
+
+static int ep_pipe[2], ep_err;
+static void *ep_writer(void *arg) {
+    char *big = (char *)calloc(1, 1 << 20);
+    (void)arg;
+    ep_err = coro_write(ep_pipe[1], big, 1 << 20, in_ms(5000)) == -1 ? errno : 0;
+    free(big);
+    return NULL;
+}
+static void *ep_closer(void *arg) {
+    (void)arg;
+    CHECK(await_dump("write fd")); /* the writer waits on the full pipe */
+    coro_close(ep_pipe[0]);         /* ... and its reader goes away */
+    return NULL;
+}
+static void *epipe_body(void *arg) {
+    int p[2];
+    (void)arg;
+    CHECK(coro_pipe(p) == 0);
+    CHECK(coro_close(p[0]) == 0);
+    CHECK_ERR(coro_write(p[1], "x", 1, in_ms(2000)) == -1, EPIPE); /* alive: no SIGPIPE death */
+    coro_close(p[1]);
+    return NULL;
+}
+static void test_epipe_pipe(void) {
+    spawn(epipe_body, NULL);
+    run_all();
+    CHECK(coro_pipe(ep_pipe) == 0);
+    ep_err = -1;
+    spawn(ep_writer, NULL);
+    spawn(ep_closer, NULL);
+    run_all();
+    CHECK(ep_err == EPIPE);
+    coro_close(ep_pipe[1]);
+}
+
+/* In a fresh program (SIGPIPE at its default), the first call into the scheduler is a
+   coro_write from main to a pipe whose reader is gone: EPIPE, not death. */
+static void sigpipe_from_main_child(void) {
+    int p[2];
+    ssize_t r;
+    signal(SIGPIPE, SIG_DFL); /* ignored signals stay ignored across exec: reset it */
+    if (coro_pipe(p) != 0) _exit(10);
+    coro_close(p[0]);
+    errno = 0;
+    r = coro_write(p[1], "x", 1, -1);
+    if (r != -1 || errno != EPIPE) _exit(11);
+    _exit(0);
+}
+static void test_sigpipe_from_main_fresh_process(void) {
+    char out[1024];
+    int status = run_child(sigpipe_from_main_child, out, sizeof out);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFSIGNALED(status)) fprintf(stderr, "child died by signal %d\n", WTERMSIG(status));
+    else if (WEXITSTATUS(status)) fprintf(stderr, "child exit %d: %s\n", WEXITSTATUS(status), out);
+}
+
+/* ---- 5. deadlines on every call ------------------------------------------------------------ */
+static void *deadlines_body(void *arg) {
+    int sv[2], lfd, c, a;
+    char buf[64], *big;
+    int64_t t0, d;
+    (void)arg;
+    unix_pair(sv);
+    /* coro_read, nothing to read */
+    t0 = coro_now();
+    d = t0 + 100;
+    CHECK_ERR(coro_read(sv[0], buf, sizeof buf, d) == -1, ETIMEDOUT);
+    CHECK(coro_now() >= d);
+    CHECK(coro_now() - t0 < 5000);
+    /* coro_read_full, part of the data */
+    CHECK(write(sv[1], "12345", 5) == 5);
+    d = in_ms(100);
+    CHECK_ERR(coro_read_full(sv[0], buf, 10, d) == -1, ETIMEDOUT);
+    CHECK(coro_now() >= d);
+    /* coro_wait_fd */
+    d = in_ms(100);
+    CHECK_ERR(coro_wait_fd(sv[0], CORO_READ, d) == -1, ETIMEDOUT);
+    CHECK(coro_now() >= d);
+    coro_close(sv[0]);
+    coro_close(sv[1]);
+
+    if (tcp_pair(&c, &a) != 0) return NULL;
+    /* coro_write to a peer that never reads */
+    big = (char *)malloc(BIG);
+    CHECK(big != NULL);
+    memset(big, 'w', BIG);
+    d = in_ms(200);
+    CHECK_ERR(coro_write(c, big, BIG, d) == -1, ETIMEDOUT);
+    CHECK(coro_now() >= d);
+    free(big);
+    coro_close(c);
+    coro_close(a);
+
+    /* coro_accept with no client */
+    lfd = coro_tcp_listen("127.0.0.1", 0, 4);
+    CHECK(lfd >= 0);
+    d = in_ms(100);
+    CHECK_ERR(coro_accept(lfd, NULL, NULL, d) == -1, ETIMEDOUT);
+    CHECK(coro_now() >= d);
+    coro_close(lfd);
+
+    /* coro_signal_wait and coro_connect have their own tests below */
+    return NULL;
+}
+static void test_deadlines(void) {
+    spawn(deadlines_body, NULL);
+    run_all();
+}
+
+/* A deadline already past makes each call a non-blocking attempt: what is there now is
+   returned, and only what would have to wait fails with ETIMEDOUT. */
+static void *deadline_zero_body(void *arg) {
+    int sv[2], lfd, port, c1, c2, a;
+    char buf[64];
+    (void)arg;
+    unix_pair(sv);
+    CHECK(write(sv[1], "abc", 3) == 3);
+    CHECK(coro_read(sv[0], buf, sizeof buf, 0) == 3);
+    CHECK_ERR(coro_read(sv[0], buf, sizeof buf, 0) == -1, ETIMEDOUT); /* empty */
+    CHECK(coro_write(sv[0], "xyz", 3, 0) == 3);
+    CHECK(coro_wait_fd(sv[0], CORO_WRITE, 0) == CORO_WRITE);
+    /* data that arrives after an attempt found the fd empty is read by the next attempt */
+    CHECK(write(sv[1], "defg", 4) == 4);
+    CHECK(coro_read(sv[0], buf, sizeof buf, 0) == 4);
+    while (read(sv[0], buf, sizeof buf) > 0) /* drained either way */
+        ;
+    /* the same for coro_wait_fd */
+    CHECK_ERR(coro_wait_fd(sv[0], CORO_READ, 0) == -1, ETIMEDOUT);
+    CHECK(write(sv[1], "h", 1) == 1);
+    CHECK(coro_wait_fd(sv[0], CORO_READ, 0) == CORO_READ);
+    coro_close(sv[0]);
+    coro_close(sv[1]);
+
+    /* coro_accept: a pending connection is accepted, none pending is ETIMEDOUT */
+    lfd = coro_tcp_listen("127.0.0.1", 0, 16);
+    port = coro_tcp_port(lfd);
+    c1 = coro_tcp_connect("127.0.0.1", port, in_ms(5000));
+    CHECK(c1 >= 0);
+    a = coro_accept(lfd, NULL, NULL, 0);
+    CHECK(a >= 0);
+    if (a >= 0) coro_close(a);
+    CHECK_ERR(coro_accept(lfd, NULL, NULL, 0) == -1, ETIMEDOUT);
+    c2 = coro_tcp_connect("127.0.0.1", port, in_ms(5000)); /* arrives after the failed attempt */
+    CHECK(c2 >= 0);
+    a = coro_accept(lfd, NULL, NULL, 0);
+    CHECK(a >= 0);
+    if (a >= 0) coro_close(a);
+    coro_close(c1);
+    coro_close(c2);
+    coro_close(lfd);
+    return NULL;
+}
+static void test_deadline_zero_is_nonblocking_attempt(void) {
+    spawn(deadline_zero_body, NULL);
+    run_all();
+}
+
+/* coro_connect's deadline: a listener with backlog 1 that never accepts holds two connections
+   in its queue; the kernel drops further SYNs (and retransmits only after a second), so the
+   next connect stays in progress until its deadline. */
+static void *connect_timeout_body(void *arg) {
+    enum { MAXC = 16 };
+    int lfd = coro_tcp_listen("127.0.0.1", 0, 1), port = coro_tcp_port(lfd), fds[MAXC], n = 0;
+    int err = 0, fd, i, a;
+    int64_t d = 0;
+    struct sockaddr_in sa;
+    (void)arg;
+    CHECK(lfd >= 0);
+    while (n < MAXC) {
+        d = in_ms(300);
+        fd = coro_tcp_connect("127.0.0.1", port, d);
+        if (fd < 0) {
+            err = errno;
+            break;
+        }
+        fds[n++] = fd;
+    }
+    CHECK(n >= 1 && n < MAXC); /* the queue filled up */
+    if (getenv("CHECK_VERBOSE")) fprintf(stderr, "   %d connections fit in the queue\n", n);
+    CHECK(err == ETIMEDOUT);
+    if (err == ETIMEDOUT) CHECK(coro_now() >= d);
+    /* coro_connect on a coro_socket times out the same way */
+    fd = coro_socket(AF_INET, SOCK_STREAM, 0);
+    loopback(&sa, port);
+    d = in_ms(200);
+    CHECK_ERR(coro_connect(fd, (struct sockaddr *)&sa, sizeof sa, d) == -1, ETIMEDOUT);
+    CHECK(coro_now() >= d);
+    coro_close(fd);
+    /* make room: a new connection gets in */
+    a = coro_accept(lfd, NULL, NULL, in_ms(2000));
+    CHECK(a >= 0);
+    fd = coro_tcp_connect("127.0.0.1", port, in_ms(5000));
+    CHECK(fd >= 0);
+    if (fd >= 0) coro_close(fd);
+    if (a >= 0) coro_close(a);
+    for (i = 0; i < n; i++) coro_close(fds[i]);
+    coro_close(lfd);
+    return NULL;
+}
+static void test_connect_timeout(void) {
+    spawn(connect_timeout_body, NULL);
+    run_all();
+}
+
+/* ---- 6. one reader and one writer per fd ---------------------------------------------------- */
+static int busy_sv[2], busy_fd_w, busy_fd_peer;
+static ssize_t first_read;
+static void *first_reader(void *arg) {
+    char buf[16];
+    (void)arg;
+    first_read = coro_read(busy_sv[0], buf, sizeof buf, in_ms(5000));
+    return NULL;
+}
+static void *first_writer(void *arg) {
+    char *big = (char *)calloc(1, 4 << 20);
+    (void)arg;
+    CHECK(coro_write(busy_fd_w, big, 4 << 20, in_ms(10000)) == 4 << 20);
+    free(big);
+    return NULL;
+}
+static void *second_caller(void *arg) {
+    static char sink[65536];
+    char buf[16] = {0};
+    ssize_t n;
+    size_t total = 0;
+    (void)arg;
+    /* first_reader waits on busy_sv[0]: a second reader fails at once */
+    CHECK_ERR(coro_read(busy_sv[0], buf, sizeof buf, in_ms(3000)) == -1, EBUSY);
+    CHECK_ERR(coro_read_full(busy_sv[0], buf, sizeof buf, in_ms(3000)) == -1, EBUSY);
+    CHECK_ERR(coro_wait_fd(busy_sv[0], CORO_READ, in_ms(3000)) == -1, EBUSY);
+    CHECK(coro_wait_fd(busy_sv[0], CORO_WRITE, in_ms(3000)) == CORO_WRITE); /* slot is free */
+    /* first_writer waits on the full busy_fd_w: a second writer fails at once */
+    CHECK_ERR(coro_write(busy_fd_w, buf, sizeof buf, in_ms(3000)) == -1, EBUSY);
+    CHECK_ERR(coro_wait_fd(busy_fd_w, CORO_WRITE, in_ms(3000)) == -1, EBUSY);
+    /* the first ones still complete */
+    CHECK(write(busy_sv[1], "hi", 2) == 2);
+    while (total < (4u << 20) &&
+           (n = coro_read(busy_fd_peer, sink, sizeof sink, in_ms(10000))) > 0)
+        total += (size_t)n;
+    CHECK(total == 4u << 20);
+    return NULL;
+}
+static void test_second_reader_and_writer_busy(void) {
+    int wp[2];
+    unix_pair(busy_sv);
+    unix_pair(wp);
+    busy_fd_w = wp[0];
+    busy_fd_peer = wp[1];
+    first_read = 0;
+    spawn(first_reader, NULL);
+    spawn(first_writer, NULL);
+    spawn(second_caller, NULL);
+    run_all();
+    CHECK(first_read == 2);
+    coro_close(busy_sv[0]);
+    coro_close(busy_sv[1]);
+    coro_close(wp[0]);
+    coro_close(wp[1]);
+}
+
+/* a reader and a writer on the same socket at once, both blocked at the same time */
+enum { RW_OUT = 4 << 20, RW_IN = 1 << 20 };
+static int rw_sv[2], rw_both_seen;
+static void *rw_reader(void *arg) {
+    char *in = (char *)malloc(RW_IN);
+    size_t i, bad = 0;
+    (void)arg;
+    CHECK(coro_read_full(rw_sv[0], in, RW_IN, in_ms(10000)) == RW_IN);
+    for (i = 0; i < RW_IN; i++) bad += in[i] != (char)(i * 7);
+    CHECK(bad == 0);
+    free(in);
+    return NULL;
+}
+static void *rw_writer(void *arg) {
+    char *out = (char *)malloc(RW_OUT);
+    size_t i;
+    (void)arg;
+    for (i = 0; i < RW_OUT; i++) out[i] = (char)(i * 3);
+    CHECK(coro_write(rw_sv[0], out, RW_OUT, in_ms(10000)) == RW_OUT);
+    free(out);
+    return NULL;
+}
+static void *rw_peer(void *arg) {
+    char *buf = (char *)malloc(RW_OUT);
+    size_t i, bad = 0;
+    char want[32];
+    (void)arg;
+    snprintf(want, sizeof want, "write fd %d", rw_sv[0]);
+    rw_both_seen = await_dump(want);
+    snprintf(want, sizeof want, "read fd %d", rw_sv[0]);
+    rw_both_seen = rw_both_seen && dump_has(want); /* both wait on the same fd now */
+    CHECK(coro_read_full(rw_sv[1], buf, RW_OUT, in_ms(10000)) == RW_OUT);
+    for (i = 0; i < RW_OUT; i++) bad += buf[i] != (char)(i * 3);
+    CHECK(bad == 0);
+    for (i = 0; i < RW_IN; i++) buf[i] = (char)(i * 7);
+    CHECK(coro_write(rw_sv[1], buf, RW_IN, in_ms(10000)) == RW_IN);
+    free(buf);
+    return NULL;
+}
+static void test_reader_and_writer_at_once(void) {
+    unix_pair(rw_sv);
+    rw_both_seen = 0;
+    spawn(rw_reader, NULL);
+    spawn(rw_writer, NULL);
+    spawn(rw_peer, NULL);
+    run_all();
+    CHECK(rw_both_seen);
+    coro_close(rw_sv[0]);
+    coro_close(rw_sv[1]);
+}
+
+/* ---- 7. close, kill and raise of coroutines blocked in I/O ---------------------------------- */
+static int cl_sv[2], cl_full[2], cl_lfd;
+static int cl_read_err, cl_write_err, cl_accept_err, cl_rw_read_err;
+static void *cl_reader(void *arg) {
+    char buf[8];
+    (void)arg;
+    cl_read_err = coro_read(cl_sv[0], buf, sizeof buf, in_ms(5000)) == -1 ? errno : 0;
+    return NULL;
+}
+static void *cl_writer(void *arg) {
+    char *big = (char *)calloc(1, 4 << 20);
+    (void)arg;
+    cl_write_err = coro_write(cl_full[0], big, 4 << 20, in_ms(5000)) == -1 ? errno : 0;
+    free(big);
+    return NULL;
+}
+static void *cl_rw_reader(void *arg) { /* reads cl_full[0] while cl_writer writes it */
+    char buf[8];
+    (void)arg;
+    cl_rw_read_err = coro_read(cl_full[0], buf, sizeof buf, in_ms(5000)) == -1 ? errno : 0;
+    return NULL;
+}
+static void *cl_acceptor(void *arg) {
+    (void)arg;
+    cl_accept_err = coro_accept(cl_lfd, NULL, NULL, in_ms(5000)) == -1 ? errno : 0;
+    return NULL;
+}
+static void *cl_closer(void *arg) {
+    (void)arg;
+    CHECK(await_dump("write fd"));
+    CHECK(coro_close(cl_sv[0]) == 0);
+    CHECK(coro_close(cl_full[0]) == 0); /* a reader and a writer wait on it */
+    CHECK(coro_close(cl_lfd) == 0);
+    return NULL;
+}
+static void test_close_wakes_blocked(void) {
+    unix_pair(cl_sv);
+    unix_pair(cl_full);
+    cl_lfd = coro_tcp_listen("127.0.0.1", 0, 4);
+    cl_read_err = cl_write_err = cl_accept_err = cl_rw_read_err = -1;
+    spawn(cl_reader, NULL);
+    spawn(cl_writer, NULL);
+    spawn(cl_rw_reader, NULL);
+    spawn(cl_acceptor, NULL);
+    spawn(cl_closer, NULL);
+    run_all();
+    CHECK(cl_read_err == EBADF);
+    CHECK(cl_write_err == EBADF);
+    CHECK(cl_rw_read_err == EBADF);
+    CHECK(cl_accept_err == EBADF);
+    coro_close(cl_sv[1]);
+    coro_close(cl_full[1]);
+}
+
+/* kill: the victim's cleanups run, coro_count drops, and its fd slot is free again */
+enum { K_READ, K_WRITE, K_ACCEPT };
+static int k_fd, k_peer, k_lfd, k_port, k_continued;
+static size_t k_drained;
+static char k_tail[4];
+static void *k_victim(void *arg) {
+    char buf[8];
+    (void)coro_defer(count_cleanup, NULL);
+    switch (I(arg)) {
+    case K_READ: coro_read(k_fd, buf, sizeof buf, in_ms(10000)); break;
+    case K_WRITE: {
+        char *big = (char *)calloc(1, 4 << 20);
+        coro_defer(free_cleanup, big); /* freed by the kill, or valgrind sees a leak */
+        coro_write(k_fd, big, 4 << 20, in_ms(10000));
+        break;
+    }
+    case K_ACCEPT: coro_accept(k_lfd, NULL, NULL, in_ms(10000)); break;
+    }
+    k_continued = 1; /* never: killed while blocked */
+    return NULL;
+}
+static void *k_drainer(void *arg) {
+    char buf[4096];
+    ssize_t n;
+    (void)arg;
+    while ((n = coro_read(k_peer, buf, sizeof buf, in_ms(5000))) > 0) {
+        k_drained += (size_t)n;
+        if (n >= 4) {
+            memcpy(k_tail, buf + n - 4, 4);
+        } else { /* keep the last 4 bytes seen */
+            memmove(k_tail, k_tail + n, (size_t)(4 - n));
+            memcpy(k_tail + 4 - n, buf, (size_t)n);
+        }
+    }
+    CHECK(n == 0);
+    return NULL;
+}
+static void *k_killer(void *arg) {
+    coro_t *victim = (coro_t *)arg;
+    size_t before = coro_count();
+    int kind = (int)I(coro_data(victim)), c, a;
+    char buf[8];
+    CHECK(await_dump(kind == K_WRITE ? "write fd" : "read fd"));
+    CHECK(coro_kill(victim) == 0);
+    CHECK(cleanups == (kind == K_WRITE ? 2 : 1));
+    CHECK(coro_count() == before - 1);
+    CHECK(!dump_has("read fd") && !dump_has("write fd"));
+    switch (kind) {
+    case K_READ: /* another coroutine can read the fd now */
+        CHECK(write(k_peer, "z", 1) == 1);
+        CHECK(coro_read(k_fd, buf, sizeof buf, in_ms(2000)) == 1);
+        break;
+    case K_WRITE: /* ... or write it: we wait for room while the drainer reads */
+        spawn(k_drainer, NULL);
+        CHECK(coro_write(k_fd, "tail", 4, in_ms(10000)) == 4);
+        coro_close(k_fd);
+        k_fd = -1;
+        break;
+    case K_ACCEPT: /* ... or accept on it */
+        c = coro_tcp_connect("127.0.0.1", k_port, in_ms(5000));
+        CHECK(c >= 0);
+        a = coro_accept(k_lfd, NULL, NULL, in_ms(2000));
+        CHECK(a >= 0);
+        coro_close(c);
+        coro_close(a);
+        break;
+    }
+    return NULL;
+}
+static void kill_case(int kind) {
+    int sv[2];
+    coro_t *v;
+    unix_pair(sv);
+    k_fd = sv[0];
+    k_peer = sv[1];
+    k_lfd = coro_tcp_listen("127.0.0.1", 0, 4);
+    k_port = coro_tcp_port(k_lfd);
+    k_continued = 0;
+    k_drained = 0;
+    memset(k_tail, 0, sizeof k_tail);
+    cleanups = 0;
+    v = spawn(k_victim, P(kind));
+    coro_set_data(v, P(kind));
+    spawn(k_killer, v);
+    run_all();
+    CHECK(!k_continued);
+    if (kind == K_WRITE) {
+        CHECK(k_drained >= 4);
+        CHECK(memcmp(k_tail, "tail", 4) == 0);
+    }
+    if (k_fd >= 0) coro_close(k_fd);
+    coro_close(k_peer);
+    coro_close(k_lfd);
+}
+static void test_kill_blocked_io(void) {
+    kill_case(K_READ);
+    kill_case(K_WRITE);
+    kill_case(K_ACCEPT);
+}
+
+/* raise: the blocked call fails with ECANCELED and the coroutine carries on */
+static int r_first_err, r_second_ok;
+static void *r_victim(void *arg) {
+    char buf[8];
+    int kind = (int)I(arg), a;
+    switch (kind) {
+    case K_READ:
+        r_first_err = coro_read(k_fd, buf, sizeof buf, in_ms(10000)) == -1 ? errno : 0;
+        r_second_ok = coro_read(k_fd, buf, sizeof buf, in_ms(10000)) == 1 && buf[0] == 'q';
+        break;
+    case K_WRITE: {
+        char *big = (char *)calloc(1, 4 << 20);
+        r_first_err = coro_write(k_fd, big, 4 << 20, in_ms(10000)) == -1 ? errno : 0;
+        free(big);
+        r_second_ok = coro_write(k_fd, "tail", 4, in_ms(10000)) == 4;
+        coro_close(k_fd); /* the drainer sees the end */
+        k_fd = -1;
+        break;
+    }
+    case K_ACCEPT:
+        r_first_err = coro_accept(k_lfd, NULL, NULL, in_ms(10000)) == -1 ? errno : 0;
+        a = coro_accept(k_lfd, NULL, NULL, in_ms(10000));
+        r_second_ok = a >= 0;
+        if (a >= 0) coro_close(a);
+        break;
+    }
+    return NULL;
+}
+static void *r_raiser(void *arg) {
+    coro_t *victim = (coro_t *)arg;
+    int kind = (int)I(coro_data(victim)), c;
+    CHECK(await_dump(kind == K_WRITE ? "write fd" : "read fd"));
+    coro_raise(victim, ECANCELED); /* returns once the victim blocks again */
+    CHECK(r_first_err == ECANCELED);
+    CHECK(coro_count() == 2); /* it carries on */
+    CHECK(dump_has(kind == K_WRITE ? "write fd" : "read fd")); /* in its second call */
+    switch (kind) {
+    case K_READ: CHECK(write(k_peer, "q", 1) == 1); break;
+    case K_WRITE: spawn(k_drainer, NULL); break;
+    case K_ACCEPT:
+        c = coro_tcp_connect("127.0.0.1", k_port, in_ms(5000));
+        CHECK(c >= 0);
+        coro_sleep(20); /* let the victim accept before closing our end */
+        if (c >= 0) coro_close(c);
+        break;
+    }
+    return NULL;
+}
+static void raise_case(int kind) {
+    int sv[2];
+    coro_t *v;
+    unix_pair(sv);
+    k_fd = sv[0];
+    k_peer = sv[1];
+    k_lfd = coro_tcp_listen("127.0.0.1", 0, 4);
+    k_port = coro_tcp_port(k_lfd);
+    r_first_err = -1;
+    r_second_ok = 0;
+    k_drained = 0;
+    memset(k_tail, 0, sizeof k_tail);
+    v = spawn(r_victim, P(kind));
+    coro_set_data(v, P(kind));
+    spawn(r_raiser, v);
+    run_all();
+    CHECK(r_second_ok);
+    if (kind == K_WRITE) CHECK(memcmp(k_tail, "tail", 4) == 0);
+    if (k_fd >= 0) coro_close(k_fd);
+    coro_close(k_peer);
+    coro_close(k_lfd);
+}
+static void test_raise_blocked_io(void) {
+    raise_case(K_READ);
+    raise_case(K_WRITE);
+    raise_case(K_ACCEPT);
+}
+
+/* ---- 8. end of file ------------------------------------------------------------------------ */
+static int eof_sv[2];
+static void *eof_waiting_reader(void *arg) {
+    char buf[16];
+    (void)arg;
+    CHECK(coro_read(eof_sv[0], buf, sizeof buf, in_ms(5000)) == 0); /* woken by the close */
+    CHECK(coro_read(eof_sv[0], buf, sizeof buf, in_ms(5000)) == 0);
+    return NULL;
+}
+static void *eof_closer(void *arg) {
+    (void)arg;
+    CHECK(await_dump("read fd"));
+    coro_close(eof_sv[1]);
+    return NULL;
+}
+static void *eof_body(void *arg) {
+    int sv[2], p[2], c, a;
+    char buf[16];
+    (void)arg;
+    /* data, then the end: coro_read returns what is there, then 0, again and again */
+    unix_pair(sv);
+    CHECK(write(sv[1], "hello", 5) == 5);
+    CHECK(shutdown(sv[1], SHUT_WR) == 0);
+    CHECK(coro_read(sv[0], buf, sizeof buf, in_ms(2000)) == 5);
+    CHECK(coro_read(sv[0], buf, sizeof buf, in_ms(2000)) == 0);
+    CHECK(coro_read(sv[0], buf, sizeof buf, in_ms(2000)) == 0);
+    coro_close(sv[0]);
+    coro_close(sv[1]);
+    /* coro_read_full: the end before len bytes is EPIPE */
+    unix_pair(sv);
+    CHECK(write(sv[1], "hello", 5) == 5);
+    coro_close(sv[1]);
+    CHECK_ERR(coro_read_full(sv[0], buf, 10, in_ms(2000)) == -1, EPIPE);
+    coro_close(sv[0]);
+    unix_pair(sv);
+    CHECK(write(sv[1], "hello", 5) == 5);
+    coro_close(sv[1]);
+    CHECK(coro_read_full(sv[0], buf, 5, in_ms(2000)) == 5); /* exactly what was there */
+    CHECK_ERR(coro_read_full(sv[0], buf, 1, in_ms(2000)) == -1, EPIPE);
+    coro_close(sv[0]);
+    /* a pipe */
+    CHECK(coro_pipe(p) == 0);
+    CHECK(coro_write(p[1], "abc", 3, in_ms(2000)) == 3);
+    coro_close(p[1]);
+    CHECK_ERR(coro_read_full(p[0], buf, 4, in_ms(2000)) == -1, EPIPE);
+    CHECK(coro_read(p[0], buf, sizeof buf, in_ms(2000)) == 0);
+    coro_close(p[0]);
+    /* TCP: the peer closes */
+    if (tcp_pair(&c, &a) != 0) return NULL;
+    CHECK(coro_write(a, "tcp", 3, in_ms(2000)) == 3);
+    coro_close(a);
+    CHECK(coro_read_full(c, buf, 3, in_ms(2000)) == 3);
+    CHECK(coro_read(c, buf, sizeof buf, in_ms(2000)) == 0);
+    coro_close(c);
+    return NULL;
+}
+static void test_eof(void) {
+    spawn(eof_body, NULL);
+    run_all();
+    unix_pair(eof_sv);
+    spawn(eof_waiting_reader, NULL);
+    spawn(eof_closer, NULL);
+    run_all();
+    coro_close(eof_sv[0]);
+}
+
+/* ---- 9. accept when the process is out of fds: backs off instead of spinning ---------------- */
+enum { EMFILE_FILLERS = 4 };
+static int em_lfd, em_fillers[64], em_nfill, em_fail, em_accepted = -1;
+static long em_cpu_us;
+static int64_t em_window_ms;
+static long cpu_us(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+static void *em_setup(void *arg) {
+    struct rlimit rl;
+    int lowest, f;
+    (void)arg;
+    lowest = fcntl(em_lfd, F_DUPFD, 0); /* the lowest free fd */
+    close(lowest);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) em_fail |= 1;
+    rl.rlim_cur = (rlim_t)(lowest + EMFILE_FILLERS);
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) em_fail |= 2;
+    while (em_nfill < 64 && (f = dup(em_lfd)) >= 0) em_fillers[em_nfill++] = f;
+    if (errno != EMFILE || em_nfill == 0) em_fail |= 4;
+    return NULL;
+}
+static void *em_acceptor(void *arg) {
+    char buf[8];
+    (void)arg;
+    em_accepted = coro_accept(em_lfd, NULL, NULL, in_ms(10000));
+    if (em_accepted < 0) {
+        fprintf(stderr, "emfile: coro_accept: %s\n", strerror(errno));
+        em_fail |= 8;
+        return NULL;
+    }
+    if (coro_read_full(em_accepted, buf, 5, in_ms(5000)) != 5 || memcmp(buf, "hello", 5) != 0)
+        em_fail |= 16;
+    coro_close(em_accepted);
+    return NULL;
+}
+static void *em_monitor(void *arg) {
+    long c0;
+    int64_t t0;
+    (void)arg;
+    coro_sleep(20);
+    c0 = cpu_us();
+    t0 = coro_now();
+    coro_sleep(300);
+    em_cpu_us = cpu_us() - c0;
+    em_window_ms = coro_now() - t0;
+    if (em_accepted != -1) em_fail |= 32;         /* it cannot have accepted: no fd */
+    if (!dump_has("accept backoff")) em_fail |= 64; /* it sleeps between attempts */
+    if (em_cpu_us > em_window_ms * 1000 / 3) em_fail |= 128; /* a spinning loop burns it all */
+    close(em_fillers[--em_nfill]); /* one fd free: the next attempt succeeds */
+    return NULL;
+}
+static void emfile_child(void) {
+    struct sockaddr_in sa;
+    int client, i;
+    em_lfd = coro_tcp_listen("127.0.0.1", 0, 16);
+    if (em_lfd < 0) _exit(100);
+    /* a client that connects before the limit: it waits in the listener's queue */
+    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    loopback(&sa, coro_tcp_port(em_lfd));
+    if (connect(client, (struct sockaddr *)&sa, sizeof sa) != 0) _exit(101);
+    if (write(client, "hello", 5) != 5) _exit(102);
+    spawn(em_setup, NULL); /* inside the loop: the poller already has its fd */
+    spawn(em_acceptor, NULL);
+    spawn(em_monitor, NULL);
+    if (coro_run() != 0) _exit(103);
+    fprintf(stderr, "emfile: cpu %ld us over %lld ms, fillers %d, fail 0x%x\n%s", em_cpu_us,
+            (long long)em_window_ms, em_nfill + 1, (unsigned)em_fail, dump_buf);
+    for (i = 0; i < em_nfill; i++) close(em_fillers[i]);
+    close(client);
+    coro_close(em_lfd);
+    coro_sched_free();
+    _exit(em_fail ? 1 : 0);
+}
+static void test_accept_emfile_backoff(void) {
+    char out[4096];
+    int status = run_child(emfile_child, out, sizeof out);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "child status 0x%x said: %s\n", status, out);
+}
+
+/* ---- 10. coro_wait_fd is level-triggered --------------------------------------------------- */
+static int lv_sv[2], lv_phase;
+static void *lv_waiter(void *arg) {
+    char buf[64];
+    int64_t d;
+    (void)arg;
+    /* woken by the first data: it stays unread, so every later wait reports it at once */
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ, in_ms(5000)) == CORO_READ);
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ, in_ms(5000)) == CORO_READ);
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ, 0) == CORO_READ);
+    CHECK(read(lv_sv[0], buf, 2) == 2); /* a part, behind the scheduler's back */
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ, in_ms(5000)) == CORO_READ);
+    CHECK(coro_read(lv_sv[0], buf, 3, in_ms(5000)) == 3); /* exactly what was asked */
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ, in_ms(5000)) == CORO_READ);
+    CHECK(coro_read(lv_sv[0], buf, sizeof buf, in_ms(5000)) == 5); /* the rest */
+    d = in_ms(50);
+    CHECK_ERR(coro_wait_fd(lv_sv[0], CORO_READ, d) == -1, ETIMEDOUT); /* nothing left */
+    CHECK(coro_now() >= d);
+    /* all of it read plainly: the next wait sleeps until new data */
+    lv_phase = 1;
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ, in_ms(5000)) == CORO_READ);
+    CHECK(read(lv_sv[0], buf, sizeof buf) == 4);
+    lv_phase = 2;
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ, in_ms(5000)) == CORO_READ);
+    CHECK(coro_read(lv_sv[0], buf, sizeof buf, in_ms(5000)) == 3);
+    /* writable stays writable */
+    CHECK(coro_wait_fd(lv_sv[0], CORO_WRITE, in_ms(5000)) == CORO_WRITE);
+    CHECK(coro_wait_fd(lv_sv[0], CORO_WRITE, in_ms(5000)) == CORO_WRITE);
+    /* a hangup counts as both, every time */
+    lv_phase = 3;
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ, in_ms(5000)) == CORO_READ);
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ | CORO_WRITE, in_ms(5000)) == (CORO_READ | CORO_WRITE));
+    CHECK(coro_wait_fd(lv_sv[0], CORO_READ | CORO_WRITE, in_ms(5000)) == (CORO_READ | CORO_WRITE));
+    CHECK(coro_read(lv_sv[0], buf, sizeof buf, in_ms(5000)) == 0);
+    return NULL;
+}
+static void *lv_feeder(void *arg) {
+    int64_t end = in_ms(10000);
+    (void)arg;
+    CHECK(await_dump("read fd"));
+    CHECK(write(lv_sv[1], "0123456789", 10) == 10);
+    while (lv_phase < 1 && coro_now() < end) coro_sleep(2);
+    coro_sleep(10);
+    CHECK(write(lv_sv[1], "abcd", 4) == 4);
+    while (lv_phase < 2 && coro_now() < end) coro_sleep(2);
+    coro_sleep(10);
+    CHECK(write(lv_sv[1], "xyz", 3) == 3);
+    while (lv_phase < 3 && coro_now() < end) coro_sleep(2);
+    coro_sleep(10);
+    coro_close(lv_sv[1]);
+    return NULL;
+}
+static void test_wait_fd_level(void) {
+    unix_pair(lv_sv);
+    lv_phase = 0;
+    spawn(lv_waiter, NULL);
+    spawn(lv_feeder, NULL);
+    run_all();
+    coro_close(lv_sv[0]);
+}
+
+/* ---- 11. offload to worker threads --------------------------------------------------------- */
+typedef struct {
+    int64_t start_us, end_us;
+} nap_t;
+static nap_t naps[4];
+static int64_t mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+static void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+static void *nap(void *arg) {
+    nap_t *n = (nap_t *)arg;
+    n->start_us = mono_us();
+    sleep_ms(200);
+    n->end_us = mono_us();
+    return arg;
+}
+static void *napper(void *arg) {
+    void *res = NULL;
+    CHECK(coro_offload(nap, arg, &res) == 0);
+    CHECK(res == arg);
+    return NULL;
+}
+static void *whoami(void *arg) {
+    *(pthread_t *)arg = pthread_self();
+    return P(42);
+}
+static void spawn_nappers(void) {
+    int i;
+    memset(naps, 0, sizeof naps);
+    for (i = 0; i < 4; i++) spawn(napper, &naps[i]);
+}
+/* all four ran at the same time: the latest start is before the earliest end */
+static int naps_overlap(void) {
+    int64_t last_start = 0, first_end = INT64_MAX;
+    int i;
+    for (i = 0; i < 4; i++) {
+        if (naps[i].start_us > last_start) last_start = naps[i].start_us;
+        if (naps[i].end_us < first_end) first_end = naps[i].end_us;
+    }
+    if (last_start >= first_end)
+        for (i = 0; i < 4; i++)
+            fprintf(stderr, "nap %d: %lld..%lld us\n", i,
+                    (long long)(naps[i].start_us - naps[0].start_us),
+                    (long long)(naps[i].end_us - naps[0].start_us));
+    return last_start < first_end;
+}
+static void *offload_body(void *arg) {
+    pthread_t th = pthread_self();
+    void *res = NULL;
+    (void)arg;
+    CHECK(coro_offload(whoami, &th, &res) == 0);
+    CHECK(res == P(42));
+    CHECK(!pthread_equal(th, pthread_self())); /* fn ran on another thread */
+    CHECK(coro_offload(whoami, &th, NULL) == 0); /* result NULL: not stored */
+    CHECK_ERR(coro_offload(NULL, NULL, NULL) == -1, EINVAL);
+    spawn_nappers(); /* now with a worker already idle */
+    return NULL;
+}
+static void test_offload(void) {
+    CHECK_ERR(coro_offload(whoami, NULL, NULL) == -1, EPERM); /* main is not spawned */
+    spawn_nappers(); /* no worker yet */
+    run_all();
+    CHECK(naps_overlap());
+    spawn(offload_body, NULL);
+    run_all();
+    CHECK(naps_overlap());
+}
+
+/* raised while fn runs: the call returns ECANCELED, but only after fn finished */
+static void *slow_set(void *arg) {
+    sleep_ms(100);
+    *(int *)arg = 1;
+    return NULL;
+}
+static int of_err, of_done_at_return;
+static void *of_victim(void *arg) {
+    int done = 0;
+    (void)arg;
+    of_err = coro_offload(slow_set, &done, NULL) == -1 ? errno : 0;
+    of_done_at_return = done;
+    return NULL;
+}
+static void *of_raiser(void *arg) {
+    CHECK(await_dump("offload"));
+    coro_raise((coro_t *)arg, ECANCELED);
+    CHECK(of_err == -1); /* still waiting for fn */
+    return NULL;
+}
+static void test_offload_raised(void) {
+    coro_t *v;
+    of_err = -1;
+    of_done_at_return = 0;
+    v = spawn(of_victim, NULL);
+    spawn(of_raiser, v);
+    run_all();
+    CHECK(of_err == ECANCELED);
+    CHECK(of_done_at_return == 1);
+}
+
+/* names are resolved on a worker thread */
+static int lh_lfd, lh_port, lh_saw_offload, lh_ok;
+static void *lh_connector(void *arg) {
+    char buf[4];
+    int fd = coro_tcp_connect("localhost", lh_port, in_ms(10000));
+    (void)arg;
+    CHECK(fd >= 0);
+    if (fd < 0) return NULL;
+    CHECK(coro_write(fd, "ping", 4, in_ms(5000)) == 4);
+    CHECK(coro_read_full(fd, buf, 4, in_ms(5000)) == 4);
+    lh_ok = memcmp(buf, "pong", 4) == 0;
+    coro_close(fd);
+    return NULL;
+}
+static void *lh_observer(void *arg) {
+    (void)arg;
+    lh_saw_offload = dump_has("offload"); /* the connector waits for the resolver */
+    return NULL;
+}
+static void *lh_server(void *arg) {
+    char buf[4];
+    int fd = coro_accept(lh_lfd, NULL, NULL, in_ms(10000));
+    (void)arg;
+    CHECK(fd >= 0);
+    if (fd < 0) return NULL;
+    CHECK(coro_read_full(fd, buf, 4, in_ms(5000)) == 4 && memcmp(buf, "ping", 4) == 0);
+    CHECK(coro_write(fd, "pong", 4, in_ms(5000)) == 4);
+    coro_close(fd);
+    return NULL;
+}
+static void test_tcp_connect_localhost(void) {
+    lh_lfd = coro_tcp_listen("127.0.0.1", 0, 16);
+    lh_port = coro_tcp_port(lh_lfd);
+    lh_saw_offload = lh_ok = 0;
+    spawn(lh_connector, NULL);
+    spawn(lh_observer, NULL);
+    spawn(lh_server, NULL);
+    run_all();
+    CHECK(lh_saw_offload);
+    CHECK(lh_ok);
+    coro_close(lh_lfd);
+}
+
+/* ---- 12. signals --------------------------------------------------------------------------- */
+static int sig_got[2];
+static void *sig_waiter(void *arg) {
+    sigset_t set;
+    (void)arg;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sig_got[0] = coro_signal_wait(&set, in_ms(5000)); /* raise() */
+    sig_got[1] = coro_signal_wait(&set, in_ms(5000)); /* kill() */
+    return NULL;
+}
+static void *sig_sender(void *arg) {
+    (void)arg;
+    CHECK(await_dump("signal"));
+    CHECK(raise(SIGUSR1) == 0);
+    coro_sleep(10);
+    CHECK(await_dump("signal"));
+    CHECK(kill(getpid(), SIGUSR1) == 0);
+    return NULL;
+}
+static void *sig_misc(void *arg) {
+    sigset_t set;
+    int64_t d;
+    (void)arg;
+    sigemptyset(&set);
+    CHECK_ERR(coro_signal_wait(&set, in_ms(1000)) == -1, EINVAL); /* empty */
+    CHECK_ERR(coro_signal_wait(NULL, in_ms(1000)) == -1, EINVAL);
+    sigaddset(&set, SIGKILL);
+    CHECK_ERR(coro_signal_wait(&set, in_ms(1000)) == -1, EINVAL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    d = in_ms(100);
+    CHECK_ERR(coro_signal_wait(&set, d) == -1, ETIMEDOUT);
+    CHECK(coro_now() >= d);
+    /* a signal that came while nobody waited is recorded for the next wait */
+    CHECK(raise(SIGUSR1) == 0);
+    CHECK(coro_signal_wait(&set, in_ms(5000)) == SIGUSR1);
+    return NULL;
+}
+
+/* A signal recorded for an earlier set, outside this wait's set, is not reported to it: the
+   wait times out (and the signal is kept for a wait that asks for it). Run in a fresh process
+   with an alarm, as a failure here means a loop that never returns. */
+static void *sig_other_body(void *arg) {
+    sigset_t set;
+    (void)arg;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    if (coro_signal_wait(&set, 0) != -1 || errno != ETIMEDOUT) _exit(20); /* installs both */
+    if (raise(SIGUSR2) != 0) _exit(21);
+    sigdelset(&set, SIGUSR2);
+    if (coro_signal_wait(&set, in_ms(50)) != -1 || errno != ETIMEDOUT) _exit(22);
+    sigaddset(&set, SIGUSR2);
+    if (coro_signal_wait(&set, in_ms(5000)) != SIGUSR2) _exit(23);
+    return NULL;
+}
+static void signal_other_pending_child(void) {
+    alarm(3); /* SIGALRM ends a wait that never returns */
+    coro_spawn(sig_other_body, NULL, 0);
+    if (coro_run() != 0) _exit(24);
+    coro_sched_free();
+    _exit(0);
+}
+static void test_signal_wait(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    CHECK_ERR(coro_signal_wait(&set, 0) == -1, EPERM); /* from main */
+    sig_got[0] = sig_got[1] = 0;
+    spawn(sig_waiter, NULL);
+    spawn(sig_sender, NULL);
+    run_all();
+    CHECK(sig_got[0] == SIGUSR1);
+    CHECK(sig_got[1] == SIGUSR1);
+    spawn(sig_misc, NULL);
+    run_all();
+}
+static void test_signal_other_pending(void) {
+    char out[1024];
+    int status = run_child(signal_other_pending_child, out, sizeof out);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFSIGNALED(status)) fprintf(stderr, "child died by signal %d\n", WTERMSIG(status));
+    else if (WEXITSTATUS(status)) fprintf(stderr, "child exit %d: %s\n", WEXITSTATUS(status), out);
+}
+
+/* ---- 13. coro_pipe ------------------------------------------------------------------------- */
+enum { PIPE_BYTES = 1 << 20 };
+static int pp[2];
+static size_t pp_got, pp_bad = (size_t)-1;
+static void *pipe_writer(void *arg) {
+    static unsigned char buf[70000];
+    uint32_t st = 777, sizes = 4242;
+    size_t sent = 0;
+    (void)arg;
+    while (sent < PIPE_BYTES) {
+        size_t n = 1 + rnd_next(&sizes) % sizeof buf, i;
+        if (n > PIPE_BYTES - sent) n = PIPE_BYTES - sent;
+        for (i = 0; i < n; i++) buf[i] = stream_next(&st);
+        if (coro_write(pp[1], buf, n, in_ms(5000)) != (ssize_t)n) break;
+        sent += n;
+    }
+    CHECK(sent == PIPE_BYTES);
+    coro_close(pp[1]);
+    return NULL;
+}
+static void *pipe_reader(void *arg) {
+    unsigned char buf[10000];
+    uint32_t st = 777, sizes = 99;
+    ssize_t n;
+    (void)arg;
+    while ((n = coro_read(pp[0], buf, 1 + rnd_next(&sizes) % sizeof buf, in_ms(5000))) > 0) {
+        ssize_t i;
+        for (i = 0; i < n; i++)
+            if (buf[i] != stream_next(&st) && pp_bad == (size_t)-1) pp_bad = pp_got + (size_t)i;
+        pp_got += (size_t)n;
+    }
+    CHECK(n == 0);
+    coro_close(pp[0]);
+    return NULL;
+}
+static void test_pipe(void) {
+    CHECK(coro_pipe(pp) == 0);
+    CHECK(fcntl(pp[0], F_GETFL) & O_NONBLOCK);
+    CHECK(fcntl(pp[1], F_GETFL) & O_NONBLOCK);
+    CHECK(fcntl(pp[0], F_GETFD) & FD_CLOEXEC);
+    CHECK(fcntl(pp[1], F_GETFD) & FD_CLOEXEC);
+    pp_got = 0;
+    spawn(pipe_reader, NULL);
+    spawn(pipe_writer, NULL);
+    run_all();
+    CHECK(pp_got == PIPE_BYTES);
+    CHECK(pp_bad == (size_t)-1);
+}
+
+/* ---- 14. errno is per coroutine across blocking I/O ----------------------------------------- */
+static int er_sv[2], er_full[2], er_lfd, er_port, er_stop;
+static int er_errno[4];
+static void *er_read_waiter(void *arg) {
+    char buf[8];
+    ssize_t n;
+    (void)arg;
+    errno = 1234;
+    n = coro_read(er_sv[0], buf, sizeof buf, in_ms(5000));
+    er_errno[0] = errno;
+    CHECK(n == 3);
+    return NULL;
+}
+static void *er_wait_waiter(void *arg) {
+    int r;
+    (void)arg;
+    errno = 2345;
+    r = coro_wait_fd(er_sv[1], CORO_READ, in_ms(5000));
+    er_errno[1] = errno;
+    CHECK(r == CORO_READ);
+    return NULL;
+}
+static void *er_write_waiter(void *arg) {
+    char *big = (char *)calloc(1, 1 << 20);
+    ssize_t n;
+    (void)arg;
+    errno = 3456;
+    n = coro_write(er_full[0], big, 1 << 20, in_ms(5000));
+    er_errno[2] = errno;
+    CHECK(n == 1 << 20);
+    free(big);
+    return NULL;
+}
+static void *er_accept_waiter(void *arg) {
+    int fd;
+    (void)arg;
+    errno = 4567;
+    fd = coro_accept(er_lfd, NULL, NULL, in_ms(5000));
+    er_errno[3] = errno;
+    CHECK(fd >= 0);
+    if (fd >= 0) coro_close(fd);
+    return NULL;
+}
+/* fails calls with other errnos all the time, switching in between */
+static int er_noise_wrong;
+static void *er_noise(void *arg) {
+    char buf[4];
+    (void)arg;
+    while (!er_stop) {
+        er_noise_wrong += coro_read(-1, buf, 1, in_ms(100)) != -1 || errno != EBADF;
+        coro_sched_yield();
+        er_noise_wrong += coro_wait_fd(er_sv[0], 0, in_ms(100)) != -1 || errno != EINVAL;
+        coro_sleep(1);
+        er_noise_wrong += coro_sleep(-1) != -1 || errno != EINVAL;
+        coro_sched_yield();
+    }
+    return NULL;
+}
+static void *er_driver(void *arg) {
+    char *buf = (char *)malloc(1 << 16);
+    size_t got = 0;
+    ssize_t n;
+    int c;
+    (void)arg;
+    coro_sleep(30);
+    CHECK(write(er_sv[1], "abc", 3) == 3);
+    CHECK(write(er_sv[0], "x", 1) == 1);
+    c = coro_tcp_connect("127.0.0.1", er_port, in_ms(5000));
+    while (got < (1u << 20) && (n = coro_read(er_full[1], buf, 1 << 16, in_ms(5000))) > 0)
+        got += (size_t)n;
+    CHECK(got == 1u << 20);
+    coro_sleep(10);
+    if (c >= 0) coro_close(c);
+    er_stop = 1;
+    free(buf);
+    return NULL;
+}
+static void test_errno_per_coroutine(void) {
+    int i;
+    unix_pair(er_sv);
+    unix_pair(er_full);
+    er_lfd = coro_tcp_listen("127.0.0.1", 0, 4);
+    er_port = coro_tcp_port(er_lfd);
+    er_stop = er_noise_wrong = 0;
+    spawn(er_read_waiter, NULL);
+    spawn(er_wait_waiter, NULL);
+    spawn(er_write_waiter, NULL);
+    spawn(er_accept_waiter, NULL);
+    for (i = 0; i < 3; i++) spawn(er_noise, NULL);
+    spawn(er_driver, NULL);
+    run_all();
+    CHECK(er_noise_wrong == 0);
+    /* no other coroutine's errno leaked in across the wait ... */
+    for (i = 0; i < 4; i++) CHECK(er_errno[i] != EBADF && er_errno[i] != EINVAL);
+    /* ... and a call that succeeded left errno as it found it */
+    CHECK(er_errno[0] == 1234); /* coro_read */
+    CHECK(er_errno[1] == 2345); /* coro_wait_fd */
+    CHECK(er_errno[2] == 3456); /* coro_write */
+    CHECK(er_errno[3] == 4567); /* coro_accept */
+    for (i = 0; i < 4; i++)
+        if (er_errno[i] != 1234 + 1111 * i)
+            fprintf(stderr, "errno after call %d: %d (%s)\n", i, er_errno[i],
+                    strerror(er_errno[i]));
+    coro_close(er_sv[0]);
+    coro_close(er_sv[1]);
+    coro_close(er_full[0]);
+    coro_close(er_full[1]);
+    coro_close(er_lfd);
+}
+
+/* ---- 15. calls from main, outside coro_run -------------------------------------------------- */
+static void test_main_caller(void) {
+    int p[2], q[2], lfd, client, a;
+    char buf[64], *big;
+    struct sockaddr_in sa;
+    CHECK(pipe2(p, O_CLOEXEC) == 0); /* blocking, from outside the scheduler */
+    CHECK(write(p[1], "abc", 3) == 3);
+    CHECK(coro_read(p[0], buf, sizeof buf, -1) == 3);
+    CHECK(fcntl(p[0], F_GETFL) & O_NONBLOCK); /* made non-blocking on first use */
+    CHECK_ERR(coro_read(p[0], buf, sizeof buf, -1) == -1, EPERM); /* would wait */
+    CHECK_ERR(coro_read(p[0], buf, sizeof buf, in_ms(1000)) == -1, EPERM);
+    CHECK_ERR(coro_wait_fd(p[0], CORO_READ, -1) == -1, EPERM);
+    CHECK(coro_write(p[1], "hello", 5, -1) == 5);
+    /* data that came after a read found the pipe empty */
+    CHECK(coro_read(p[0], buf, sizeof buf, -1) == 5);
+    coro_close(p[0]);
+    coro_close(p[1]);
+    /* read_full with enough data; write until full */
+    CHECK(pipe2(q, O_CLOEXEC) == 0);
+    CHECK(write(q[1], "0123456789", 10) == 10);
+    CHECK(coro_read_full(q[0], buf, 10, -1) == 10 && memcmp(buf, "0123456789", 10) == 0);
+    big = (char *)calloc(1, 1 << 20);
+    CHECK_ERR(coro_write(q[1], big, 1 << 20, -1) == -1, EPERM); /* the pipe filled up */
+    free(big);
+    coro_close(q[0]);
+    coro_close(q[1]);
+    /* accept: a pending connection is taken, none pending is EPERM */
+    lfd = coro_tcp_listen("127.0.0.1", 0, 4);
+    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    loopback(&sa, coro_tcp_port(lfd));
+    CHECK(connect(client, (struct sockaddr *)&sa, sizeof sa) == 0);
+    a = coro_accept(lfd, NULL, NULL, -1);
+    CHECK(a >= 0);
+    if (a >= 0) coro_close(a);
+    CHECK_ERR(coro_accept(lfd, NULL, NULL, -1) == -1, EPERM);
+    close(client);
+    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(connect(client, (struct sockaddr *)&sa, sizeof sa) == 0);
+    a = coro_accept(lfd, NULL, NULL, -1); /* came after an attempt found none */
+    CHECK(a >= 0);
+    if (a >= 0) coro_close(a);
+    close(client);
+    coro_close(lfd);
+}
+
+static const struct {
+    const char *name;
+    void (*body)(void);
+} scenarios[] = {
+    {"sigpipe_from_main_child", sigpipe_from_main_child},
+    {"emfile_child", emfile_child},
+    {"signal_other_pending_child", signal_other_pending_child},
+};
+
+/* CHECK_ONLY=substring runs only the tests whose names contain it; CHECK_VERBOSE=1 prints
+   each test's time */
+#define RUN_TIMED(fn)                                                                            \
+    do {                                                                                         \
+        int64_t run__t0 = coro_now();                                                            \
+        if (getenv("CHECK_ONLY") && !strstr(#fn, getenv("CHECK_ONLY"))) break;                 \
+        RUN(fn);                                                                                 \
+        if (getenv("CHECK_VERBOSE"))                                                             \
+            fprintf(stderr, "   %s: %lld ms\n", #fn, (long long)(coro_now() - run__t0));          \
+    } while (0)
+
+int main(int argc, char **argv) {
+    size_t i;
+    self_exe = argv[0];
+    if (argc == 2) {
+        for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+            if (strcmp(argv[1], scenarios[i].name) == 0) {
+                scenarios[i].body();
+                _exit(0);
+            }
+        return 126;
+    }
+    RUN_TIMED(test_backend_name);
+    RUN_TIMED(test_main_caller); /* first: nothing has touched the scheduler yet */
+    RUN_TIMED(test_echo_many_clients);
+    RUN_TIMED(test_connection_refused);
+    RUN_TIMED(test_bad_fds);
+    RUN_TIMED(test_reset_mid_write);
+    RUN_TIMED(test_epipe_pipe);
+    RUN_TIMED(test_sigpipe_from_main_fresh_process);
+    RUN_TIMED(test_deadlines);
+    RUN_TIMED(test_deadline_zero_is_nonblocking_attempt);
+    RUN_TIMED(test_connect_timeout);
+    RUN_TIMED(test_second_reader_and_writer_busy);
+    RUN_TIMED(test_reader_and_writer_at_once);
+    RUN_TIMED(test_close_wakes_blocked);
+    RUN_TIMED(test_kill_blocked_io);
+    RUN_TIMED(test_raise_blocked_io);
+    RUN_TIMED(test_eof);
+    RUN_TIMED(test_accept_emfile_backoff);
+    RUN_TIMED(test_wait_fd_level);
+    RUN_TIMED(test_offload);
+    RUN_TIMED(test_offload_raised);
+    RUN_TIMED(test_tcp_connect_localhost);
+    RUN_TIMED(test_signal_wait);
+    RUN_TIMED(test_signal_other_pending);
+    RUN_TIMED(test_pipe);
+    RUN_TIMED(test_errno_per_coroutine);
+    coro_sched_free();
+    CHECK(coro_count() == 0);
+    CHECK(coro_count_alive() == 0);
+    return check_done();
+}
