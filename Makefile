@@ -81,7 +81,8 @@ endif
 CFLAGS_ALL := $(STRICT) $(OPT)
 CXXFLAGS_ALL := $(CXXSTRICT) $(OPT)
 
-CORE_TESTS := test_core test_stack test_stack_mprotect test_threads test_alloc link_split link_static
+CORE_TESTS := test_core test_core_fpu1 test_core_fpu0 test_stack test_stack_mprotect test_threads \
+              test_alloc link_split link_static
 ifeq ($(CXX_OK),1)
   CORE_TESTS += link_cpp
 endif
@@ -120,6 +121,10 @@ $(BUILD)/m32-include:
 $(OUT)/tests/%: tests/%.c coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
+
+$(OUT)/tests/test_core_fpu%: tests/test_core.c coro.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DCORO_FPU_KEEP=$* $< -o $@ $(LDLIBS)
 
 $(OUT)/tests/test_stack_mprotect: tests/test_stack.c coro.h tests/check.h
 	@mkdir -p $(dir $@)

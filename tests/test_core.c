@@ -563,6 +563,36 @@ static void test_rounding_mode_per_coroutine(void) {
     coro_free(down);
 }
 
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__))
+/* MXCSR changed alone (flush-to-zero through ldmxcsr, as _mm_setcsr does): kept per coroutine */
+static unsigned get_mxcsr(void) {
+    unsigned m;
+    __asm__ volatile("stmxcsr %0" : "=m"(m));
+    return m;
+}
+static void set_mxcsr(unsigned m) { __asm__ volatile("ldmxcsr %0" : : "m"(m)); }
+#define FTZ 0x8000u
+static void *sets_ftz(void *arg) {
+    (void)arg;
+    set_mxcsr(get_mxcsr() | FTZ);
+    coro_yield(NULL);
+    CHECK(get_mxcsr() & FTZ); /* still ours */
+    return NULL;
+}
+static void test_mxcsr_alone_per_coroutine(void) {
+    coro_t *co = coro_new(sets_ftz, 0);
+    unsigned before = get_mxcsr();
+    coro_resume(co, NULL);
+    CHECK(!(get_mxcsr() & FTZ)); /* the resumer's MXCSR is back */
+    CHECK((get_mxcsr() & 0xffc0u) == (before & 0xffc0u));
+    coro_resume(co, NULL);
+    CHECK(!(get_mxcsr() & FTZ));
+    coro_free(co);
+}
+#else
+static void test_mxcsr_alone_per_coroutine(void) {}
+#endif
+
 /* ---- introspection ------------------------------------------------------------------------- */
 /* not instrumented, so its frames are on the real stack even under ASan's fake stacks */
 static __attribute__((no_sanitize_address)) void touch_deep(int depth) {
@@ -634,7 +664,12 @@ int main(void) {
     RUN(test_transfer_cuts_chain);
     RUN(test_transfer_from_main);
     RUN(test_same_fringe);
+#if CORO_FPU_KEEP >= 1 /* (also built with 1 and 0: every other check holds there too) */
     RUN(test_rounding_mode_per_coroutine);
+#endif
+#if CORO_FPU_KEEP >= 2
+    RUN(test_mxcsr_alone_per_coroutine);
+#endif
     RUN(test_introspection);
     CHECK(coro_count_alive() == 0);
     return check_done();

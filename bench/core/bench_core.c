@@ -194,6 +194,12 @@ static void cb_idle_drop(long n) {
     coro_pool_trim();
 }
 
+/* >>coro.h with cheaper floating-point settings (bench/core/coro_keep.c) */
+double keep1_switch_run(long iters, long *sum);
+double keep1_create_run(long iters, long *sum);
+double keep0_switch_run(long iters, long *sum);
+double keep0_create_run(long iters, long *sum);
+
 /* >>floor */
 void *floor_switch_ret(void **save_sp, void *load_sp, void *value);
 void *floor_switch_jmp(void **save_sp, void *load_sp, void *value);
@@ -852,6 +858,10 @@ int main(int argc, char **argv) {
     bench_impl impls[] = {
         {"coro.h", NULL, cb_switch_run, cb_create_run, NULL, cb_idle_prepare, cb_idle_make,
          cb_idle_drop, NULL, NULL},
+        {"coro.h, CORO_FPU_KEEP=1", NULL, keep1_switch_run, keep1_create_run, NULL, NULL, NULL,
+         NULL, "same stacks as coro.h", NULL},
+        {"coro.h, CORO_FPU_KEEP=0", NULL, keep0_switch_run, keep0_create_run, NULL, NULL, NULL,
+         NULL, "same stacks as coro.h", NULL},
         {"floor (push/pop, ret)", NULL, fl_switch_run_ret, fl_create_run_ret, NULL,
          bench_slab_map, fl_idle_make_ret, bench_slab_unmap, NULL, NULL},
         {"floor (push/pop, jmp)", NULL, fl_switch_run_jmp, fl_create_run_jmp, NULL,
