@@ -535,7 +535,7 @@ static void *rounding_down(void *arg) {
     CHECK(fegetround() == FE_DOWNWARD);
     return NULL;
 }
-static void test_rounding_mode_per_coroutine(void) {
+static __attribute__((unused)) void test_rounding_mode_per_coroutine(void) {
     coro_t *up, *down;
     volatile double near_third = fp_one / fp_three, up_third, again; /* stored: no x87 excess */
     CHECK(fesetround(FE_TONEAREST) == 0);
@@ -579,7 +579,7 @@ static void *sets_ftz(void *arg) {
     CHECK(get_mxcsr() & FTZ); /* still ours */
     return NULL;
 }
-static void test_mxcsr_alone_per_coroutine(void) {
+static __attribute__((unused)) void test_mxcsr_alone_per_coroutine(void) {
     coro_t *co = coro_new(sets_ftz, 0);
     unsigned before = get_mxcsr();
     coro_resume(co, NULL);
@@ -590,7 +590,7 @@ static void test_mxcsr_alone_per_coroutine(void) {
     coro_free(co);
 }
 #else
-static void test_mxcsr_alone_per_coroutine(void) {}
+static __attribute__((unused)) void test_mxcsr_alone_per_coroutine(void) {}
 #endif
 
 /* ---- introspection ------------------------------------------------------------------------- */
