@@ -2,7 +2,7 @@
 
    One header: asymmetric resume/yield with values both ways, symmetric transfer, kill with
    cleanup handlers, errors raised into a coroutine, guarded stacks from a per-thread pool, and a
-   context switch in a few lines of inline assembly (x86-64, i386, aarch64).
+   context switch in a few lines of assembly (x86-64, i386, aarch64).
 
 USAGE
    In exactly one C or C++ file, before any #include:
@@ -81,7 +81,9 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_GUARD_SIZE         bytes of guard below each stack, rounded up to pages [16 KiB]
    CORO_NO_GUARD           no guard pages at all (an overflow then corrupts memory silently)
    CORO_GUARD_MPROTECT     always make guards with mprotect, as on kernels before 6.13 (tests)
-   CORO_POOL_SIZE          freed stacks kept per thread for reuse [64]
+   CORO_POOL_SIZE          free stacks a thread keeps for reuse before it unmaps a slab whose
+                           stacks are all free [64]
+   CORO_INLINE_SWITCH      use the inline-asm switch on x86 too (as under ASan and on aarch64)
    CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
    CORO_NO_VALGRIND        do not register stacks with Valgrind even if <valgrind/valgrind.h> exists
@@ -94,13 +96,17 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
 
 CAVEATS
    Threads: a coroutine belongs to the thread that created it and can only be resumed, killed
-     or freed there (EINVAL otherwise); every thread may run its own coroutines at once. The
-     library reads its thread-local state through an accessor the compiler cannot cache, but
-     your own code must not keep the address of a thread-local variable across a switch either.
+     or freed there (EINVAL otherwise); every thread may run its own coroutines at once, and a
+     coroutine never moves to another thread. The library reads its thread-local state once per
+     call, before switching, never after: no compiler can hand it a stale thread-local address.
+     The switching functions are opaque to interprocedural analysis, so a static variable a
+     coroutine writes is seen by its resumer (GCC's ipa-reference would otherwise cache it).
    errno: each coroutine sees errno as the thread leaves it; coro.h does not save it per
      coroutine (coro_sched.h does, around every blocking call).
-   Stacks: mmap'd, lazily committed, MAP_NORESERVE: a 256 KiB stack costs one page of RSS until
-     it is used deeper. A guard region below each stack turns an overflow into SIGSEGV, and the
+   Stacks: mmap'd in slabs of up to 64, lazily committed, MAP_NORESERVE: a 256 KiB stack costs
+     one page of RSS until it is used deeper (the struct coro sits in that page). Freed stacks
+     stay on the thread's free list; a slab whose stacks are all free is unmapped once the list
+     holds CORO_POOL_SIZE others, and coro_pool_trim (or the thread's exit) releases the rest. A guard region below each stack turns an overflow into SIGSEGV, and the
      handler (installed once, on an alternate signal stack per thread, chaining to any previous
      handler) prints "coro: stack overflow in coroutine <id> ..." before the process dies by the
      signal. A single frame larger than the guard can jump over it: build with
