@@ -106,7 +106,7 @@ include bench/echo/Makefile.inc
 
 tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net
 
-$(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h
+$(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_SCHED_POLL $< -o $@ $(LDLIBS)
 
@@ -118,7 +118,7 @@ $(BUILD)/m32-include:
 	@mkdir -p $@
 	@[ -e /usr/include/asm ] || [ -e $@/asm ] || ln -s /usr/include/x86_64-linux-gnu/asm $@/asm
 
-$(OUT)/tests/%: tests/%.c coro.h coro_sched.h tests/check.h
+$(OUT)/tests/%: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
 
@@ -126,7 +126,7 @@ $(OUT)/tests/test_core_fpu%: tests/test_core.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_FPU_KEEP=$* $< -o $@ $(LDLIBS)
 
-$(OUT)/tests/test_stack_mprotect: tests/test_stack.c coro.h tests/check.h
+$(OUT)/tests/test_stack_mprotect: tests/test_stack.c coro.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_GUARD_MPROTECT $< -o $@ $(LDLIBS)
 

@@ -439,14 +439,28 @@ struct coro;
 static CORO__START_ATTR void coro__start(CORO__START_PARAMS);
 static CORO__START_ATTR CORO__UNUSED void coro__kill_entry_c(struct coro *co);
 
-/* >>x86_64 */
-#if defined(__x86_64__)
-#define CORO__ARCH_NAME "x86-64"
+/* >>x86 floating point (x86-64 and i386) */
+#if defined(__x86_64__) || defined(__i386__)
 typedef struct coro__fpu {
-    uint32_t mxcsr; /* only bits 6..15 (control) matter; 0..5 are caller-saved status flags */
+    uint32_t mxcsr;
     uint16_t x87cw;
 } coro__fpu;
-
+#if defined(__x86_64__)
+#define CORO__HAS_MXCSR 1
+#else
+static int coro__has_sse = -1; /* on i386 MXCSR exists only with SSE: asked once with cpuid */
+static int coro__i386_sse(void) {
+    if (coro__has_sse < 0) {
+        uint32_t a = 1, b, c = 0, d;
+        __asm__ volatile("xchgl %%ebx, %1\n\tcpuid\n\txchgl %%ebx, %1"
+                         : "+a"(a), "=r"(b), "+c"(c), "=d"(d));
+        (void)b;
+        coro__has_sse = (d >> 25) & 1;
+    }
+    return coro__has_sse;
+}
+#define CORO__HAS_MXCSR (coro__has_sse > 0)
+#endif
 /* CORO_FPU_KEEP 2: MXCSR and the x87 control word are saved on every switch and the other
    side's loaded, unconditionally. Reading MXCSR is microcoded on some CPUs (about 4 ns on AMD
    Zen 4), and comparing before loading makes the switch wait for that read, which costs more
@@ -456,14 +470,16 @@ typedef struct coro__fpu {
    CORO_FPU_KEEP 0: nothing is kept. */
 CORO__INLINE void coro__fpu_save(coro__fpu *f) {
 #if CORO_FPU_KEEP > 0
-    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(f->mxcsr), "=m"(f->x87cw));
+    __asm__ volatile("fnstcw %0" : "=m"(f->x87cw));
+    if (CORO__HAS_MXCSR) __asm__ volatile("stmxcsr %0" : "=m"(f->mxcsr));
 #else
     (void)f;
 #endif
 }
 CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
 #if CORO_FPU_KEEP > 0
-    __asm__ volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(f->mxcsr), "m"(f->x87cw));
+    __asm__ volatile("fldcw %0" : : "m"(f->x87cw));
+    if (CORO__HAS_MXCSR) __asm__ volatile("ldmxcsr %0" : : "m"(f->mxcsr));
 #else
     (void)f;
 #endif
@@ -476,23 +492,28 @@ CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) {
 }
 CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
 #if CORO_FPU_KEEP >= 2
-    __asm__ volatile("stmxcsr %0\n\tfnstcw %1\n\tldmxcsr %2\n\tfldcw %3"
-                     : "=m"(from->mxcsr), "=m"(from->x87cw)
-                     : "m"(to->mxcsr), "m"(to->x87cw));
+    coro__fpu_save(from);
+    coro__fpu_load(to);
 #elif CORO_FPU_KEEP == 1
     uint16_t cw;
     __asm__ volatile("fnstcw %0" : "=m"(cw));
     if (CORO__UNLIKELY(cw != from->x87cw)) {
         from->x87cw = cw;
-        __asm__ volatile("stmxcsr %0" : "=m"(from->mxcsr));
+        if (CORO__HAS_MXCSR) __asm__ volatile("stmxcsr %0" : "=m"(from->mxcsr));
     }
     if (CORO__UNLIKELY(to->x87cw != cw)) __asm__ volatile("fldcw %0" : : "m"(to->x87cw));
-    if (CORO__UNLIKELY(to->mxcsr != from->mxcsr)) __asm__ volatile("ldmxcsr %0" : : "m"(to->mxcsr));
+    if (CORO__UNLIKELY(to->mxcsr != from->mxcsr) && CORO__HAS_MXCSR)
+        __asm__ volatile("ldmxcsr %0" : : "m"(to->mxcsr));
 #else
     (void)from;
     (void)to;
 #endif
 }
+#endif
+
+/* >>x86_64 */
+#if defined(__x86_64__)
+#define CORO__ARCH_NAME "x86-64"
 static int coro__shadow_stack_active(void) {
     /* rdsspq leaves its register unchanged (it is a NOP) unless a shadow stack is active */
     uintptr_t ssp = 0;
@@ -600,61 +621,6 @@ static void coro__ctx_init(coro__ctx *ctx, char *top) {
 /* >>i386 */
 #elif defined(__i386__)
 #define CORO__ARCH_NAME "i386"
-typedef struct coro__fpu {
-    uint32_t mxcsr;
-    uint16_t x87cw;
-} coro__fpu;
-static int coro__has_sse = -1; /* MXCSR exists only with SSE: asked once with cpuid */
-static int coro__i386_sse(void) {
-    if (coro__has_sse < 0) {
-        uint32_t a = 1, b, c = 0, d;
-        __asm__ volatile("xchgl %%ebx, %1\n\tcpuid\n\txchgl %%ebx, %1"
-                         : "+a"(a), "=r"(b), "+c"(c), "=d"(d));
-        (void)b;
-        coro__has_sse = (d >> 25) & 1;
-    }
-    return coro__has_sse;
-}
-/* as on x86-64 (see there for CORO_FPU_KEEP), with MXCSR only where the CPU has SSE */
-CORO__INLINE void coro__fpu_save(coro__fpu *f) {
-#if CORO_FPU_KEEP > 0
-    __asm__ volatile("fnstcw %0" : "=m"(f->x87cw));
-    if (coro__has_sse > 0) __asm__ volatile("stmxcsr %0" : "=m"(f->mxcsr));
-#else
-    (void)f;
-#endif
-}
-CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
-#if CORO_FPU_KEEP > 0
-    __asm__ volatile("fldcw %0" : : "m"(f->x87cw));
-    if (coro__has_sse > 0) __asm__ volatile("ldmxcsr %0" : : "m"(f->mxcsr));
-#else
-    (void)f;
-#endif
-}
-CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) {
-    to->mxcsr = from->mxcsr;
-    to->x87cw = from->x87cw;
-}
-CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
-#if CORO_FPU_KEEP >= 2
-    coro__fpu_save(from);
-    coro__fpu_load(to);
-#elif CORO_FPU_KEEP == 1
-    uint16_t cw;
-    __asm__ volatile("fnstcw %0" : "=m"(cw));
-    if (CORO__UNLIKELY(cw != from->x87cw)) {
-        from->x87cw = cw;
-        if (coro__has_sse > 0) __asm__ volatile("stmxcsr %0" : "=m"(from->mxcsr));
-    }
-    if (CORO__UNLIKELY(to->x87cw != cw)) __asm__ volatile("fldcw %0" : : "m"(to->x87cw));
-    if (CORO__UNLIKELY(to->mxcsr != from->mxcsr) && coro__has_sse > 0)
-        __asm__ volatile("ldmxcsr %0" : : "m"(to->mxcsr));
-#else
-    (void)from;
-    (void)to;
-#endif
-}
 static int coro__shadow_stack_active(void) {
     uintptr_t ssp = 0;
     __asm__ volatile(".byte 0xf3, 0x0f, 0x1e, 0xc8" /* rdsspd %eax */ : "+a"(ssp));

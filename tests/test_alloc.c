@@ -2,20 +2,8 @@
    cleanups that were registered all run in order, and nothing leaks. In coro.h the allocator
    serves only the cleanup lists (stacks come from mmap; their failure is tested in test_stack). */
 #define _GNU_SOURCE 1 /* the implementation below needs it and stdlib.h comes first */
-#include <stdlib.h>
-
-static long alloc_calls, alloc_fail_at, live_blocks;
-static void *test_malloc(size_t n) {
-    if (++alloc_calls == alloc_fail_at) return NULL;
-    live_blocks++;
-    return malloc(n);
-}
-static void test_free(void *p) {
-    if (p) live_blocks--;
-    free(p);
-}
-#define CORO_MALLOC(n) test_malloc(n)
-#define CORO_FREE(p) test_free(p)
+#define TEST_FAILING_ALLOC
+#include "helpers.h" /* the failing CORO_MALLOC/CORO_FREE pair */
 #define CORO_IMPLEMENTATION
 #include "../coro.h"
 #include "check.h"

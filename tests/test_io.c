@@ -9,6 +9,7 @@
 #define CORO_SCHED_IMPLEMENTATION
 #include "../coro_sched.h"
 #include "check.h"
+#include "helpers.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -114,33 +115,7 @@ static void free_cleanup(void *p) {
     cleanups++;
 }
 
-/* Run a scenario in a fresh process (this program again, with the scenario's name) and capture
-   its stderr; returns the wait status. */
-static const char *self_exe;
-#define run_child(body, out, cap) run_child_named(#body, out, cap)
-static int run_child_named(const char *name, char *out, size_t cap) {
-    const char *wrapper = getenv("CORO_TEST_EMULATOR"); /* qemu-aarch64: no binfmt_misc here */
-    int fds[2], status = 0;
-    size_t n = 0;
-    ssize_t r;
-    pid_t pid;
-    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
-    pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        if (wrapper && *wrapper)
-            execlp(wrapper, wrapper, self_exe, name, (char *)NULL);
-        else
-            execl(self_exe, self_exe, name, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
-    out[n] = 0;
-    close(fds[0]);
-    waitpid(pid, &status, 0);
-    return status;
-}
+/* fresh-process scenarios: run_child() from helpers.h */
 
 static void test_backend_name(void) {
 #ifdef CORO_SCHED_POLL
@@ -1606,7 +1581,7 @@ static const struct {
 
 int main(int argc, char **argv) {
     size_t i;
-    self_exe = argv[0];
+    helpers_self_exe = argv[0];
     if (argc == 2) {
         for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
             if (strcmp(argv[1], scenarios[i].name) == 0) {

@@ -2,20 +2,8 @@
    fails cleanly with ENOMEM (or carries on), coro_run never crashes or hangs, and after
    coro_sched_free nothing is left allocated. Compiled per backend. */
 #define _GNU_SOURCE 1 /* the implementations below need it and stdlib.h comes first */
-#include <stdlib.h>
-
-static long alloc_calls, alloc_fail_at, live_blocks;
-static void *test_malloc(size_t n) {
-    if (++alloc_calls == alloc_fail_at) return NULL;
-    live_blocks++;
-    return malloc(n);
-}
-static void test_free(void *p) {
-    if (p) live_blocks--;
-    free(p);
-}
-#define CORO_MALLOC(n) test_malloc(n)
-#define CORO_FREE(p) test_free(p)
+#define TEST_FAILING_ALLOC
+#include "helpers.h" /* the failing CORO_MALLOC/CORO_FREE pair */
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
 #include "../coro_sched.h"

@@ -5,6 +5,7 @@
 #define CORO_IMPLEMENTATION
 #include "../coro.h"
 #include "check.h"
+#include "helpers.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -61,7 +62,6 @@ static void test_200k_created_and_freed(void) {
     CHECK(coro_count_alive() == 0);
 }
 
-static long vm_size_kb(void);
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -119,34 +119,7 @@ static void *overflow(void *arg) {
     return P(recurse(0));
 }
 
-/* Run a scenario in a fresh process (this program run again with the scenario's name, so no
-   handler of ours is installed yet) and capture its stderr; returns the wait status. */
-static const char *self_exe;
-#define run_child(body, out, cap) run_child_named(#body, out, cap)
-static int run_child_named(const char *name, char *out, size_t cap) {
-    const char *wrapper = getenv("CORO_TEST_EMULATOR");
-    int fds[2], status = 0;
-    size_t n = 0;
-    ssize_t r;
-    pid_t pid;
-    if (pipe(fds) != 0) return -1;
-    pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        if (wrapper && *wrapper) /* under an emulator: qemu-aarch64 has no binfmt_misc here */
-            execlp(wrapper, wrapper, self_exe, name, (char *)NULL);
-        else
-            execl(self_exe, self_exe, name, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
-    out[n] = 0;
-    close(fds[0]);
-    waitpid(pid, &status, 0);
-    return status;
-}
+/* fresh-process scenarios: run_child() from helpers.h */
 
 static size_t expected_size;
 static void overflow_child(void) {
@@ -225,16 +198,6 @@ static void test_handler_chains(void) {
 }
 
 /* ---- running out --------------------------------------------------------------------------- */
-static long vm_size_kb(void) {
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %ld kB", &kb) == 1) break;
-    fclose(f);
-    return kb;
-}
 static void address_space_child(void) {
     enum { MAX = 4096 };
     static coro_t *cos[MAX];
@@ -337,7 +300,7 @@ static const struct {
 
 int main(int argc, char **argv) {
     size_t i;
-    self_exe = argv[0];
+    helpers_self_exe = argv[0];
     if (argc == 2) {
         for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
             if (strcmp(argv[1], scenarios[i].name) == 0) {

@@ -4,6 +4,7 @@
 #define CORO_IMPLEMENTATION
 #include "../coro.h"
 #include "check.h"
+#include "helpers.h"
 
 #include <fenv.h>
 #include <pthread.h>
@@ -85,16 +86,6 @@ static void test_four_threads(void) {
 }
 
 /* ---- the pool goes away with its thread ---------------------------------------------------- */
-static long vm_size_kb(void) {
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %ld kB", &kb) == 1) break;
-    fclose(f);
-    return kb;
-}
 static void *ret_arg(void *arg) { return arg; }
 static void *fill_pool(void *arg) {
     coro_t *cos[CORO_POOL_SIZE];
