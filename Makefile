@@ -154,7 +154,7 @@ variants:
 	    echo "SKIPPED variant aarch64: aarch64-linux-gnu-gcc-12 not installed"; continue; fi; \
 	  echo "=== variant $$v"; \
 	  $(MAKE) --no-print-directory test VARIANT=$$v > $(BUILD)/variant-$$v.log 2>&1; rc=$$?; \
-	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error|CHECK' $(BUILD)/variant-$$v.log | tail -n 30; \
+	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error:|CHECK|FAIL' $(BUILD)/variant-$$v.log | tail -n 30; \
 	  [ $$rc -eq 0 ] || { echo "variant $$v FAILED (log: $(BUILD)/variant-$$v.log)"; fail=1; }; \
 	done; exit $$fail
 
