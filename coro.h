@@ -990,7 +990,7 @@ static int coro__guards_install(char *base, size_t region, unsigned k, size_t gu
         __atomic_load_n(&vectored, __ATOMIC_RELAXED)) {
         struct iovec iov[CORO__SLAB_MAX];
         long r;
-        int saved = errno, pidfd = -10000; /* PIDFD_SELF (Linux 6.14+) */
+        int saved = errno, pidfd = -10000; /* PIDFD_SELF, on kernels that know it */
         for (i = 0; i < k; i++) {
             iov[i].iov_base = base + i * region;
             iov[i].iov_len = guard;
