@@ -274,7 +274,7 @@ static void test_guards_cost_no_mapping(void) {
     static coro_t *cos[N];
     int n = 0, i;
     if (strcmp(coro_guard_mode(), "madvise") != 0) {
-        printf("SKIPPED test_guards_cost_no_mapping: guard mode is %s (kernel before 6.13?)\n",
+        printf("SKIPPED test_guards_cost_no_mapping: guard mode is %s (kernel before 6.13, or an emulator)\n",
                coro_guard_mode());
         return;
     }
