@@ -95,10 +95,21 @@ starting() {
     shift
     case $CFG in
     aarch64-*)
-        local port=$((20000 + RANDOM % 20000))
-        QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64 -g $port "$demo" "$@" >"$OUT/qemu.out" 2>&1 &
-        QEMU_PID=$!
-        sleep 0.3
+        # a random port may be taken (qemu then exits): try others; wait until it listens
+        local port tries hex
+        for tries in 1 2 3 4 5; do
+            port=$((20000 + RANDOM % 20000))
+            hex=$(printf ':%04X ' "$port")
+            QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64 -g $port "$demo" "$@" >"$OUT/qemu.out" 2>&1 &
+            QEMU_PID=$!
+            for _ in $(seq 50); do
+                kill -0 "$QEMU_PID" 2>/dev/null || break
+                grep -q "$hex[0-9A-F:]* 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null && break
+                sleep 0.1
+            done
+            kill -0 "$QEMU_PID" 2>/dev/null && break
+            wait "$QEMU_PID" 2>/dev/null
+        done
         START=(-ex "target remote :$port" -ex 'break gdb_stop_here' -ex continue)
         ;;
     *) START=(-ex 'break gdb_stop_here' -ex "run $*") ;;
