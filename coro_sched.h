@@ -375,11 +375,6 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #define CORO__HUP 4 /* with CORO_READ/CORO_WRITE in a backend's report: the peer hung up */
 #define CORO__NO_HEAP ((size_t)-1)
 
-#if defined(__GNUC__) || defined(__clang__)
-#define CORO__S_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define CORO__S_UNLIKELY(x) (x)
-#endif
 
 /* task states */
 enum { CORO__READY = 1, CORO__RUNNING, CORO__WAITING, CORO__DONE };
@@ -440,7 +435,6 @@ struct coro__job {
     void *(*fn)(void *);
     void *arg, *result;
     coro__task *task;
-    coro__sched *s;
     struct coro__job *next;
 };
 
@@ -907,18 +901,21 @@ static coro__task *coro__me(coro__sched *s) {
 
 /* Every blocking call starts here: the caller must be a spawned coroutine, and a raise that
    arrived after its previous call had already completed is delivered now. */
+/* A raise that arrived after t's previous call completed: deliver it now (errno, nonzero). */
+static int coro__raise_pending(coro__task *t) {
+    if (!t || !t->pending_raise) return 0;
+    errno = t->pending_raise;
+    t->pending_raise = 0;
+    return 1;
+}
+
 static coro__task *coro__enter(coro__sched *s) {
     coro__task *t = coro__me(s);
     if (!t) {
         errno = EPERM;
         return NULL;
     }
-    if (t->pending_raise) {
-        errno = t->pending_raise;
-        t->pending_raise = 0;
-        return NULL;
-    }
-    return t;
+    return coro__raise_pending(t) ? NULL : t;
 }
 
 static int coro__deadline_passed(int64_t deadline) { return deadline >= 0 && coro_now() >= deadline; }
@@ -1317,7 +1314,7 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline) {
         return -1;
     }
     t = coro__me(s);
-    if (t && t->pending_raise) return (errno = t->pending_raise, t->pending_raise = 0, -1);
+    if (coro__raise_pending(t)) return -1;
     if (!(e = coro__fd_get(s, fd))) return -1;
     if ((e->ready & events) || !t || coro__deadline_passed(deadline)) {
         /* The edge-triggered bits may be stale (the caller read without telling us): ask the
@@ -1459,7 +1456,7 @@ CORO_API int coro_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t 
     int64_t delay = 1;
     coro__fd *e;
     int tried = 0, saved = errno;
-    if (t && t->pending_raise) return (errno = t->pending_raise, t->pending_raise = 0, -1);
+    if (coro__raise_pending(t)) return -1;
     for (;;) {
         int c;
         if (!(e = coro__fd_get(s, fd))) return -1;
@@ -1528,7 +1525,7 @@ CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline) {
     coro__task *t = coro__me(s);
     coro__fd *e;
     int tried = 0, saved = errno;
-    if (t && t->pending_raise) return (errno = t->pending_raise, t->pending_raise = 0, -1);
+    if (coro__raise_pending(t)) return -1;
     for (;;) {
         if (!(e = coro__fd_get(s, fd))) return -1;
         if ((e->ready & CORO_READ) || (!tried && (!t || coro__deadline_passed(deadline)))) {
@@ -1574,7 +1571,7 @@ CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadlin
     size_t done = 0;
     coro__fd *e;
     int tried = 0, saved = errno;
-    if (t && t->pending_raise) return (errno = t->pending_raise, t->pending_raise = 0, -1);
+    if (coro__raise_pending(t)) return -1;
     for (;;) {
         if (!(e = coro__fd_get(s, fd))) return -1;
         if ((e->ready & CORO_WRITE) || (!tried && (!t || coro__deadline_passed(deadline)))) {
@@ -1735,7 +1732,6 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result) {
     j->arg = arg;
     j->result = NULL;
     j->task = t;
-    j->s = s;
     j->next = NULL;
     pthread_mutex_lock(&s->job_lock);
     if ((size_t)s->idle_workers <= s->jobs_queued && s->nworkers < CORO_SCHED_WORKERS) {
