@@ -802,10 +802,37 @@ CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
         (to) = (struct coro *)coro__x1;                                                      \
         (val) = coro__x2;                                                                    \
     } while (0)
+/* A new coroutine enters through this stub, which zeroes the link register and the frame
+   pointer before it jumps to coro__start (whose address coro__ctx_init leaves in the fp slot):
+   coro__start's frame record is then {0, 0}, where unwinders (gdb, libgcc, perf) stop, instead
+   of whatever the first switch left in x30. Weak and hidden like the i386 routines, so every
+   translation unit may carry a copy; it names no C symbol, so C and C++ builds agree. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+void coro__entry_aarch64_v1(void);
+#ifdef __cplusplus
+}
+#endif
+__asm__(".pushsection .text\n"
+        ".weak coro__entry_aarch64_v1\n"
+        ".hidden coro__entry_aarch64_v1\n"
+        ".type coro__entry_aarch64_v1, %function\n"
+        "coro__entry_aarch64_v1:\n\t"
+        ".cfi_startproc\n\t"
+        ".cfi_undefined x30\n\t"
+        "hint #34\n\t" /* bti c: entered by "br x16" */
+        "mov x16, x29\n\t"
+        "mov x29, xzr\n\t"
+        "mov x30, xzr\n\t"
+        "br x16\n\t"
+        ".cfi_endproc\n"
+        ".size coro__entry_aarch64_v1, .-coro__entry_aarch64_v1\n"
+        ".popsection\n");
 static void coro__ctx_init(coro__ctx *ctx, char *top) {
     ctx->sp = (void *)((uintptr_t)top & ~(uintptr_t)15);
-    ctx->fp = 0;
-    ctx->ip = (void *)(uintptr_t)&coro__start;
+    ctx->fp = (void *)(uintptr_t)&coro__start;
+    ctx->ip = (void *)(uintptr_t)&coro__entry_aarch64_v1;
 }
 static int coro__shadow_stack_active(void) { return 0; } /* GCS is not enabled for user space here */
 

@@ -6,6 +6,7 @@
 
 #include <fenv.h>
 #include <stdint.h>
+#include <unwind.h>
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -647,6 +648,46 @@ static void test_introspection(void) {
     coro_free(b);
 }
 
+/* ---- unwinding stops at the coroutine's first frame ------------------------------------------ */
+/* An unwinder (libgcc's here; gdb and perf read the same frame records) walking up from a
+   coroutine body sees the body, then coro__start, and stops: it must not go on into whatever
+   the first switch left in the return-address slot (on aarch64 that was a stale link register,
+   which showed the resumer as a bogus third frame). */
+struct unwind_walk {
+    uintptr_t lo, hi;
+    int frames, outside;
+    _Unwind_Reason_Code rc;
+};
+static _Unwind_Reason_Code unwind_step(struct _Unwind_Context *ctx, void *arg) {
+    struct unwind_walk *w = (struct unwind_walk *)arg;
+    uintptr_t cfa = (uintptr_t)_Unwind_GetCFA(ctx);
+    if (_Unwind_GetIP(ctx) == 0) return _URC_NO_REASON; /* the end, as some unwinders report it */
+    if (cfa < w->lo || cfa > w->hi) w->outside++;
+    return ++w->frames > 64 ? _URC_NORMAL_STOP : _URC_NO_REASON;
+}
+static __attribute__((noinline)) void *unwind_body(void *arg) {
+    struct unwind_walk *w = (struct unwind_walk *)arg;
+    uintptr_t frame = (uintptr_t)__builtin_frame_address(0); /* on the real stack, even under ASan */
+    w->lo = frame - coro_stack_size(coro_current());
+    w->hi = frame + 4096;
+    w->rc = _Unwind_Backtrace(unwind_step, w);
+    return coro_yield(arg);
+}
+static __attribute__((noinline)) void unwind_resumer(struct unwind_walk *w) {
+    coro_t *co = coro_new(unwind_body, 0);
+    CHECK(coro_resume(co, w) == w);
+    coro_free(co);
+}
+static void test_unwind_stops_at_coroutine_start(void) {
+    struct unwind_walk w;
+    memset(&w, 0, sizeof w);
+    unwind_resumer(&w);
+    CHECK(w.rc == _URC_END_OF_STACK);
+    CHECK(w.frames == 2); /* unwind_body, coro__start */
+    CHECK(w.outside == 0);
+    if (w.frames != 2) fprintf(stderr, "unwind: %d frames\n", w.frames);
+}
+
 int main(void) {
     RUN(test_values_both_ways);
     RUN(test_seed_examples);
@@ -673,6 +714,7 @@ int main(void) {
     RUN(test_mxcsr_alone_per_coroutine);
 #endif
     RUN(test_introspection);
+    RUN(test_unwind_stops_at_coroutine_start);
     CHECK(coro_count_alive() == 0);
     return check_done();
 }

@@ -58,8 +58,8 @@
 #     right after the switch asm inside coro_yield/coro_resume/coro_transfer/coro_kill, where
 #     the compiler's CFI describes the frame with the saved sp, so gdb unwinds from there.
 #   Unwinding stops at coro__start, every coroutine's first frame (a frame filter ends the
-#   backtrace there: above it is a zero return address on x86, a stale link register on
-#   aarch64).
+#   backtrace there: above it is a zero return address, which gdb would still print as a
+#   "0x0 in ?? ()" frame).
 #   Registers are written with "set $reg" in frame 0 only (in another frame gdb would write
 #   the register's save slot in memory) of the thread that was selected; orig_rax/orig_eax is
 #   saved and restored too (gdb may reset it when the pc changes, which would cancel a system
@@ -1107,9 +1107,9 @@ Usage: coro apply-all COMMAND...     (coro apply-all bt = coro bt all)"""
 
 class StartFrameFilter(object):
     """End every backtrace at coro__start, the first frame of every coroutine. On x86-64 and
-    i386 coro__ctx_init leaves a zero return address above it, which gdb would still show as
-    "#N 0x0 in ?? ()"; on aarch64 the link register coro__start saves is whatever the first
-    switch left in x30, and gdb would go on unwinding into stale frames."""
+    i386 coro__ctx_init leaves a zero return address above it, and on aarch64 the entry stub
+    zeroes x29 and x30 before coro__start saves them; gdb would still show that as
+    "#N 0x0 in ?? ()"."""
 
     def __init__(self):
         self.name = "coro-start"
