@@ -92,7 +92,8 @@ THE API (details at each declaration)
               coro_sleep coro_sleep_until coro_wait_fd coro_join coro_joinable coro_count
               coro_dump coro_find coro_sched_backend coro_sched_free
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
-              coro_close coro_fd_forget coro_pipe coro_tcp_listen coro_tcp_connect coro_tcp_port
+              coro_writev coro_close coro_fd_forget coro_pipe coro_tcp_listen
+              coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
    sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_*
    off-loop:  coro_offload coro_signal_wait coro_signal_watch
 
@@ -116,6 +117,7 @@ CONFIGURATION (define before the implementation; defaults in brackets)
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -224,6 +226,13 @@ CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline);
 CORO_API ssize_t coro_read_full(int fd, void *buf, size_t len, int64_t deadline);
 CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadline);
 
+/* coro_writev: like coro_write for the iovcnt buffers of iov in order (a response head and its
+   body, say) with as few syscalls as the kernel allows: all of their bytes, or -1. iov is not
+   modified; any iovcnt >= 0 works (IOV_MAX is only a per-syscall limit). Returns the total.
+   Errors as coro_write, plus EINVAL (iovcnt < 0, iov NULL with iovcnt > 0, or a total above
+   SSIZE_MAX). */
+CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+
 /* coro_close: close fd; coroutines waiting on it wake with -1, errno EBADF. Returns close's
    result. coro_fd_forget: the same without closing: the scheduler forgets fd (it stays open
    and non-blocking), for fds you close yourself. */
@@ -238,6 +247,14 @@ CORO_API int coro_pipe(int fds[2]);
    -1 with errno as socket/bind/listen or EINVAL (bad host). A host that is a name is resolved
    on a worker thread when called from a spawned coroutine. */
 CORO_API int coro_tcp_listen(const char *host, int port, int backlog);
+
+/* coro_tcp_listen_opt: coro_tcp_listen with option flags, 0 or a bitwise or of:
+     CORO_TCP_REUSEPORT  SO_REUSEPORT: several sockets (one per thread, each with its own
+                         scheduler) may listen on the same host:port and the kernel spreads
+                         new connections over them (Linux 3.9+; ENOPROTOOPT where missing)
+   -1 with errno as coro_tcp_listen, setsockopt, or EINVAL (an unknown flag). */
+#define CORO_TCP_REUSEPORT 1
+CORO_API int coro_tcp_listen_opt(const char *host, int port, int backlog, int flags);
 
 /* coro_tcp_connect: a connected TCP socket (TCP_NODELAY set) to host:port, trying each address
    the name resolves to; names are resolved on a worker thread so the loop never stalls. -1
@@ -1565,27 +1582,63 @@ CORO_API ssize_t coro_read_full(int fd, void *buf, size_t len, int64_t deadline)
     return (ssize_t)got;
 }
 
-CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadline) {
+/* All the bytes of iov[0..cnt), in as few syscalls as the kernel allows: a single buffer goes
+   to send/write, several to sendmsg/writev in windows of at most CORO__IOV_WINDOW entries
+   copied from where the last call stopped (the caller's array is never written). */
+#define CORO__IOV_WINDOW 64
+static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t total, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t = coro__me(s);
-    size_t done = 0;
+    size_t done = 0, skip = 0; /* bytes written; bytes of iov[0] already written */
     coro__fd *e;
     int tried = 0, saved = errno;
     if (coro__raise_pending(t)) return -1;
+    while (cnt > 0 && iov[0].iov_len == 0) iov++, cnt--;
     for (;;) {
         if (!(e = coro__fd_get(s, fd))) return -1;
+        if (done == total) { /* nothing (left) to write: the fd was still checked */
+            coro__spend(s, t);
+            errno = saved;
+            return (ssize_t)total;
+        }
         if ((e->ready & CORO_WRITE) || (!tried && (!t || coro__deadline_passed(deadline)))) {
-            ssize_t n = e->socket ? send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL)
-                                  : write(fd, (const char *)buf + done, len - done);
+            ssize_t n;
+            size_t want; /* offered to this call */
+            if (cnt == 1) {
+                const char *p = (const char *)iov[0].iov_base + skip;
+                want = iov[0].iov_len - skip;
+                n = e->socket ? send(fd, p, want, MSG_NOSIGNAL) : write(fd, p, want);
+            } else {
+                struct iovec w[CORO__IOV_WINDOW];
+                int k = cnt < CORO__IOV_WINDOW ? cnt : CORO__IOV_WINDOW, j;
+                memcpy(w, iov, (size_t)k * sizeof *w);
+                for (want = 0, j = 0; j < k; j++) want += w[j].iov_len;
+                want -= skip;
+                w[0].iov_base = (char *)w[0].iov_base + skip;
+                w[0].iov_len -= skip;
+                if (e->socket) {
+                    struct msghdr m;
+                    memset(&m, 0, sizeof m);
+                    m.msg_iov = w;
+                    m.msg_iovlen = (size_t)k;
+                    n = sendmsg(fd, &m, MSG_NOSIGNAL);
+                } else {
+                    n = writev(fd, w, k);
+                }
+            }
             tried = 1;
             if (n >= 0) {
-                done += (size_t)n;
-                if (done == len) {
-                    coro__spend(s, t);
-                    errno = saved;
-                    return (ssize_t)len;
+                size_t left = (size_t)n;
+                done += left;
+                while (cnt > 0 && left >= iov[0].iov_len - skip) { /* step past what went out */
+                    left -= iov[0].iov_len - skip;
+                    skip = 0;
+                    iov++, cnt--;
                 }
-                e->ready = (unsigned char)(e->ready & ~CORO_WRITE); /* the buffer is full */
+                skip += left;
+                while (cnt > 0 && iov[0].iov_len == 0) iov++, cnt--;
+                if ((size_t)n < want) e->ready = (unsigned char)(e->ready & ~CORO_WRITE); /* full */
+                continue;
             } else if (errno == EINTR) {
                 continue;
             } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -1600,6 +1653,34 @@ CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadlin
         }
         if (coro__fd_wait(s, t, fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
     }
+}
+
+CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadline) {
+    struct iovec v;
+    if (len > (size_t)SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    v.iov_base = (void *)(uintptr_t)buf;
+    v.iov_len = len;
+    return coro__write_all(fd, &v, 1, len, deadline);
+}
+
+CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline) {
+    size_t total = 0;
+    int i;
+    if (iovcnt < 0 || (!iov && iovcnt > 0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
+            errno = EINVAL;
+            return -1;
+        }
+        total += iov[i].iov_len;
+    }
+    return coro__write_all(fd, iov, iovcnt, total, deadline);
 }
 
 static void coro__fd_drop(coro__sched *s, int fd) {
@@ -1818,9 +1899,13 @@ static int coro__resolve_host(const char *host, int port, int passive, struct ad
 }
 
 CORO_API int coro_tcp_listen(const char *host, int port, int backlog) {
+    return coro_tcp_listen_opt(host, port, backlog, 0);
+}
+
+CORO_API int coro_tcp_listen_opt(const char *host, int port, int backlog, int flags) {
     struct addrinfo *ai = NULL, *a;
     int fd = -1, one = 1, err = EINVAL;
-    if (port < 0 || port > 65535) {
+    if (port < 0 || port > 65535 || (flags & ~CORO_TCP_REUSEPORT)) {
         errno = EINVAL;
         return -1;
     }
@@ -1835,6 +1920,21 @@ CORO_API int coro_tcp_listen(const char *host, int port, int backlog) {
             continue;
         }
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifdef SO_REUSEPORT
+        if ((flags & CORO_TCP_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+            err = errno;
+            coro_close(fd);
+            fd = -1;
+            break; /* the same on every address */
+        }
+#else
+        if (flags & CORO_TCP_REUSEPORT) {
+            coro_close(fd);
+            fd = -1;
+            err = ENOPROTOOPT;
+            break;
+        }
+#endif
         if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, backlog > 0 ? backlog : 128) == 0)
             break;
         err = errno;

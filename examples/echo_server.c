@@ -89,28 +89,10 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
-/* A listening socket of our own: coro_tcp_listen does not set SO_REUSEPORT, and every thread
-   needs its own socket on the same port. */
+/* Every thread listens on a socket of its own on the same port: SO_REUSEPORT lets the kernel
+   spread new connections over them. */
 static int listen_reuseport(const char *addr, int port) {
-    struct sockaddr_in sin;
-    int fd, one = 1, err;
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
-        errno = EINVAL;
-        return -1;
-    }
-    if ((fd = coro_socket(AF_INET, SOCK_STREAM, 0)) < 0) return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(fd, 1024) != 0) {
-        err = errno;
-        coro_close(fd);
-        errno = err;
-        return -1;
-    }
-    return fd;
+    return coro_tcp_listen_opt(addr, port, 1024, CORO_TCP_REUSEPORT);
 }
 
 /* The worker of the running thread: coroutines never move between threads, so each may read

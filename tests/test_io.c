@@ -1559,6 +1559,162 @@ static void test_main_caller(void) {
     coro_close(lfd);
 }
 
+/* ---- 15. coro_writev ------------------------------------------------------------------------ */
+/* Hundreds of buffers of random sizes (zero-length ones among them) through a pipe and a TCP
+   connection, far more than the kernel buffers at once and more than one window of buffers per
+   syscall: every byte arrives in order, and the caller's array is left as it was. */
+enum { WV_BUFS = 700, WV_ROUNDS = 4 };
+static int wv_fds[2];
+static size_t wv_total, wv_got, wv_bad = (size_t)-1;
+static unsigned char *wv_data;
+static void *wv_writer(void *arg) {
+    static struct iovec iov[WV_BUFS], copy[WV_BUFS];
+    uint32_t sizes = 31337;
+    size_t off = 0;
+    int i, r;
+    (void)arg;
+    for (r = 0; r < WV_ROUNDS; r++) {
+        size_t sum = 0;
+        for (i = 0; i < WV_BUFS; i++) {
+            size_t n = rnd_next(&sizes) % 5 == 0 ? 0 : rnd_next(&sizes) % 3000;
+            iov[i].iov_base = wv_data + off + sum;
+            iov[i].iov_len = n;
+            sum += n;
+        }
+        memcpy(copy, iov, sizeof iov);
+        CHECK(coro_writev(wv_fds[1], iov, WV_BUFS, in_ms(5000)) == (ssize_t)sum);
+        CHECK(memcmp(copy, iov, sizeof iov) == 0);
+        off += sum;
+    }
+    wv_total = off;
+    coro_close(wv_fds[1]);
+    return NULL;
+}
+static void *wv_reader(void *arg) {
+    unsigned char buf[4096];
+    uint32_t sizes = 5;
+    ssize_t n;
+    (void)arg;
+    coro_sleep(5); /* let the writer fill the kernel's buffer first */
+    while ((n = coro_read(wv_fds[0], buf, 1 + rnd_next(&sizes) % sizeof buf, in_ms(5000))) > 0) {
+        ssize_t i;
+        for (i = 0; i < n; i++)
+            if (buf[i] != wv_data[wv_got + (size_t)i] && wv_bad == (size_t)-1) wv_bad = wv_got + (size_t)i;
+        wv_got += (size_t)n;
+    }
+    CHECK(n == 0);
+    coro_close(wv_fds[0]);
+    return NULL;
+}
+static void *wv_tcp_setup(void *arg) {
+    (void)arg;
+    if (tcp_pair(&wv_fds[1], &wv_fds[0]) != 0) return NULL;
+    spawn(wv_reader, NULL);
+    spawn(wv_writer, NULL);
+    return NULL;
+}
+static void wv_check(void) {
+    CHECK(wv_total > WV_ROUNDS * WV_BUFS * 1000);
+    CHECK(wv_got == wv_total);
+    CHECK(wv_bad == (size_t)-1);
+}
+static void *wv_edges(void *arg) {
+    int sv[2];
+    char a[3] = "ab", b[3] = "cd", got[8];
+    struct iovec iov[3];
+    (void)arg;
+    unix_pair(sv);
+    iov[0].iov_base = a;
+    iov[0].iov_len = 2;
+    iov[1].iov_base = NULL;
+    iov[1].iov_len = 0;
+    iov[2].iov_base = b;
+    iov[2].iov_len = 2;
+    CHECK(coro_writev(sv[0], iov, 3, in_ms(1000)) == 4);
+    CHECK(coro_read_full(sv[1], got, 4, in_ms(1000)) == 4 && memcmp(got, "abcd", 4) == 0);
+    CHECK(coro_writev(sv[0], iov, 0, in_ms(1000)) == 0);
+    CHECK(coro_writev(sv[0], NULL, 0, in_ms(1000)) == 0);
+    errno = 0;
+    CHECK(coro_writev(sv[0], NULL, 1, in_ms(1000)) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(coro_writev(sv[0], iov, -1, in_ms(1000)) == -1 && errno == EINVAL);
+    iov[1].iov_base = a;
+    iov[1].iov_len = (size_t)SSIZE_MAX; /* with the others: more than ssize_t can count */
+    errno = 0;
+    CHECK(coro_writev(sv[0], iov, 3, in_ms(1000)) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(coro_writev(-1, iov, 1, in_ms(1000)) == -1 && errno == EBADF);
+    coro_close(sv[0]);
+    iov[1].iov_len = 0;
+    errno = 0;
+    CHECK(coro_writev(sv[1], iov, 3, in_ms(1000)) == -1 && errno == EPIPE); /* peer closed */
+    coro_close(sv[1]);
+    return NULL;
+}
+static void test_writev(void) {
+    size_t cap = (size_t)WV_ROUNDS * WV_BUFS * 3000, i;
+    uint32_t st = 99;
+    wv_data = (unsigned char *)malloc(cap);
+    CHECK(wv_data != NULL);
+    if (!wv_data) return;
+    for (i = 0; i < cap; i++) wv_data[i] = stream_next(&st);
+    /* a pipe (writev) */
+    CHECK(coro_pipe(wv_fds) == 0);
+    wv_got = wv_total = 0;
+    wv_bad = (size_t)-1;
+    spawn(wv_reader, NULL);
+    spawn(wv_writer, NULL);
+    run_all();
+    wv_check();
+    /* a TCP connection (sendmsg) */
+    wv_got = wv_total = 0;
+    wv_bad = (size_t)-1;
+    spawn(wv_tcp_setup, NULL);
+    run_all();
+    wv_check();
+    spawn(wv_edges, NULL);
+    run_all();
+    free(wv_data);
+}
+
+/* ---- 16. coro_tcp_listen_opt --------------------------------------------------------------- */
+static void *rp_body(void *arg) {
+    int a, b, c, port, i, seen_a = 0, seen_b = 0;
+    (void)arg;
+    errno = 0;
+    CHECK(coro_tcp_listen_opt("127.0.0.1", 0, 16, 4) == -1 && errno == EINVAL);
+    a = coro_tcp_listen_opt("127.0.0.1", 0, 16, CORO_TCP_REUSEPORT);
+    CHECK(a >= 0);
+    port = coro_tcp_port(a);
+    /* a second socket on the same port: with the flag it may listen too, without it not */
+    b = coro_tcp_listen_opt("127.0.0.1", port, 16, CORO_TCP_REUSEPORT);
+    CHECK(b >= 0);
+    errno = 0;
+    CHECK(coro_tcp_listen("127.0.0.1", port, 16) == -1 && errno == EADDRINUSE);
+    /* connections reach both (the kernel hashes each connection's address to one of them) */
+    for (i = 0; i < 64 && !(seen_a && seen_b); i++) {
+        int got;
+        c = coro_tcp_connect("127.0.0.1", port, in_ms(2000));
+        CHECK(c >= 0);
+        if ((got = coro_accept(a, NULL, NULL, 0)) >= 0) {
+            seen_a = 1;
+            coro_close(got);
+        } else if ((got = coro_accept(b, NULL, NULL, in_ms(2000))) >= 0) {
+            seen_b = 1;
+            coro_close(got);
+        }
+        coro_close(c);
+    }
+    CHECK(seen_a && seen_b);
+    coro_close(a);
+    coro_close(b);
+    return NULL;
+}
+static void test_tcp_listen_reuseport(void) {
+    spawn(rp_body, NULL);
+    run_all();
+}
+
 static const struct {
     const char *name;
     void (*body)(void);
@@ -1616,6 +1772,8 @@ int main(int argc, char **argv) {
     RUN_TIMED(test_signal_other_pending);
     RUN_TIMED(test_pipe);
     RUN_TIMED(test_errno_per_coroutine);
+    RUN_TIMED(test_writev);
+    RUN_TIMED(test_tcp_listen_reuseport);
     coro_sched_free();
     CHECK(coro_count() == 0);
     CHECK(coro_count_alive() == 0);
