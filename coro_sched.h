@@ -287,6 +287,7 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 CORO_API int coro_signal_watch(const sigset_t *set);
 
 /* ---- synchronisation (coroutines of one thread; no allocation; zero-filled = initialised) -- */
+/* A NULL object makes the int-returning calls fail with EINVAL and the void ones do nothing. */
 struct coro__task;
 typedef struct coro__waitq {
     struct coro__task *head, *tail;
@@ -2134,7 +2135,11 @@ CORO_API int coro_mutex_lock(coro_mutex_t *m, int64_t deadline) {
 CORO_API int coro_mutex_unlock(coro_mutex_t *m) {
     coro__sched *s = coro__s();
     coro__task *next;
-    if (!m || !m->owner || m->owner != coro__me(s)) {
+    if (!m) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!m->owner || m->owner != coro__me(s)) {
         errno = EPERM;
         return -1;
     }

@@ -380,6 +380,21 @@ static void test_channels(void) {
     CHECK_ERR(coro_chan_new(0, 4) == NULL, EINVAL);
     CHECK_ERR(coro_chan_new((size_t)-1 / 2, (size_t)-1 / 2) == NULL, EINVAL);
     CHECK_ERR(coro_chan_send(NULL, &v, -1) == -1, EINVAL);
+    CHECK_ERR(coro_chan_recv(NULL, &v, -1) == -1, EINVAL);
+    /* NULL sync objects: EINVAL from the calls that return int, nothing from the void ones */
+    CHECK_ERR(coro_cond_wait(NULL, 0) == -1, EINVAL);
+    CHECK_ERR(coro_mutex_lock(NULL, 0) == -1, EINVAL);
+    CHECK_ERR(coro_mutex_unlock(NULL) == -1, EINVAL);
+    CHECK_ERR(coro_sem_wait(NULL, 0) == -1, EINVAL);
+    CHECK_ERR(coro_sem_post(NULL) == -1, EINVAL);
+    coro_cond_init(NULL);
+    coro_cond_signal(NULL);
+    coro_cond_broadcast(NULL);
+    coro_mutex_init(NULL);
+    coro_sem_init(NULL, 1);
+    coro_chan_close(NULL);
+    coro_chan_free(NULL);
+    CHECK(coro_chan_len(NULL) == 0);
 }
 
 /* ---- join ---------------------------------------------------------------------------------- */
