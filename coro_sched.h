@@ -456,6 +456,13 @@ struct coro__job {
     struct coro__job *next;
 };
 
+/* A timer: the key is copied in, so ordering the heap reads only the heap's own array. */
+typedef struct coro__hent {
+    int64_t deadline;
+    uint64_t seq;
+    coro__task *task;
+} coro__hent;
+
 typedef struct coro__reg_slot {
     coro_t *key;
     coro__task *task;
@@ -465,7 +472,7 @@ struct coro__sched {
     int ready_init, running, stop;
     coro__waitq ready;
     size_t nready;
-    coro__task **heap;
+    struct coro__hent *heap;
     size_t nheap, cap_heap;
     uint64_t seq, resumes;
     coro__fd *fds;
@@ -530,62 +537,67 @@ static coro__task *coro__q_pop(coro__waitq *q) {
     return t;
 }
 
-/* >>heap: timers, ordered by (deadline, seq) so equal deadlines keep their order */
-static int coro__heap_less(const coro__task *a, const coro__task *b) {
+/* >>heap: timers, ordered by (deadline, seq) so equal deadlines keep their order. A task's
+   deadline does not change while it is in the heap (coro__block inserts, coro__unwait removes). */
+static int coro__heap_less(const coro__hent *a, const coro__hent *b) {
     return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
-static void coro__heap_set(coro__sched *s, size_t i, coro__task *t) {
-    s->heap[i] = t;
-    t->heap_idx = i;
+static void coro__heap_set(coro__sched *s, size_t i, const coro__hent *h) {
+    s->heap[i] = *h;
+    h->task->heap_idx = i;
 }
 static void coro__heap_up(coro__sched *s, size_t i) {
-    coro__task *t = s->heap[i];
+    coro__hent h = s->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!coro__heap_less(t, s->heap[parent])) break;
-        coro__heap_set(s, i, s->heap[parent]);
+        if (!coro__heap_less(&h, &s->heap[parent])) break;
+        coro__heap_set(s, i, &s->heap[parent]);
         i = parent;
     }
-    coro__heap_set(s, i, t);
+    coro__heap_set(s, i, &h);
 }
 static void coro__heap_down(coro__sched *s, size_t i) {
-    coro__task *t = s->heap[i];
+    coro__hent h = s->heap[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= s->nheap) break;
-        if (c + 1 < s->nheap && coro__heap_less(s->heap[c + 1], s->heap[c])) c++;
-        if (!coro__heap_less(s->heap[c], t)) break;
-        coro__heap_set(s, i, s->heap[c]);
+        if (c + 1 < s->nheap && coro__heap_less(&s->heap[c + 1], &s->heap[c])) c++;
+        if (!coro__heap_less(&s->heap[c], &h)) break;
+        coro__heap_set(s, i, &s->heap[c]);
         i = c;
     }
-    coro__heap_set(s, i, t);
+    coro__heap_set(s, i, &h);
 }
 static int coro__heap_insert(coro__sched *s, coro__task *t) {
+    coro__hent *h;
     if (s->nheap == s->cap_heap) {
         size_t cap = s->cap_heap ? s->cap_heap * 2 : 64;
-        coro__task **h = (coro__task **)CORO_MALLOC(cap * sizeof *h);
-        if (!h) {
+        coro__hent *nh = (coro__hent *)CORO_MALLOC(cap * sizeof *nh);
+        if (!nh) {
             errno = ENOMEM;
             return -1;
         }
-        if (s->nheap) memcpy(h, s->heap, s->nheap * sizeof *h);
+        if (s->nheap) memcpy(nh, s->heap, s->nheap * sizeof *nh);
         CORO_FREE(s->heap);
-        s->heap = h;
+        s->heap = nh;
         s->cap_heap = cap;
     }
     t->seq = ++s->seq;
-    s->heap[s->nheap] = t;
+    h = &s->heap[s->nheap];
+    h->deadline = t->deadline;
+    h->seq = t->seq;
+    h->task = t;
     t->heap_idx = s->nheap++;
     coro__heap_up(s, t->heap_idx);
     return 0;
 }
 static void coro__heap_remove(coro__sched *s, coro__task *t) {
     size_t i = t->heap_idx;
-    coro__task *last = s->heap[--s->nheap];
+    coro__hent last = s->heap[--s->nheap];
     t->heap_idx = CORO__NO_HEAP;
     if (i == s->nheap) return;
-    coro__heap_set(s, i, last);
-    if (i > 0 && coro__heap_less(last, s->heap[(i - 1) / 2])) coro__heap_up(s, i);
+    coro__heap_set(s, i, &last);
+    if (i > 0 && coro__heap_less(&last, &s->heap[(i - 1) / 2])) coro__heap_up(s, i);
     else coro__heap_down(s, i);
 }
 
@@ -1130,14 +1142,14 @@ static void coro__timers_fire(coro__sched *s) {
     int64_t now;
     if (!s->nheap) return;
     now = coro_now();
-    while (s->nheap && s->heap[0]->deadline <= now) coro__wake(s, s->heap[0], ETIMEDOUT);
+    while (s->nheap && s->heap[0].deadline <= now) coro__wake(s, s->heap[0].task, ETIMEDOUT);
 }
 
 static int coro__loop_timeout(coro__sched *s) {
     int64_t d;
     if (s->ready.head) return 0;
     if (!s->nheap) return -1;
-    d = s->heap[0]->deadline - coro_now();
+    d = s->heap[0].deadline - coro_now();
     if (d <= 0) return 0;
     return d > INT_MAX ? INT_MAX : (int)d;
 }
@@ -1170,6 +1182,7 @@ CORO_API int coro_run(void) {
             errno = EDEADLK;
             return -1;
         }
+        if (timeout == 0 && !s->nfdwait && !s->jobs_pending) continue; /* nothing to poll for */
         if (coro__poller_wait(s, timeout) != 0 && errno != EINTR) {
             s->running = 0;
             return -1;

@@ -1715,6 +1715,52 @@ static void test_tcp_listen_reuseport(void) {
     run_all();
 }
 
+/* ---- 17. a coroutine that only yields does not starve timers or fds -------------------------- */
+/* While one coroutine keeps yielding (the ready queue never empties), a sleeper still wakes and
+   a reader still gets what another thread writes to its pipe. */
+static int yl_pipe[2];
+static volatile int yl_slept, yl_read;
+static void *yl_spinner(void *arg) {
+    int64_t end = in_ms(5000);
+    (void)arg;
+    while (!(yl_slept && yl_read) && coro_now() < end) coro_sched_yield();
+    CHECK(yl_slept && yl_read);
+    return NULL;
+}
+static void *yl_sleeper(void *arg) {
+    (void)arg;
+    CHECK(coro_sleep(20) == 0);
+    yl_slept = 1;
+    return NULL;
+}
+static void *yl_reader(void *arg) {
+    char c = 0;
+    (void)arg;
+    CHECK(coro_read(yl_pipe[0], &c, 1, in_ms(5000)) == 1 && c == 'y');
+    yl_read = 1;
+    return NULL;
+}
+static void *yl_thread(void *arg) {
+    struct timespec ts = {0, 30 * 1000000};
+    (void)arg;
+    nanosleep(&ts, NULL);
+    if (write(yl_pipe[1], "y", 1) != 1) return NULL;
+    return NULL;
+}
+static void test_yielder_does_not_starve(void) {
+    pthread_t th;
+    yl_slept = yl_read = 0;
+    CHECK(coro_pipe(yl_pipe) == 0);
+    spawn(yl_spinner, NULL);
+    spawn(yl_sleeper, NULL);
+    spawn(yl_reader, NULL);
+    CHECK(pthread_create(&th, NULL, yl_thread, NULL) == 0);
+    run_all();
+    pthread_join(th, NULL);
+    coro_close(yl_pipe[0]);
+    coro_close(yl_pipe[1]);
+}
+
 static const struct {
     const char *name;
     void (*body)(void);
@@ -1774,6 +1820,7 @@ int main(int argc, char **argv) {
     RUN_TIMED(test_errno_per_coroutine);
     RUN_TIMED(test_writev);
     RUN_TIMED(test_tcp_listen_reuseport);
+    RUN_TIMED(test_yielder_does_not_starve);
     coro_sched_free();
     CHECK(coro_count() == 0);
     CHECK(coro_count_alive() == 0);
