@@ -271,7 +271,9 @@ CORO_API int coro_tcp_port(int fd);
    EPERM (not a spawned coroutine), EAGAIN (no worker thread could be started), ENOMEM, or err if
    raised (fn still runs to its end on the worker; the call returns only then, so memory fn uses
    stays valid). If the caller is killed, fn also runs to its end and the caller's stack is kept
-   until then. */
+   until then. (Under ASan with detect_stack_use_after_return=1, addressable locals live on
+   ASan's fake stack instead, which ASan frees when the coroutine dies: if the caller may be
+   killed, give fn heap memory.) */
 CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result);
 
 /* coro_signal_wait: wait until one of the signals in set is delivered to the process and return
