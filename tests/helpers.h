@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +38,29 @@ static __attribute__((unused)) int run_child_named(const char *name, char *out, 
     close(fds[0]);
     waitpid(pid, &status, 0);
     return status;
+}
+
+/* The scenarios a test binary can run in a fresh process, by name. */
+struct helpers_scenario {
+    const char *name;
+    void (*body)(void);
+};
+#define HELPERS_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* First thing in main: remembers argv[0] for run_child and, when this process is such a child
+   (one argument: a scenario's name), runs that scenario and exits 0 (126 for an unknown name).
+   Returns only in the parent. */
+static __attribute__((unused)) void helpers_child_dispatch(int argc, char **argv,
+                                                           const struct helpers_scenario *s, size_t n) {
+    size_t i;
+    helpers_self_exe = argv[0];
+    if (argc != 2) return;
+    for (i = 0; i < n; i++)
+        if (strcmp(argv[1], s[i].name) == 0) {
+            s[i].body();
+            _exit(0);
+        }
+    _exit(126);
 }
 
 /* VmSize of this process in kB, -1 if /proc says nothing */

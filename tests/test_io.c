@@ -801,17 +801,26 @@ static void *k_killer(void *arg) {
     }
     return NULL;
 }
-static void kill_case(int kind) {
+/* the fds a kill or raise case blocks on: a socket pair (k_fd, k_peer) and a listener */
+static void k_open(void) {
     int sv[2];
-    coro_t *v;
     unix_pair(sv);
     k_fd = sv[0];
     k_peer = sv[1];
     k_lfd = coro_tcp_listen("127.0.0.1", 0, 4);
     k_port = coro_tcp_port(k_lfd);
-    k_continued = 0;
     k_drained = 0;
     memset(k_tail, 0, sizeof k_tail);
+}
+static void k_close(void) {
+    if (k_fd >= 0) coro_close(k_fd); /* (the write cases close it themselves) */
+    coro_close(k_peer);
+    coro_close(k_lfd);
+}
+static void kill_case(int kind) {
+    coro_t *v;
+    k_open();
+    k_continued = 0;
     cleanups = 0;
     v = spawn(k_victim, P(kind));
     coro_set_data(v, P(kind));
@@ -822,9 +831,7 @@ static void kill_case(int kind) {
         CHECK(k_drained >= 4);
         CHECK(memcmp(k_tail, "tail", 4) == 0);
     }
-    if (k_fd >= 0) coro_close(k_fd);
-    coro_close(k_peer);
-    coro_close(k_lfd);
+    k_close();
 }
 static void test_kill_blocked_io(void) {
     kill_case(K_READ);
@@ -881,26 +888,17 @@ static void *r_raiser(void *arg) {
     return NULL;
 }
 static void raise_case(int kind) {
-    int sv[2];
     coro_t *v;
-    unix_pair(sv);
-    k_fd = sv[0];
-    k_peer = sv[1];
-    k_lfd = coro_tcp_listen("127.0.0.1", 0, 4);
-    k_port = coro_tcp_port(k_lfd);
+    k_open();
     r_first_err = -1;
     r_second_ok = 0;
-    k_drained = 0;
-    memset(k_tail, 0, sizeof k_tail);
     v = spawn(r_victim, P(kind));
     coro_set_data(v, P(kind));
     spawn(r_raiser, v);
     run_all();
     CHECK(r_second_ok);
     if (kind == K_WRITE) CHECK(memcmp(k_tail, "tail", 4) == 0);
-    if (k_fd >= 0) coro_close(k_fd);
-    coro_close(k_peer);
-    coro_close(k_lfd);
+    k_close();
 }
 static void test_raise_blocked_io(void) {
     raise_case(K_READ);
@@ -1761,10 +1759,7 @@ static void test_yielder_does_not_starve(void) {
     coro_close(yl_pipe[1]);
 }
 
-static const struct {
-    const char *name;
-    void (*body)(void);
-} scenarios[] = {
+static const struct helpers_scenario scenarios[] = {
     {"sigpipe_from_main_child", sigpipe_from_main_child},
     {"emfile_child", emfile_child},
     {"signal_other_pending_child", signal_other_pending_child},
@@ -1782,16 +1777,7 @@ static const struct {
     } while (0)
 
 int main(int argc, char **argv) {
-    size_t i;
-    helpers_self_exe = argv[0];
-    if (argc == 2) {
-        for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
-            if (strcmp(argv[1], scenarios[i].name) == 0) {
-                scenarios[i].body();
-                _exit(0);
-            }
-        return 126;
-    }
+    helpers_child_dispatch(argc, argv, scenarios, HELPERS_COUNT(scenarios));
     RUN_TIMED(test_backend_name);
     RUN_TIMED(test_main_caller); /* first: nothing has touched the scheduler yet */
     RUN_TIMED(test_echo_many_clients);

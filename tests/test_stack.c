@@ -289,10 +289,7 @@ static void test_guards_cost_no_mapping(void) {
 }
 #endif
 
-static const struct {
-    const char *name;
-    void (*body)(void);
-} scenarios[] = {
+static const struct helpers_scenario scenarios[] = {
     {"overflow_child", overflow_child},
     {"other_fault_child", other_fault_child},
     {"other_fault_siginfo_child", other_fault_siginfo_child},
@@ -304,16 +301,7 @@ static const struct {
 };
 
 int main(int argc, char **argv) {
-    size_t i;
-    helpers_self_exe = argv[0];
-    if (argc == 2) {
-        for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
-            if (strcmp(argv[1], scenarios[i].name) == 0) {
-                scenarios[i].body();
-                _exit(0);
-            }
-        return 126;
-    }
+    helpers_child_dispatch(argc, argv, scenarios, HELPERS_COUNT(scenarios));
     RUN(test_10k_alive);
     RUN(test_200k_created_and_freed);
     RUN(test_pool_bounded_and_trim);
