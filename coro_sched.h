@@ -436,7 +436,6 @@ typedef struct coro__task {
     int fd, events, revents;
     int64_t deadline;
     size_t heap_idx;
-    uint64_t seq;
     coro__waitq joiners;
     coro_t *join_target;
     int joinable, joined, has_wake, budget;
@@ -584,10 +583,9 @@ static int coro__heap_insert(coro__sched *s, coro__task *t) {
         s->heap = nh;
         s->cap_heap = cap;
     }
-    t->seq = ++s->seq;
     h = &s->heap[s->nheap];
     h->deadline = t->deadline;
-    h->seq = t->seq;
+    h->seq = ++s->seq;
     h->task = t;
     t->heap_idx = s->nheap++;
     coro__heap_up(s, t->heap_idx);
@@ -1609,8 +1607,12 @@ static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t 
     coro__fd *e;
     int tried = 0, saved = errno;
     if (coro__raise_pending(t)) return -1;
-    while (cnt > 0 && iov[0].iov_len == 0) iov++, cnt--;
     for (;;) {
+        while (cnt > 0 && skip >= iov[0].iov_len) { /* step past what went out, and empty buffers */
+            skip -= iov[0].iov_len;
+            iov++;
+            cnt--;
+        }
         if (!(e = coro__fd_get(s, fd))) return -1;
         if (done == total) { /* nothing (left) to write: the fd was still checked */
             coro__spend(s, t);
@@ -1644,15 +1646,8 @@ static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t 
             }
             tried = 1;
             if (n >= 0) {
-                size_t left = (size_t)n;
-                done += left;
-                while (cnt > 0 && left >= iov[0].iov_len - skip) { /* step past what went out */
-                    left -= iov[0].iov_len - skip;
-                    skip = 0;
-                    iov++, cnt--;
-                }
-                skip += left;
-                while (cnt > 0 && iov[0].iov_len == 0) iov++, cnt--;
+                done += (size_t)n;
+                skip += (size_t)n;
                 if ((size_t)n < want) e->ready = (unsigned char)(e->ready & ~CORO_WRITE); /* full */
                 continue;
             } else if (errno == EINTR) {
