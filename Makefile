@@ -92,7 +92,7 @@ ifeq ($(CXX_OK),1)
   endif
 endif
 # the scheduler's suites run once per backend
-SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
+SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll test_xthread test_xthread_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
 TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
