@@ -102,7 +102,7 @@ ifeq ($(VARIANT),default)
   TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2
 endif
 
-.PHONY: all test variants bench bench-quick demo install uninstall clean tests-build $(M32INC)
+.PHONY: all test variants bench bench-quick bench-chan demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
 include examples/examples.mk
@@ -182,9 +182,13 @@ bench: bench-bins
 	$(BENCH_OUT)/bench_core $(BENCH_OUT)/core.tsv
 	@echo "=== timers"
 	$(BENCH_OUT)/timers
+	@echo "=== channels: same thread before/after, two threads against Go (bench/chan)"
+	bash bench/chan/run.sh $(BENCH_OUT)
 	@echo "=== echo servers (bench/echo)"
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --out $(BENCH_OUT)/echo.tsv
 	@if command -v gnuplot >/dev/null; then bash bench/echo/plot.sh $(BENCH_OUT)/echo.tsv $(BENCH_OUT)/rtt.png; fi
+bench-chan:
+	bash bench/chan/run.sh $(BENCH_OUT)
 bench-quick: bench-bins
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --quick --out $(BENCH_OUT)/echo-quick.tsv
 

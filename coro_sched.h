@@ -6,7 +6,8 @@
    a timer heap, non-blocking sockets whose calls block only the calling coroutine, condition
    variables, mutexes, semaphores, channels, join, blocking work moved to worker threads, and
    signals received as events. It uses only coro.h's public API. One scheduler per thread; run
-   one per core for more.
+   one per core for more: threads post coroutines to each other, wake each other's coroutines
+   and share channels (see THREADS).
 
 USAGE
    In exactly one file, before any #include:
@@ -81,6 +82,30 @@ FDS
    sent to the back of the ready queue every CORO_SCHED_IO_BUDGET calls, so no connection can
    starve the others.
 
+THREADS
+   Share nothing, pass messages: each thread has its own scheduler, coroutines never move
+   between threads (a compiler may keep a thread-local address, errno's included, across any
+   call), and work and messages cross freely:
+   - channels: any mix of coroutines of any threads and plain threads, buffered or rendezvous;
+   - coro_sched_post(s, fn, arg, 0) spawns fn(arg) on s's thread, from any thread;
+   - coro_wake(co, v) from another thread resumes co's coro_suspend on co's thread;
+   - coro_sched_stop(s), from anywhere including a signal handler, makes s's loop return;
+   - coro_serve() keeps a loop running with nothing to do, serving posts, until stopped;
+   - coro_threads_start(n, init, arg) runs n such serving threads; coro_threads_stop and
+     coro_threads_join end them.
+   cond, mutex and semaphore are per thread and cost no atomics. A loop pays for the others
+   only when something arrives: one load of a flag per round, a wakeup fd written only while
+   the target loop sleeps. Handles: a coro_sched_t stays valid while its scheduler lives or
+   while a reference taken with coro_sched_ref is held; posting to one whose scheduler stopped,
+   was freed or whose thread exited fails with ESHUTDOWN, never crashes.
+       static void *job(void *arg) { ... }                 // runs on the thread it was posted to
+       coro_threads_t *g = coro_threads_start(4, NULL, NULL);
+       for (i = 0; i < 1000; i++)
+           coro_sched_post(coro_threads_sched(g, i % 4), job, &jobs[i], 0);
+       ...                                                 // gather results through a channel
+       coro_threads_stop(g);                               // or from a SIGINT handler
+       coro_threads_join(g);
+
 BACKENDS
    epoll on Linux (default), poll() elsewhere or with CORO_SCHED_POLL. poll() costs O(all fds
    waited on) per wakeup: with 10 busy and 9,990 idle connections a poll() server manages about
@@ -90,7 +115,9 @@ BACKENDS
 THE API (details at each declaration)
    loop:      coro_now coro_spawn coro_run coro_stop coro_sched_yield coro_suspend coro_wake
               coro_sleep coro_sleep_until coro_wait_fd coro_join coro_joinable coro_count
-              coro_dump coro_find coro_sched_backend coro_sched_free
+              coro_dump coro_find coro_sched_backend coro_sched_free coro_serve
+   threads:   coro_sched_self coro_sched_ref coro_sched_unref coro_sched_post coro_sched_stop
+              coro_threads_start coro_threads_sched coro_threads_stop coro_threads_join
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
               coro_writev coro_close coro_fd_forget coro_pipe coro_tcp_listen
               coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
@@ -100,6 +127,8 @@ THE API (details at each declaration)
 CONFIGURATION (define before the implementation; defaults in brackets)
    CORO_SCHED_POLL          use poll() even where epoll exists
    CORO_SCHED_IO_BUDGET     I/O calls without waiting before a forced yield [64]
+   CORO_SCHED_SPIN_US       microseconds a loop with coroutines waiting on channels watches for
+                            another thread's completion before it sleeps in the kernel [20]
    CORO_SCHED_WORKERS       worker threads for coro_offload and name resolution [4]
    CORO_SCHED_KEEP_SIGPIPE  do not set SIGPIPE to SIG_IGN
    coro.h's macros (CORO_MALLOC/CORO_FREE, CORO_STATIC, ...) apply here too.
@@ -141,7 +170,9 @@ CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size);
    spawned coroutine or while a loop already runs on this thread; EDEADLK if every coroutine left
    waits for something only another coroutine could do (a cond, mutex, channel, join, suspend)
    and no fd, timer or worker can ever wake one (they stay blocked; coro_run may be called
-   again). */
+   again). EDEADLK is reported only while no other thread can reach this loop: not once
+   coro_sched_self() has been called on this thread (a post or a coro_wake may come), nor while
+   a coroutine waits on a channel (any thread may complete it); the loop then sleeps instead. */
 CORO_API int coro_run(void);
 
 /* coro_stop: make coro_run return 0 once the coroutines that are ready now have run. */
@@ -158,7 +189,10 @@ CORO_API void *coro_suspend(void);
 
 /* coro_wake: make co's coro_suspend return value: at once queued if co is suspended, else kept
    for its next coro_suspend. 0, or -1 with errno ESRCH (not a live spawned coroutine of this
-   thread) or EBUSY (a wake is already pending). */
+   thread) or EBUSY (a wake is already pending). From another thread (co belongs to a scheduler
+   whose handle was made, see coro_sched_self): 0 once the wake is sent to co's thread, which
+   applies it at its next round (a wake that then finds co ended, or a wake already pending, is
+   dropped), -1 with errno ESRCH (co is no live coroutine of any such scheduler) or ENOMEM. */
 CORO_API int coro_wake(coro_t *co, void *value);
 
 /* coro_sleep: sleep ms milliseconds (0: yield); coro_sleep_until: until coro_now() >= deadline.
@@ -342,7 +376,9 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
    -1 with errno EINVAL (empty set, SIGKILL, SIGSTOP) or as pipe2/sigaction. */
 CORO_API int coro_signal_watch(const sigset_t *set);
 
-/* ---- synchronisation (coroutines of one thread; no allocation; zero-filled = initialised) -- */
+/* ---- synchronisation ------------------------------------------------------------------------
+   cond, mutex and semaphore serve the coroutines of one thread (no allocation, no atomics;
+   zero-filled = initialised). Channels work between any threads. */
 /* A NULL object makes the int-returning calls fail with EINVAL and the void ones do nothing. */
 struct coro__task;
 typedef struct coro__waitq {
@@ -384,11 +420,18 @@ CORO_API int coro_sem_wait(coro_sem_t *s, int64_t deadline);
 CORO_API int coro_sem_post(coro_sem_t *s);
 
 /* Channel of fixed-size elements: capacity 0 is a rendezvous (send waits for a receiver),
-   otherwise a FIFO buffer of capacity elements. coro_chan_new: NULL with errno EINVAL
+   otherwise a FIFO buffer of capacity elements. Any mix of senders and receivers on any threads
+   may use one channel: a call that must wait blocks only the calling coroutine, and a thread
+   outside any coroutine that has no spawned coroutines of its own (main before coro_run, a
+   worker pool, a foreign callback) blocks itself. coro_chan_new: NULL with errno EINVAL
    (elem_size 0 or too large) or ENOMEM. send/recv: 0, or -1 with errno EPIPE (closed; recv
-   drains what was sent first), ETIMEDOUT, EPERM (a blocking call outside a spawned coroutine;
-   main may send and receive when that need not wait), or err if raised. close wakes every
-   waiter (EPIPE); free closes then frees. Elements are copied (memcpy). */
+   drains what was sent first), ETIMEDOUT, EPERM (it would have to wait in a coroutine not
+   spawned by the scheduler, or outside coroutines on a thread that has spawned coroutines,
+   which could not run meanwhile), ENOMEM (the scheduler's handle could not be made), or err if
+   raised. close wakes every waiter, on every thread (EPIPE); free closes, waits until no
+   waiter of another thread still touches the channel, then frees: no call may start on it
+   after free. Elements are copied (memcpy). A send that returned 0 is received exactly once,
+   also when the receiver's deadline passed at the same moment. */
 typedef struct coro_chan coro_chan_t;
 CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity);
 CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline);
@@ -443,12 +486,16 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #ifndef CORO_SCHED_IO_BUDGET
 #define CORO_SCHED_IO_BUDGET 64
 #endif
+#ifndef CORO_SCHED_SPIN_US
+#define CORO_SCHED_SPIN_US 20
+#endif
 #ifndef CORO_SCHED_WORKERS
 #define CORO_SCHED_WORKERS 4
 #endif
 #define CORO__TASK_MAGIC 0x7461736bu /* "task" */
 #define CORO__HUP 4 /* with CORO_READ/CORO_WRITE in a backend's report: the peer hung up */
 #define CORO__NO_HEAP ((size_t)-1)
+#define CORO__SCHED_NOINLINE __attribute__((noinline))
 
 
 /* task states */
@@ -602,14 +649,18 @@ static inline coro__sched *coro__s(void) { return &coro__sched_state; }
 /* >>spinlock: guards a channel or an inbox for a few dozen instructions. One atomic exchange
    to take it, a release store to give it back: what a same-thread channel operation pays for
    being able to cross threads. A waiter that finds it taken for long yields its core. */
-static void coro__spin_lock(int *l) {
+static CORO__SCHED_NOINLINE void coro__spin_wait(int *l) {
     int spins = 0;
-    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+    do
         while (__atomic_load_n(l, __ATOMIC_RELAXED))
             if (++spins > 100) {
                 spins = 0;
                 sched_yield();
             }
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE));
+}
+static inline void coro__spin_lock(int *l) {
+    if (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) coro__spin_wait(l);
 }
 static void coro__spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
@@ -1412,7 +1463,28 @@ CORO_API void coro_sched_unref(coro_sched_t *h) {
 }
 
 static void coro__handle_notify(coro_sched_t *h) {
-    if (__atomic_exchange_n(&h->sleeping, 0, __ATOMIC_SEQ_CST)) coro__wakeup_signal(h->wake_wr);
+    if (__atomic_load_n(&h->sleeping, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&h->sleeping, 0, __ATOMIC_SEQ_CST))
+        coro__wakeup_signal(h->wake_wr);
+}
+
+/* Before sleeping while a coroutine waits on a channel: another thread is often about to
+   complete it (a ping-pong partner), and a wakeup through the kernel costs microseconds on
+   both sides. Watch the inbox for up to CORO_SCHED_SPIN_US first, yielding the core each time
+   (the partner may be waiting for it: on a busy machine a plain spin made a cross-thread
+   ping-pong 4x slower, a yielding one 3x faster). 1 if mail came. */
+static int coro__spin_for_mail(coro_sched_t *h) {
+    int64_t until = 0;
+    for (;;) {
+        struct timespec ts;
+        int64_t now;
+        if (__atomic_load_n(&h->mail, __ATOMIC_RELAXED)) return 1;
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        if (!until) until = now + CORO_SCHED_SPIN_US;
+        else if (now >= until) return 0;
+    }
 }
 
 /* Queue m on h unless h refuses posts; 0 or ESHUTDOWN. */
@@ -1610,7 +1682,7 @@ static void coro__workers_stop(coro__sched *s);
 static void coro__inbox_drain(coro__sched *s);
 
 /* One round of the ready queue: those ready now, not the ones they make ready. */
-static void coro__run_round(coro__sched *s) {
+static inline void coro__run_round(coro__sched *s) {
     size_t n;
     for (n = s->nready; n && s->ready.head; n--) {
         coro__task *t = coro__q_pop(&s->ready);
@@ -1665,6 +1737,8 @@ static int coro__run(int serve) {
             errno = EDEADLK;
             return -1;
         }
+        if (h && timeout != 0 && s->nchanwait && CORO_SCHED_SPIN_US > 0 && coro__spin_for_mail(h))
+            continue;
         if (h && timeout != 0) { /* tell posters to write the wakeup fd, then look once more */
             __atomic_store_n(&h->sleeping, 1, __ATOMIC_SEQ_CST);
             if (__atomic_load_n(&h->mail, __ATOMIC_SEQ_CST)) {
@@ -2728,7 +2802,7 @@ static void coro__cq_remove(coro__waitq *q, coro__task *t) {
 }
 
 /* The first waiter of q that this thread may complete, taken out of q (channel locked). */
-static coro__task *coro__chan_take(coro__sched *me, coro__waitq *q) {
+static CORO__SCHED_NOINLINE coro__task *coro__chan_take_slow(coro__sched *me, coro__waitq *q) {
     coro__task *w;
     for (w = q->head; w; w = w->cnext) {
         if (w->s != me) { /* another thread's: it may be giving up right now */
@@ -2742,16 +2816,20 @@ static coro__task *coro__chan_take(coro__sched *me, coro__waitq *q) {
     }
     return NULL;
 }
+static inline coro__task *coro__chan_take(coro__sched *me, coro__waitq *q) {
+    coro__task *w = q->head;
+    if (!w) return NULL;
+    if (w->s != me) return coro__chan_take_slow(me, q);
+    q->head = w->cnext; /* the head, of this thread: nobody races for it */
+    if (q->head) q->head->cprev = NULL;
+    else q->tail = NULL;
+    w->cnext = NULL;
+    return w;
+}
 
 /* Wake w, whose operation the caller completed with result reason (channel unlocked). */
-static void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
+static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__task *w, int reason) {
     coro_sched_t *h;
-    if (w->s == me) {
-        w->xch = NULL;
-        me->nchanwait--;
-        coro__wake(me, w, reason);
-        return;
-    }
     w->xreason = reason;
     if (w->tw) {
         pthread_mutex_lock(&w->tw->m);
@@ -2767,6 +2845,22 @@ static void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
     __atomic_store_n(&h->mail, 1, __ATOMIC_SEQ_CST);
     coro__spin_unlock(&h->lock);
     coro__handle_notify(h);
+}
+static inline void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
+    if (w->s != me) {
+        coro__chan_done_remote(w, reason);
+        return;
+    }
+    /* what coro__wake does, knowing where w waits: in no other queue, maybe on a timer */
+    w->xch = NULL;
+    me->nchanwait--;
+    if (w->heap_idx != CORO__NO_HEAP) coro__heap_remove(me, w);
+    w->wait = CORO__W_NONE;
+    w->woken = 1;
+    w->reason = reason;
+    w->state = CORO__READY;
+    coro__q_push(&me->ready, w);
+    me->nready++;
 }
 
 /* t (of s) gives up its channel wait. 0 if it left the queue, 1 if another thread completed
