@@ -86,6 +86,7 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_INLINE_SWITCH      use the inline-asm switch on x86 too (as under ASan and on aarch64)
    CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
+   CORO_NO_TSAN            do not use the ThreadSanitizer fiber API even under -fsanitize=thread
    CORO_NO_VALGRIND        do not register stacks with Valgrind even if <valgrind/valgrind.h> exists
    CORO_DEBUG              print a line on stderr for each misuse detected (errno is set regardless)
    CORO_FPU_KEEP           floating-point control state kept per coroutine [2]: 2 = MXCSR and the
@@ -123,7 +124,9 @@ CAVEATS
    CET: coro.h does not switch shadow stacks. If a CET shadow stack is active in the thread,
      coro_new fails with ENOTSUP and prints once why (build without -fcf-protection=return, or
      run with GLIBC_TUNABLES=glibc.cpu.x86_shstk=off). Indirect-branch targets carry endbr.
-   Sanitizers: under -fsanitize=address the fiber annotations are used automatically; with
+   Sanitizers: under -fsanitize=address and -fsanitize=thread the fiber annotations are used
+     automatically (each coroutine is a ThreadSanitizer fiber, so threaded programs built on
+     coro.h and coro_sched.h can be checked with TSan); with
      <valgrind/valgrind.h> present every stack is registered with Valgrind.
 */
 #if defined(CORO_IMPLEMENTATION) && !defined(_GNU_SOURCE)
@@ -382,6 +385,20 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__ASAN 0
 #endif
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORO__HAVE_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(CORO__HAVE_TSAN)
+#define CORO__HAVE_TSAN 1
+#endif
+#if defined(CORO__HAVE_TSAN) && !defined(CORO_NO_TSAN)
+#define CORO__TSAN 1
+#else
+#define CORO__TSAN 0
+#endif
+
 #if !defined(CORO_NO_VALGRIND) && defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -417,7 +434,7 @@ struct coro;
 #else
 #define CORO__NAKED_OK 1
 #endif
-#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && CORO__NAKED_OK && \
+#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && !CORO__TSAN && CORO__NAKED_OK && \
     !defined(CORO_INLINE_SWITCH)
 #define CORO__SWAP_FN 1
 #else
@@ -853,6 +870,20 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 }
 #endif
 #endif
+/* ThreadSanitizer keeps a call stack and a clock per thread; a coroutine is a fiber of its
+   own to it, switched to just before every switch of stacks. */
+#if CORO__TSAN
+#ifdef __cplusplus
+extern "C" {
+#endif
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#ifdef __cplusplus
+}
+#endif
+#endif
 
 /* >>core types */
 typedef struct coro__defer {
@@ -894,6 +925,9 @@ struct coro {
 #if CORO__VALGRIND
     unsigned vg_stack;
 #endif
+#if CORO__TSAN
+    void *tsan_fiber;
+#endif
     char name[CORO__NAME_MAX];
 };
 
@@ -927,12 +961,14 @@ CORO__INLINE coro__thread *coro__tls(void) { return &coro__tls_state; }
 
 /* >>stack */
 static size_t coro__page(void) {
-    static size_t page;
-    if (!page) {
+    static size_t page; /* (threads may race to fill it in, with the same value) */
+    size_t v = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if (!v) {
         long p = sysconf(_SC_PAGESIZE);
-        page = p > 0 ? (size_t)p : 4096;
+        v = p > 0 ? (size_t)p : 4096;
+        __atomic_store_n(&page, v, __ATOMIC_RELAXED);
     }
-    return page;
+    return v;
 }
 static size_t coro__round(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
 
@@ -1329,6 +1365,9 @@ static CORO__NOINLINE coro__thread *coro__thread_setup(coro__thread *t) {
     t->main.status = CORO_RUNNING;
     t->main.thread = t;
     t->main.magic = CORO__MAGIC;
+#if CORO__TSAN
+    t->main.tsan_fiber = __tsan_get_current_fiber();
+#endif
     t->current = &t->main;
     t->shadow_stack = coro__shadow_stack_active();
 #if defined(__i386__)
@@ -1400,6 +1439,9 @@ CORO__INLINE void *coro__switch_inline(coro__thread *t, struct coro *from, struc
                                    to->asan_size);
 #else
     (void)from_finished;
+#endif
+#if CORO__TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     t->current = to;
     {
@@ -1535,6 +1577,9 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     co->flags = CORO__F_FRESH;
     co->raised = 0;
     co->magic = CORO__MAGIC;
+#if CORO__TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
     co->fn = fn;
     co->data = NULL;
     co->runtime = NULL;
@@ -1586,6 +1631,9 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
         }
     }
     if (co->defers != co->inline_defers) CORO_FREE(co->defers); /* never started */
+#if CORO__TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
     coro__list_remove(t, co);
     coro__stack_put(t, co);
     return 0;
