@@ -1,0 +1,47 @@
+# examples/ext.mk - the optional integrations (coro_tls.h over OpenSSL; more below as they come):
+# their tests and examples, built only where pkg-config finds the library and the variant can
+# link it (not -m32 or aarch64: only the host's libraries are installed). Elsewhere their test
+# script prints a SKIPPED line. Included by the top Makefile, which provides OUT, CC, CFLAGS_ALL,
+# LDLIBS, VARIANT and TEST_SCRIPTS.
+#
+#   make ext        build what this machine can build of them
+
+EXT_HOST_VARIANT := $(filter-out m32 aarch64,$(VARIANT))
+ext_pkg = $(if $(EXT_HOST_VARIANT),$(shell pkg-config --exists $(1) 2>/dev/null && echo 1))
+
+# ---- TLS: coro_tls.h over OpenSSL 3 ----
+HAVE_OPENSSL := $(call ext_pkg,openssl)
+TLS_CFLAGS := $(if $(HAVE_OPENSSL),$(shell pkg-config --cflags openssl))
+TLS_LIBS := $(if $(HAVE_OPENSSL),$(shell pkg-config --libs openssl))
+EXT_BINS :=
+ifeq ($(HAVE_OPENSSL),1)
+  EXT_BINS += $(OUT)/tests/test_tls $(OUT)/examples/tls_hello
+endif
+TEST_SCRIPTS += sh:tests/tls_test.sh@$(OUT)
+
+$(OUT)/tests/test_tls: tests/test_tls.c coro_tls.h coro.h coro_sched.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TLS_CFLAGS) $< -o $@ $(TLS_LIBS) $(LDLIBS)
+
+$(OUT)/examples/tls_hello: examples/tls_hello.c coro_tls.h coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TLS_CFLAGS) -I. $< -o $@ $(TLS_LIBS) $(LDLIBS)
+
+.PHONY: ext
+ext: $(EXT_BINS)
+
+# ---- install: the headers and one pkg-config file each (coro-tls.pc names -lssl -lcrypto
+# through its Requires: openssl) ----
+EXT_HEADERS := coro_tls.h
+EXT_PCS := coro-tls
+.PHONY: install-ext uninstall-ext
+install: install-ext
+uninstall: uninstall-ext
+install-ext:
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pkgconfig
+	install -m 644 $(EXT_HEADERS) $(DESTDIR)$(PREFIX)/include/
+	for p in $(EXT_PCS); do \
+	  sed 's|@PREFIX@|$(PREFIX)|' $$p.pc.in > $(DESTDIR)$(PREFIX)/share/pkgconfig/$$p.pc; done
+uninstall-ext:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/,$(EXT_HEADERS)) \
+	      $(patsubst %,$(DESTDIR)$(PREFIX)/share/pkgconfig/%.pc,$(EXT_PCS))
