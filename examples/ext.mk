@@ -1,4 +1,4 @@
-# examples/ext.mk - the optional integrations (coro_tls.h over OpenSSL; more below as they come):
+# examples/ext.mk - the optional integrations (coro_tls.h over OpenSSL, coro_mysql.h over MariaDB):
 # their tests and examples, built only where pkg-config finds the library and the variant can
 # link it (not -m32 or aarch64: only the host's libraries are installed). Elsewhere their test
 # script prints a SKIPPED line. Included by the top Makefile, which provides OUT, CC, CFLAGS_ALL,
@@ -27,13 +27,30 @@ $(OUT)/examples/tls_hello: examples/tls_hello.c coro_tls.h coro.h coro_sched.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(TLS_CFLAGS) -I. $< -o $@ $(TLS_LIBS) $(LDLIBS)
 
+# ---- MariaDB/MySQL: coro_mysql.h over MariaDB Connector/C's non-blocking API ----
+HAVE_MARIADB := $(call ext_pkg,libmariadb)
+MYSQL_CFLAGS := $(if $(HAVE_MARIADB),$(shell pkg-config --cflags libmariadb))
+MYSQL_LIBS := $(if $(HAVE_MARIADB),$(shell pkg-config --libs libmariadb))
+ifeq ($(HAVE_MARIADB),1)
+  EXT_BINS += $(OUT)/tests/test_mysql $(OUT)/examples/mysql_pool
+endif
+TEST_SCRIPTS += sh:tests/mysql_test.sh@$(OUT)
+
+$(OUT)/tests/test_mysql: tests/test_mysql.c coro_mysql.h coro.h coro_sched.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(MYSQL_CFLAGS) $< -o $@ $(MYSQL_LIBS) $(LDLIBS)
+
+$(OUT)/examples/mysql_pool: examples/mysql_pool.c coro_mysql.h coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(MYSQL_CFLAGS) -I. $< -o $@ $(MYSQL_LIBS) $(LDLIBS)
+
 .PHONY: ext
 ext: $(EXT_BINS)
 
 # ---- install: the headers and one pkg-config file each (coro-tls.pc names -lssl -lcrypto
-# through its Requires: openssl) ----
-EXT_HEADERS := coro_tls.h
-EXT_PCS := coro-tls
+# through its Requires: openssl, coro-mysql.pc -lmariadb through libmariadb) ----
+EXT_HEADERS := coro_tls.h coro_mysql.h
+EXT_PCS := coro-tls coro-mysql
 .PHONY: install-ext uninstall-ext
 install: install-ext
 uninstall: uninstall-ext
