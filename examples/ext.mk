@@ -1,4 +1,5 @@
-# examples/ext.mk - the optional integrations (coro_tls.h over OpenSSL, coro_mysql.h over MariaDB):
+# examples/ext.mk - the optional integrations (coro_tls.h over OpenSSL, coro_mysql.h over
+# MariaDB Connector/C, coro_zmq.h over libzmq):
 # their tests and examples, built only where pkg-config finds the library and the variant can
 # link it (not -m32 or aarch64: only the host's libraries are installed). Elsewhere their test
 # script prints a SKIPPED line. Included by the top Makefile, which provides OUT, CC, CFLAGS_ALL,
@@ -44,13 +45,30 @@ $(OUT)/examples/mysql_pool: examples/mysql_pool.c coro_mysql.h coro.h coro_sched
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(MYSQL_CFLAGS) -I. $< -o $@ $(MYSQL_LIBS) $(LDLIBS)
 
+# ---- ZeroMQ: coro_zmq.h over libzmq ----
+HAVE_ZMQ := $(call ext_pkg,libzmq)
+ZMQ_CFLAGS := $(if $(HAVE_ZMQ),$(shell pkg-config --cflags libzmq))
+ZMQ_LIBS := $(if $(HAVE_ZMQ),$(shell pkg-config --libs libzmq))
+ifeq ($(HAVE_ZMQ),1)
+  EXT_BINS += $(OUT)/tests/test_zmq $(OUT)/examples/zmq_demo
+endif
+TEST_SCRIPTS += sh:tests/zmq_test.sh@$(OUT)
+
+$(OUT)/tests/test_zmq: tests/test_zmq.c coro_zmq.h coro.h coro_sched.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(ZMQ_CFLAGS) $< -o $@ $(ZMQ_LIBS) $(LDLIBS)
+
+$(OUT)/examples/zmq_demo: examples/zmq_demo.c coro_zmq.h coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(ZMQ_CFLAGS) -I. $< -o $@ $(ZMQ_LIBS) $(LDLIBS)
+
 .PHONY: ext
 ext: $(EXT_BINS)
 
 # ---- install: the headers and one pkg-config file each (coro-tls.pc names -lssl -lcrypto
-# through its Requires: openssl, coro-mysql.pc -lmariadb through libmariadb) ----
-EXT_HEADERS := coro_tls.h coro_mysql.h
-EXT_PCS := coro-tls coro-mysql
+# through its Requires: openssl, coro-mysql.pc -lmariadb, coro-zmq.pc -lzmq) ----
+EXT_HEADERS := coro_tls.h coro_mysql.h coro_zmq.h
+EXT_PCS := coro-tls coro-mysql coro-zmq
 .PHONY: install-ext uninstall-ext
 install: install-ext
 uninstall: uninstall-ext
