@@ -154,6 +154,21 @@ CORO_API ssize_t coro_tls_read(coro_tls_t *tls, void *buf, size_t len, int64_t d
    writes), EINVAL. */
 CORO_API ssize_t coro_tls_write(coro_tls_t *tls, const void *buf, size_t len, int64_t deadline);
 
+/* coro_tls_writev: like coro_writev: all bytes of the iovcnt buffers of iov, in order, or -1
+   (errno as coro_tls_write, or EINVAL for iovcnt < 0, iov NULL with iovcnt > 0, a total above
+   SSIZE_MAX). Small buffers are gathered into one TLS record (up to 16 KiB) rather than one
+   record each. iov is not modified. Returns the total. */
+CORO_API ssize_t coro_tls_writev(coro_tls_t *tls, const struct iovec *iov, int iovcnt,
+                                 int64_t deadline);
+
+/* coro_tls_sendfile: like coro_sendfile, over TLS: count bytes of the file in_fd from *offset
+   on (pread in 16 KiB pieces, each one record; in_fd's position is not used). *offset advances
+   by every byte sent, also on failure. Returns count, or fewer if the file ended first, or -1
+   with errno as coro_tls_write, as pread, or EINVAL (offset NULL or negative, count above
+   SSIZE_MAX). Reads happen on the calling thread: fine for files in the page cache. */
+CORO_API ssize_t coro_tls_sendfile(coro_tls_t *tls, int in_fd, off_t *offset, size_t count,
+                                   int64_t deadline);
+
 /* coro_tls_shutdown: the TLS close: send close_notify, then read (and discard) until the peer's
    close_notify or the end of the TCP stream. 0 when ours went out and the peer's arrived or
    the peer closed the connection; -1 with errno ETIMEDOUT (ours may have gone out), EPIPE or
@@ -198,6 +213,7 @@ CORO_API SSL *coro_tls_ssl(const coro_tls_t *tls);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -359,6 +375,7 @@ static coro_tls_t *coro__tls_new(int fd, SSL_CTX *ctx) {
 
 /* Drive the handshake to its end. 0, or -1 with errno and t->err. */
 static int coro__tls_handshake(coro_tls_t *t, int64_t deadline) {
+    int saved = errno;
     for (;;) {
         int r, code, sys;
         ERR_clear_error();
@@ -387,6 +404,7 @@ static int coro__tls_handshake(coro_tls_t *t, int64_t deadline) {
         if (p && n) memcpy(t->alpn, p, n);
         t->alpn[n] = 0;
     }
+    errno = saved;
     return 0;
 }
 
@@ -441,6 +459,7 @@ CORO_API coro_tls_t *coro_tls_accept(int fd, SSL_CTX *ctx, int64_t deadline) {
 }
 
 CORO_API ssize_t coro_tls_read(coro_tls_t *t, void *buf, size_t len, int64_t deadline) {
+    int saved;
     if (!t || (!buf && len)) {
         errno = EINVAL;
         return -1;
@@ -452,6 +471,7 @@ CORO_API ssize_t coro_tls_read(coro_tls_t *t, void *buf, size_t len, int64_t dea
     if (len > (size_t)SSIZE_MAX) len = (size_t)SSIZE_MAX;
     if (len == 0) return 0;
     t->reading = 1;
+    saved = errno;
     for (;;) {
         size_t got = 0;
         int r, code, sys;
@@ -460,6 +480,7 @@ CORO_API ssize_t coro_tls_read(coro_tls_t *t, void *buf, size_t len, int64_t dea
         r = SSL_read_ex(t->ssl, buf, len, &got);
         if (r == 1) {
             t->reading = 0;
+            errno = saved; /* untouched by success */
             return (ssize_t)got;
         }
         sys = errno;
@@ -467,6 +488,7 @@ CORO_API ssize_t coro_tls_read(coro_tls_t *t, void *buf, size_t len, int64_t dea
         if (code == SSL_ERROR_ZERO_RETURN) { /* close_notify: the end of the stream */
             ERR_clear_error();
             t->reading = 0;
+            errno = saved;
             return 0;
         }
         if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
@@ -484,6 +506,7 @@ CORO_API ssize_t coro_tls_read(coro_tls_t *t, void *buf, size_t len, int64_t dea
 CORO_API ssize_t coro_tls_write(coro_tls_t *t, const void *buf, size_t len, int64_t deadline) {
     const char *p = (const char *)buf;
     size_t done = 0;
+    int saved = errno;
     if (!t || (!buf && len) || len > (size_t)SSIZE_MAX) {
         errno = EINVAL;
         return -1;
@@ -518,12 +541,79 @@ CORO_API ssize_t coro_tls_write(coro_tls_t *t, const void *buf, size_t len, int6
         return -1;
     }
     t->writing = 0;
+    errno = saved;
     return (ssize_t)len;
+}
+
+/* the largest TLS record's payload: a write of this many bytes is one record */
+#define CORO__TLS_RECORD 16384
+
+CORO_API ssize_t coro_tls_writev(coro_tls_t *t, const struct iovec *iov, int iovcnt,
+                                 int64_t deadline) {
+    char buf[CORO__TLS_RECORD];
+    size_t fill = 0, total = 0;
+    int i;
+    if (!t || iovcnt < 0 || (!iov && iovcnt > 0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
+            errno = EINVAL;
+            return -1;
+        }
+        total += iov[i].iov_len;
+    }
+    for (i = 0; i < iovcnt; i++) {
+        const char *p = (const char *)iov[i].iov_base;
+        size_t n = iov[i].iov_len;
+        while (n > 0) {
+            size_t room = sizeof buf - fill;
+            if (fill == 0 && n >= sizeof buf) { /* big: straight from the caller's memory */
+                if (coro_tls_write(t, p, n, deadline) < 0) return -1;
+                break;
+            }
+            if (room > n) room = n;
+            memcpy(buf + fill, p, room);
+            fill += room;
+            p += room;
+            n -= room;
+            if (fill == sizeof buf) {
+                if (coro_tls_write(t, buf, fill, deadline) < 0) return -1;
+                fill = 0;
+            }
+        }
+    }
+    if (fill && coro_tls_write(t, buf, fill, deadline) < 0) return -1;
+    return (ssize_t)total;
+}
+
+CORO_API ssize_t coro_tls_sendfile(coro_tls_t *t, int in_fd, off_t *offset, size_t count,
+                                   int64_t deadline) {
+    char buf[CORO__TLS_RECORD];
+    size_t done = 0;
+    if (!t || !offset || *offset < 0 || count > (size_t)SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (done < count) {
+        size_t want = count - done < sizeof buf ? count - done : sizeof buf;
+        ssize_t got = pread(in_fd, buf, want, *offset);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (got == 0) break; /* the file ended (it shrank) */
+        if (coro_tls_write(t, buf, (size_t)got, deadline) < 0) return -1;
+        *offset += (off_t)got;
+        done += (size_t)got;
+    }
+    return (ssize_t)done;
 }
 
 CORO_API int coro_tls_shutdown(coro_tls_t *t, int64_t deadline) {
     char scratch[1024];
-    int err;
+    int err, saved = errno;
     if (!t) {
         errno = EINVAL;
         return -1;
@@ -540,6 +630,7 @@ CORO_API int coro_tls_shutdown(coro_tls_t *t, int64_t deadline) {
         r = SSL_shutdown(t->ssl);
         if (r == 1) { /* the peer's had come already */
             t->exclusive = 0;
+            errno = saved;
             return 0;
         }
         if (r == 0) break;
@@ -578,6 +669,7 @@ CORO_API int coro_tls_shutdown(coro_tls_t *t, int64_t deadline) {
         /* close_notify (ZERO_RETURN) or the end of the TCP stream: either way, closed */
         ERR_clear_error();
         t->exclusive = 0;
+        errno = saved;
         return 0;
     }
 }

@@ -9,6 +9,17 @@
 
 EXT_HOST_VARIANT := $(filter-out m32 aarch64,$(VARIANT))
 ext_pkg = $(if $(EXT_HOST_VARIANT),$(shell pkg-config --exists $(1) 2>/dev/null && echo 1))
+# Their tests start servers and take about 30 s (valgrind: 3 min), so they run in the variants
+# that differ for them (the default build, -O0, clang, the sanitizers, valgrind), not in all.
+EXT_TEST_VARIANTS := default gcc-O0 clang-O2 asan valgrind
+EXT_TESTS_RUN := $(filter $(VARIANT),$(EXT_TEST_VARIANTS))
+ext_test = $(if $(EXT_TESTS_RUN),sh:tests/$(1)@$(OUT))
+.PHONY: ext-skip-note
+ifeq ($(EXT_TESTS_RUN),)
+test: ext-skip-note
+endif
+ext-skip-note:
+	@echo "SKIPPED coro_tls, coro_mysql, coro_zmq tests in variant $(VARIANT): $(if $(EXT_HOST_VARIANT),they run in $(EXT_TEST_VARIANTS),only the host's libraries are installed)"
 
 # ---- TLS: coro_tls.h over OpenSSL 3 ----
 HAVE_OPENSSL := $(call ext_pkg,openssl)
@@ -18,7 +29,7 @@ EXT_BINS :=
 ifeq ($(HAVE_OPENSSL),1)
   EXT_BINS += $(OUT)/tests/test_tls $(OUT)/examples/tls_hello
 endif
-TEST_SCRIPTS += sh:tests/tls_test.sh@$(OUT)
+TEST_SCRIPTS += $(call ext_test,tls_test.sh)
 
 $(OUT)/tests/test_tls: tests/test_tls.c coro_tls.h coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)
@@ -35,7 +46,7 @@ MYSQL_LIBS := $(if $(HAVE_MARIADB),$(shell pkg-config --libs libmariadb))
 ifeq ($(HAVE_MARIADB),1)
   EXT_BINS += $(OUT)/tests/test_mysql $(OUT)/examples/mysql_pool
 endif
-TEST_SCRIPTS += sh:tests/mysql_test.sh@$(OUT)
+TEST_SCRIPTS += $(call ext_test,mysql_test.sh)
 
 $(OUT)/tests/test_mysql: tests/test_mysql.c coro_mysql.h coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)
@@ -52,7 +63,7 @@ ZMQ_LIBS := $(if $(HAVE_ZMQ),$(shell pkg-config --libs libzmq))
 ifeq ($(HAVE_ZMQ),1)
   EXT_BINS += $(OUT)/tests/test_zmq $(OUT)/examples/zmq_demo
 endif
-TEST_SCRIPTS += sh:tests/zmq_test.sh@$(OUT)
+TEST_SCRIPTS += $(call ext_test,zmq_test.sh)
 
 $(OUT)/tests/test_zmq: tests/test_zmq.c coro_zmq.h coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)

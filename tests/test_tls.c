@@ -13,7 +13,9 @@
 #include "check.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define P(x) ((void *)(intptr_t)(x))
@@ -376,8 +378,10 @@ static void *client_busy(void *arg) {
     CHECK_ERR(coro_tls_read(t, &c, 1, in_ms(200)) < 0, ETIMEDOUT); /* the echo server waits */
     CHECK(coro_now() - t0 >= 190);
     CHECK(strcmp(coro_tls_error(t), "read: deadline passed") == 0);
+    errno = 1234;
     CHECK(coro_tls_write(t, "x", 1, in_ms(1000)) == 1); /* still usable after a timeout */
     CHECK(coro_tls_read(t, &c, 1, in_ms(5000)) == 1 && c == 'x');
+    CHECK(errno == 1234); /* untouched by calls that succeed, even after waiting */
     CHECK(coro_tls_shutdown(t, in_ms(5000)) == 0);
     CHECK(coro_tls_close(t) == 0);
     return NULL;
@@ -388,6 +392,89 @@ static void test_busy(void) {
     struct server s;
     server_start(&s, sctx);
     CHECK(coro_spawn(client_busy, &s, 0) != NULL);
+    CHECK(coro_run() == 0);
+    CHECK(s.eof_clean);
+    coro_close(s.lfd);
+    SSL_CTX_free(sctx);
+}
+
+/* ---- writev and sendfile through the echo server ---------------------------------------------- */
+#define FILE_BYTES 300000u
+
+static void *gather_writer(void *arg) {
+    struct bulk *b = (struct bulk *)arg;
+    static unsigned char data[FILE_BYTES];
+    struct iovec iov[70];
+    size_t i, off = 0;
+    char path_buf[] = "/tmp/test_tls.XXXXXX";
+    int fd = mkstemp(path_buf);
+    off_t pos = 10;
+    CHECK(fd >= 0);
+    for (i = 0; i < FILE_BYTES; i++) data[i] = pattern(i);
+    /* 64 small pieces (gathered), one of 40000 bytes (written straight), then empty ones */
+    for (i = 0; i < 64; i++) {
+        iov[i].iov_base = data + off;
+        iov[i].iov_len = 100 + i;
+        off += 100 + i;
+    }
+    iov[64].iov_base = data + off;
+    iov[64].iov_len = 40000;
+    off += 40000;
+    for (i = 65; i < 70; i++) {
+        iov[i].iov_base = NULL;
+        iov[i].iov_len = 0;
+    }
+    b->ok = coro_tls_writev(b->t, iov, 70, in_ms(20000)) == (ssize_t)off;
+    /* the rest from a file, written at offset 10 of it */
+    CHECK(write(fd, "0123456789", 10) == 10);
+    CHECK(write(fd, data + off, FILE_BYTES - off) == (ssize_t)(FILE_BYTES - off));
+    b->ok = b->ok && coro_tls_sendfile(b->t, fd, &pos, FILE_BYTES, in_ms(20000)) ==
+                         (ssize_t)(FILE_BYTES - off); /* short: the file ends first */
+    CHECK(pos == (off_t)(10 + FILE_BYTES - off));
+    close(fd);
+    unlink(path_buf);
+    return NULL;
+}
+
+static void *client_gather(void *arg) {
+    struct server *s = (struct server *)arg;
+    int fd = coro_tcp_connect("127.0.0.1", s->port, in_ms(5000));
+    coro_tls_t *t = coro_tls_connect(fd, "localhost", client_ctx, in_ms(5000));
+    struct bulk b;
+    coro_t *w;
+    size_t got = 0, bad = 0;
+    char buf[20000];
+    ssize_t n;
+    off_t neg = -1;
+    CHECK(t != NULL);
+    if (!t) return NULL;
+    CHECK_ERR(coro_tls_writev(t, NULL, 1, 0) < 0, EINVAL);
+    CHECK_ERR(coro_tls_writev(t, NULL, -1, 0) < 0, EINVAL);
+    CHECK_ERR(coro_tls_sendfile(t, 0, NULL, 1, 0) < 0, EINVAL);
+    CHECK_ERR(coro_tls_sendfile(t, 0, &neg, 1, 0) < 0, EINVAL);
+    CHECK(coro_tls_writev(t, NULL, 0, 0) == 0);
+    b.t = t;
+    b.ok = 0;
+    w = coro_spawn(gather_writer, &b, 0);
+    CHECK(w != NULL && coro_joinable(w) == 0);
+    while (got < FILE_BYTES && (n = coro_tls_read(t, buf, sizeof buf, in_ms(20000))) > 0) {
+        ssize_t i;
+        for (i = 0; i < n; i++) bad += (unsigned char)buf[i] != pattern(got + (size_t)i);
+        got += (size_t)n;
+    }
+    CHECK(coro_join(w, NULL, in_ms(20000)) == 0);
+    CHECK(b.ok);
+    CHECK(got == FILE_BYTES && bad == 0);
+    CHECK(coro_tls_shutdown(t, in_ms(5000)) == 0);
+    CHECK(coro_tls_close(t) == 0);
+    return NULL;
+}
+
+static void test_writev_sendfile(void) {
+    SSL_CTX *sctx = server_ctx("leaf");
+    struct server s;
+    server_start(&s, sctx);
+    CHECK(coro_spawn(client_gather, &s, 0) != NULL);
     CHECK(coro_run() == 0);
     CHECK(s.eof_clean);
     coro_close(s.lfd);
@@ -449,6 +536,7 @@ int main(int argc, char **argv) {
     RUN(test_stall);
     RUN(test_truncated);
     RUN(test_busy);
+    RUN(test_writev_sendfile);
     RUN(test_misuse);
     SSL_CTX_free(client_ctx);
     coro_sched_free();
