@@ -720,6 +720,7 @@ static SSL_CTX *coro__tls_ctx(const SSL_METHOD *m) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_read_ahead(ctx, 1); /* read what is there, not each record's header then body */
     return ctx;
 }
 
