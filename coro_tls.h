@@ -178,7 +178,9 @@ CORO_API int coro_tls_shutdown(coro_tls_t *tls, int64_t deadline);
 
 /* coro_tls_close: free the connection and coro_close its fd, without a TLS close (call
    coro_tls_shutdown first for a clean one). Returns close's result; -1 with errno EINVAL for
-   NULL, EBUSY if a coroutine still waits in a call on it. */
+   NULL, EBUSY if another coroutine still waits in a call on it. A coroutine killed while in a
+   call on tls may close it from its cleanup (coro_defer); one killed inside coro_tls_connect or
+   coro_tls_accept leaks nothing (the fd stays the caller's). */
 CORO_API int coro_tls_close(coro_tls_t *tls);
 
 /* coro_tls_error: the last failure on tls, in words ("" if none); tls NULL: the last failed
@@ -236,7 +238,8 @@ CORO_API SSL *coro_tls_ssl(const coro_tls_t *tls);
 struct coro_tls {
     SSL *ssl;
     int fd;
-    unsigned char reading, writing, exclusive; /* which calls are in progress */
+    unsigned char reading, writing, exclusive; /* which calls are in progress ... */
+    coro_t *reader, *writer, *excl;           /* ... and in which coroutine */
     char alpn[256];
     char err[CORO_TLS_ERRLEN];
 };
@@ -419,6 +422,24 @@ static coro_tls_t *coro__tls_abandon(coro_tls_t *t) {
     return NULL;
 }
 
+/* a coroutine killed in the handshake: nobody else has t yet, so free it (not the fd: the
+   caller's cleanup closes that) */
+static void coro__tls_killed(void *arg) {
+    coro_tls_t *t = (coro_tls_t *)arg;
+    SSL_free(t->ssl);
+    CORO_FREE(t);
+}
+
+static coro_tls_t *coro__tls_handshake_or_abandon(coro_tls_t *t, int64_t deadline) {
+    int deferred = coro_current() && coro_defer(coro__tls_killed, t) == 0, r;
+    t->exclusive = 1;
+    t->excl = coro_current();
+    r = coro__tls_handshake(t, deadline);
+    if (deferred) coro_defer_pop(0);
+    t->exclusive = 0;
+    return r < 0 ? coro__tls_abandon(t) : t;
+}
+
 CORO_API coro_tls_t *coro_tls_connect(int fd, const char *hostname, SSL_CTX *ctx,
                                       int64_t deadline) {
     coro_tls_t *t;
@@ -442,20 +463,14 @@ CORO_API coro_tls_t *coro_tls_connect(int fd, const char *hostname, SSL_CTX *ctx
             return coro__tls_abandon(t);
         }
     }
-    t->exclusive = 1;
-    if (coro__tls_handshake(t, deadline) < 0) return coro__tls_abandon(t);
-    t->exclusive = 0;
-    return t;
+    return coro__tls_handshake_or_abandon(t, deadline);
 }
 
 CORO_API coro_tls_t *coro_tls_accept(int fd, SSL_CTX *ctx, int64_t deadline) {
     coro_tls_t *t = coro__tls_new(fd, ctx);
     if (!t) return NULL;
     SSL_set_accept_state(t->ssl);
-    t->exclusive = 1;
-    if (coro__tls_handshake(t, deadline) < 0) return coro__tls_abandon(t);
-    t->exclusive = 0;
-    return t;
+    return coro__tls_handshake_or_abandon(t, deadline);
 }
 
 CORO_API ssize_t coro_tls_read(coro_tls_t *t, void *buf, size_t len, int64_t deadline) {
@@ -471,6 +486,7 @@ CORO_API ssize_t coro_tls_read(coro_tls_t *t, void *buf, size_t len, int64_t dea
     if (len > (size_t)SSIZE_MAX) len = (size_t)SSIZE_MAX;
     if (len == 0) return 0;
     t->reading = 1;
+    t->reader = coro_current();
     saved = errno;
     for (;;) {
         size_t got = 0;
@@ -516,6 +532,7 @@ CORO_API ssize_t coro_tls_write(coro_tls_t *t, const void *buf, size_t len, int6
         return -1;
     }
     t->writing = 1;
+    t->writer = coro_current();
     while (done < len) {
         size_t put = 0;
         int r, code, sys;
@@ -623,6 +640,7 @@ CORO_API int coro_tls_shutdown(coro_tls_t *t, int64_t deadline) {
         return -1;
     }
     t->exclusive = 1;
+    t->excl = coro_current();
     for (;;) { /* step one: our close_notify */
         int r, code, sys;
         ERR_clear_error();
@@ -675,12 +693,16 @@ CORO_API int coro_tls_shutdown(coro_tls_t *t, int64_t deadline) {
 }
 
 CORO_API int coro_tls_close(coro_tls_t *t) {
+    coro_t *me = coro_current();
     int fd;
     if (!t) {
         errno = EINVAL;
         return -1;
     }
-    if (t->reading || t->writing || t->exclusive) {
+    /* a call in progress in another coroutine: refuse. In this one it can only mean that this
+       coroutine was killed inside it and its cleanup closes the connection: allowed. */
+    if ((t->reading && t->reader != me) || (t->writing && t->writer != me) ||
+        (t->exclusive && t->excl != me)) {
         errno = EBUSY;
         return -1;
     }

@@ -481,6 +481,60 @@ static void test_writev_sendfile(void) {
     SSL_CTX_free(sctx);
 }
 
+/* ---- coroutines killed inside a handshake or a read: their cleanups free everything ---------- */
+static coro_tls_t *victim_tls;
+static int victim_fd = -1, victim_cleanups;
+
+static void victim_cleanup(void *arg) {
+    (void)arg;
+    victim_cleanups++;
+    if (victim_tls) CHECK(coro_tls_close(victim_tls) == 0); /* killed inside coro_tls_read */
+    else if (victim_fd >= 0) CHECK(coro_close(victim_fd) == 0); /* inside the handshake */
+    victim_tls = NULL;
+    victim_fd = -1;
+}
+
+static void *victim(void *arg) {
+    int port = (int)(intptr_t)arg;
+    char c;
+    victim_fd = coro_tcp_connect("127.0.0.1", port, in_ms(5000));
+    CHECK(victim_fd >= 0);
+    CHECK(coro_defer(victim_cleanup, NULL) == 0);
+    victim_tls = coro_tls_connect(victim_fd, "localhost", client_ctx, -1);
+    CHECK(victim_tls != NULL); /* (only reached when the server answers) */
+    (void)coro_tls_read(victim_tls, &c, 1, -1);
+    CHECK(!"not reached: killed while reading");
+    return NULL;
+}
+
+static void *killer(void *arg) {
+    coro_sleep(200);
+    CHECK(coro_kill((coro_t *)arg) == 0);
+    return NULL;
+}
+
+static void test_killed(void) {
+    SSL_CTX *sctx = server_ctx("leaf");
+    struct server s;
+    int lfd = coro_tcp_listen("127.0.0.1", 0, 16);
+    coro_t *v;
+    /* in the handshake: nobody accepts */
+    v = coro_spawn(victim, (void *)(intptr_t)coro_tcp_port(lfd), 0);
+    CHECK(v && coro_spawn(killer, v, 0));
+    CHECK(coro_run() == 0);
+    CHECK(victim_cleanups == 1);
+    coro_close(lfd);
+    /* in a read: the echo server waits for data that never comes */
+    server_start(&s, sctx);
+    v = coro_spawn(victim, (void *)(intptr_t)s.port, 0);
+    CHECK(v && coro_spawn(killer, v, 0));
+    CHECK(coro_run() == 0);
+    CHECK(victim_cleanups == 2);
+    CHECK(s.accepted && !s.eof_clean);
+    coro_close(s.lfd);
+    SSL_CTX_free(sctx);
+}
+
 /* ---- misuse ------------------------------------------------------------------------------- */
 static void test_misuse(void) {
     char c;
@@ -537,6 +591,7 @@ int main(int argc, char **argv) {
     RUN(test_truncated);
     RUN(test_busy);
     RUN(test_writev_sendfile);
+    RUN(test_killed);
     RUN(test_misuse);
     SSL_CTX_free(client_ctx);
     coro_sched_free();
