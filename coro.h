@@ -1654,6 +1654,18 @@ CORO__OPAQUE CORO_API void *coro_yield(void *value) {
 CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
     coro__thread *t = coro__tls();
     struct coro *cur = t->current, *p;
+    if (CORO__LIKELY(to && to->thread == t && to->magic == CORO__MAGIC &&
+                     to->status == CORO_SUSPENDED && !(cur->flags & CORO__F_DYING))) {
+        /* the common case, a tail call to a suspended coroutine (to->thread == t: the thread
+           is set up) */
+        to->resumer = cur == &t->main ? NULL : cur->resumer;
+        to->flags |= CORO__F_STARTED;
+        cur->resumer = NULL;
+        cur->status = CORO_SUSPENDED;
+        to->status = CORO_RUNNING;
+        to->raised = 0;
+        return coro__jump(t, cur, to, value);
+    }
     if (CORO__UNLIKELY(!t->ready)) coro__thread_setup(t);
     cur = t->current;
     if (!to) to = &t->main;

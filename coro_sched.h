@@ -1251,8 +1251,13 @@ CORO_API int coro_sched_yield(void) {
     coro__task *t = coro__enter(s);
     int r;
     if (!t) return -1;
+    /* a running task waits on nothing: no coro__unwait, straight to the back of the queue */
     t->wait = CORO__W_YIELD;
-    coro__wake(s, t, 0); /* straight to the back of the queue */
+    t->woken = 1;
+    t->reason = 0;
+    t->state = CORO__READY;
+    coro__q_push(&s->ready, t);
+    s->nready++;
     r = coro__block(s, t, -1);
     if (r) {
         errno = r;
