@@ -5,7 +5,8 @@
 #   make variants   the suite again with gcc and clang at -O0/-O2/-O3, -m32, ASan+UBSan,
 #                   Valgrind, and aarch64 under qemu when the cross compiler is installed
 #   make test VARIANT=asan     one variant (names: $(VARIANTS))
-#   make bench      benchmarks (not tests): switch/create/RSS table, echo servers
+#   make bench      benchmarks (not tests): switch/create/RSS table, scheduler rows against Go
+#                   and Boost.Fiber, the corun programs, timers, echo servers
 #   make demo       the examples doing their job; exits by itself
 #   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
 
@@ -108,6 +109,8 @@ all: tests-build
 include examples/examples.mk
 include bench/core/Makefile.inc
 include bench/echo/Makefile.inc
+include bench/sched/Makefile.inc
+include bench/corun/Makefile.inc
 
 tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net
 
@@ -176,10 +179,15 @@ $(BENCH_OUT)/timers: bench/timers.c coro.h coro_sched.h
 $(BENCH_OUT)/echo_coro: bench/echo/coro_server.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
-bench-bins: core-bench-bins echo-bench-bins $(BENCH_OUT)/timers $(BENCH_OUT)/echo_coro
+bench-bins: core-bench-bins echo-bench-bins sched-bench-bins corun-bench-bins $(BENCH_OUT)/timers \
+            $(BENCH_OUT)/echo_coro
 bench: bench-bins
 	@echo "=== switch, create, memory (bench/core)"
 	$(BENCH_OUT)/bench_core $(BENCH_OUT)/core.tsv
+	@echo "=== scheduler rows against Go and Boost.Fiber (bench/sched)"
+	BIN=$(BENCH_OUT) bash bench/sched/run.sh
+	@echo "=== the corun programs (bench/corun)"
+	BIN=$(BENCH_OUT) bash bench/corun/run.sh
 	@echo "=== timers"
 	$(BENCH_OUT)/timers
 	@echo "=== echo servers (bench/echo)"
