@@ -1249,20 +1249,27 @@ CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 CORO_API int coro_sched_yield(void) {
     coro__sched *s = coro__s();
     coro__task *t = coro__enter(s);
-    int r;
+    int saved, err;
     if (!t) return -1;
-    /* a running task waits on nothing: no coro__unwait, straight to the back of the queue */
+    /* coro__block's work for a task that waits on nothing and is woken already: to the back of
+       the queue, switch out, and once continued take note of a raise that came meanwhile (the
+       yield itself has completed: the next blocking call fails with it) */
+    saved = errno;
     t->wait = CORO__W_YIELD;
-    t->woken = 1;
-    t->reason = 0;
     t->state = CORO__READY;
     coro__q_push(&s->ready, t);
     s->nready++;
-    r = coro__block(s, t, -1);
-    if (r) {
-        errno = r;
-        return -1;
+    coro__switch_out(s, t);
+    err = coro_raised();
+    if (t->queue == &s->ready) { /* continued by a raise before its turn came */
+        coro__q_remove(&s->ready, t);
+        s->nready--;
     }
+    if (err) t->pending_raise = err;
+    t->state = CORO__RUNNING;
+    t->wait = CORO__W_NONE;
+    t->budget = CORO_SCHED_IO_BUDGET;
+    errno = saved;
     return 0;
 }
 
