@@ -17,7 +17,12 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 
 .PHONY: examples-net examples-net-test fuzz fuzz-run
 
-examples-net: $(NET_EXAMPLE_BINS)
+examples-net: $(NET_EXAMPLE_BINS) $(OUT)/tests/canned_http
+
+# the misbehaving HTTP peer fetch is tested against (tests/examples_http.sh)
+$(OUT)/tests/canned_http: tests/canned_http.c | $(M32INC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@
 
 # a static pattern rule: it only ever applies to these five, whatever rule the top Makefile has
 # for the other examples

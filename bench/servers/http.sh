@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/servers/http.sh - examples/httpd against nginx and lighttpd serving the same files.
 #
-#   bench/servers/http.sh HTTPD_BINARY [--quick] [--out FILE.tsv]
+#   bench/servers/http.sh HTTPD_BINARY [--quick] [--out FILE.tsv] [--reps N] [--dur SECONDS]
+#                         [--servers "httpd nginx lighttpd"] [--points "wrk:1k:100 ab:100k:100 ..."]
 #
 # Every server gets one core (taskset CPU 0) and one process/thread of its own: nginx with one
 # worker (master_process off), sendfile and tcp_nopush on, access log off; lighttpd with its
@@ -19,11 +20,15 @@ HTTPD=${1:?usage: $0 HTTPD_BINARY [--quick] [--out FILE.tsv]}
 shift
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=$ROOT/build/bench/http.tsv
-DUR=3 REPS=3 AB_N=20000
+DUR=3 REPS=3 AB_N=20000 ONLY_SERVERS= ONLY_POINTS=
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) DUR=1 REPS=1 AB_N=5000 ;;
     --out) OUT=$2; shift ;;
+    --reps) REPS=$2; shift ;;
+    --dur) DUR=$2; shift ;;
+    --servers) ONLY_SERVERS=$2; shift ;;
+    --points) ONLY_POINTS=$2; shift ;;
     *) echo "http.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -129,6 +134,12 @@ if have ab; then
 else
     echo "SKIPPED ab runs: ab not installed (Debian: apache2-utils)"
 fi
+if [ -n "$ONLY_SERVERS" ]; then
+    keep=()
+    for s in "${servers[@]}"; do [[ " $ONLY_SERVERS " == *" $s "* ]] && keep+=("$s"); done
+    servers=("${keep[@]}")
+fi
+[ -n "$ONLY_POINTS" ] && read -r -a points <<<"$ONLY_POINTS"
 have python3 || { echo "SKIPPED http bench: python3 (for a free port) not installed"; exit 0; }
 have taskset || { echo "SKIPPED http bench: taskset not installed"; exit 0; }
 
