@@ -47,6 +47,10 @@
    each request on stderr), -h. Prints "listening on ADDR:PORT", and at exit
    "httpd: R requests on C connections". */
 #define _FILE_OFFSET_BITS 64 /* files over 2 GiB on 32-bit systems too */
+/* Keep up to this many free stacks for reuse (coro.h's default is 64): connections come and go
+   by the thousand, and a stack unmapped at every dip in their number would be mapped and its
+   pages faulted in again for the next connection. */
+#define CORO_POOL_SIZE 1024
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
 #include "coro_sched.h"
@@ -81,6 +85,7 @@ struct conn {
     coro_t *co;
     int fd;
     int busy;                 /* a request is being read or answered (a graceful stop waits) */
+    int nodelay;              /* TCP_NODELAY is set */
     int status;               /* of the last answer, for the log */
     unsigned long long sent;  /* body bytes of the last answer, for the log */
     char peer[48];            /* the client's address, for the log */
@@ -316,6 +321,7 @@ struct fentry {
     char *key;        /* the decoded request path */
     unsigned hash;
     int fd, refs;     /* refs: the cache's own, plus one per response being sent */
+    int refreshing;   /* a request is opening the path again: the others use this meanwhile */
     off_t size;
     int64_t checked;  /* coro_now() when it was opened */
     const char *type;
@@ -348,7 +354,14 @@ struct open_job {
     const char *path; /* decoded, starts with '/' */
     int status;       /* 200, or the status to answer (301: a directory without its slash) */
     struct fentry *f; /* on 200 */
+    /* on the loop's side: requests for a path being opened wait for that job, not make more */
+    unsigned hash;
+    int users, finished;
+    coro_cond_t done;
+    struct open_job *next;
 };
+
+static struct open_job *openings; /* the jobs in flight */
 
 static void *open_job(void *arg) {
     struct open_job *j = (struct open_job *)arg;
@@ -420,14 +433,43 @@ static void *open_job(void *arg) {
     return NULL;
 }
 
-/* The file for a decoded path, with a reference the caller puts back; or NULL and *status. */
+static void job_put(struct open_job *j) {
+    if (--j->users == 0) free(j);
+}
+
+/* The file for a decoded path, with a reference the caller puts back; or NULL and *status
+   (-1: this coroutine was cancelled). */
 static struct fentry *file_get(const char *path, int *status) {
     unsigned h = path_hash(path);
-    struct fentry **slot = &cache[h & (CACHE_SLOTS - 1)], *f = *slot;
-    struct open_job *j;
-    if (f && f->hash == h && strcmp(f->key, path) == 0 && coro_now() - f->checked < CACHE_VALID_MS) {
-        f->refs++;
-        return f;
+    struct fentry **slot = &cache[h & (CACHE_SLOTS - 1)], *f, *old = NULL;
+    struct open_job *j, **pp;
+    int r;
+again:
+    f = *slot;
+    for (j = openings; !f && j; j = j->next)
+        if (j->hash == h && strcmp(j->path, path) == 0) { /* being opened: wait for that */
+            j->users++;
+            while (!j->finished)
+                if (coro_cond_wait(&j->done, coro_now() + srv.timeout_ms) != 0) {
+                    job_put(j);
+                    *status = -1;
+                    return NULL;
+                }
+            *status = j->status;
+            job_put(j);
+            if (*status != 200) return NULL;
+            goto again;
+        }
+    if (f && f->hash == h && strcmp(f->key, path) == 0) {
+        if (f->refreshing || coro_now() - f->checked < CACHE_VALID_MS) {
+            f->refs++;
+            return f;
+        }
+        /* expired: this request opens it again; the ones arriving meanwhile (hundreds, on a
+           busy server) are answered from the old entry instead of each making a job */
+        old = f;
+        old->refreshing = 1;
+        old->refs++;
     }
     /* on the heap: if this coroutine is killed during the job, the job still finishes with it */
     if (!(j = (struct open_job *)malloc(sizeof *j + strlen(path) + 1))) {
@@ -436,22 +478,46 @@ static struct fentry *file_get(const char *path, int *status) {
     }
     j->path = strcpy((char *)(j + 1), path);
     j->f = NULL;
-    if (coro_offload(open_job, j, NULL) != 0) {
+    j->hash = h;
+    j->users = 1;
+    j->finished = 0;
+    coro_cond_init(&j->done);
+    j->next = openings;
+    openings = j;
+    r = coro_offload(open_job, j, NULL);
+    for (pp = &openings; *pp != j; pp = &(*pp)->next)
+        ;
+    *pp = j->next;
+    j->finished = 1;
+    coro_cond_broadcast(&j->done);
+    if (r != 0) {
         if (j->f) { /* raised while the job ran: it may have opened it */
             j->f->refs = 1;
             fentry_put(j->f);
         }
-        free(j);
+        j->status = 500;
+        job_put(j);
+        if (old) {
+            old->refreshing = 0;
+            fentry_put(old);
+        }
         *status = -1;
         return NULL;
     }
     *status = j->status;
     f = j->f;
-    free(j);
+    job_put(j);
+    if (old) {
+        old->refreshing = 0;
+        if (*slot == old && !f) { /* gone or changed into something else: forget it */
+            *slot = NULL;
+            fentry_put(old);
+        }
+        fentry_put(old);
+    }
     if (!f) return NULL;
     f->checked = coro_now();
     f->refs = 2; /* the cache's and the caller's */
-    slot = &cache[h & (CACHE_SLOTS - 1)];
     fentry_put(*slot);
     *slot = f;
     return f;
@@ -590,7 +656,7 @@ static int respond(struct conn *c, const struct http_request *req) {
     int keep = req->keep_alive && !srv.stopping && !req->chunked &&
                req->content_length <= BODY_DISCARD_MAX;
     int status;
-    char path[PATH_MAX];
+    static char path[PATH_MAX]; /* used only before the first wait: one for all connections */
     struct fentry *f;
 
     if (!get && !head_only) return send_error(c, 405, 0, keep, http10) < 0 ? -1 : keep;
@@ -729,6 +795,14 @@ static void serve(struct conn *c) {
             if (req.chunked || req.content_length > 0 || have > (size_t)r) linger_close(c);
             return;
         }
+        if (!c->nodelay) {
+            /* Kept: from now on a response's last small segment must not wait for the ACK of
+               the one before (Nagle). Set here rather than at accept, as nginx does: a
+               connection that ends after one answer never needs it, its close pushes. */
+            int one = 1;
+            setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            c->nodelay = 1;
+        }
         rest = discard_body(c, buf, have, (size_t)r, req.content_length, deadline);
         if (rest < 0) return;
         have = (size_t)rest;
@@ -739,7 +813,6 @@ static void *http_conn(void *arg) {
     struct conn self;
     struct sockaddr_storage sa;
     socklen_t salen = sizeof sa;
-    int one = 1;
     memset(&self, 0, sizeof self);
     self.fd = (int)(intptr_t)arg;
     if (srv.stopping) {
@@ -755,7 +828,6 @@ static void *http_conn(void *arg) {
         return NULL;
     }
     srv.connections++;
-    setsockopt(self.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     strcpy(self.peer, "-");
     if (srv.log && getpeername(self.fd, (struct sockaddr *)&sa, &salen) == 0) {
         if (sa.ss_family == AF_INET)

@@ -3,6 +3,7 @@
 #
 #   bench/servers/http.sh HTTPD_BINARY [--quick] [--out FILE.tsv] [--reps N] [--dur SECONDS]
 #                         [--servers "httpd nginx lighttpd"] [--points "wrk:1k:100 ab:100k:100 ..."]
+#                         [--alt HTTPD_BINARY_B]     (A/B: a second httpd, as server "alt")
 #
 # Every server gets one core (taskset CPU 0) and one process/thread of its own: nginx with one
 # worker (master_process off), sendfile and tcp_nopush on, access log off; lighttpd with its
@@ -20,7 +21,7 @@ HTTPD=${1:?usage: $0 HTTPD_BINARY [--quick] [--out FILE.tsv]}
 shift
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=$ROOT/build/bench/http.tsv
-DUR=3 REPS=3 AB_N=20000 ONLY_SERVERS= ONLY_POINTS=
+DUR=3 REPS=3 AB_N=20000 ONLY_SERVERS= ONLY_POINTS= ALT=
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) DUR=1 REPS=1 AB_N=5000 ;;
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
     --dur) DUR=$2; shift ;;
     --servers) ONLY_SERVERS=$2; shift ;;
     --points) ONLY_POINTS=$2; shift ;;
+    --alt) ALT=$2; shift ;;
     *) echo "http.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -62,10 +64,10 @@ wait_port() { # PORT: until something accepts on it (5 s)
 
 # start_SERVER: sets spid and sport, or returns 1
 start_httpd() {
+    local bin=${1:-$HTTPD} i
     : >"$tmp/httpd.out"
-    taskset -c $SERVER_CPU "$HTTPD" -p 0 -d "$tmp/www" -T 30 >"$tmp/httpd.out" 2>"$tmp/httpd.err" &
+    taskset -c $SERVER_CPU "$bin" -p 0 -d "$tmp/www" -T 30 >"$tmp/httpd.out" 2>"$tmp/httpd.err" &
     spid=$!
-    local i
     for ((i = 0; i < 50; i++)); do
         sport=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/httpd.out")
         [ -n "$sport" ] && return 0
@@ -73,6 +75,7 @@ start_httpd() {
     done
     return 1
 }
+start_alt() { start_httpd "$ALT"; }
 start_nginx() {
     sport=$(free_port)
     mkdir -p "$tmp/nginx"
@@ -123,6 +126,7 @@ servers=()
 [ -x "$HTTPD" ] && servers+=(httpd) || echo "SKIPPED httpd: $HTTPD not built"
 have nginx && servers+=(nginx) || echo "SKIPPED nginx: not installed (Debian: nginx-light)"
 have lighttpd && servers+=(lighttpd) || echo "SKIPPED lighttpd: not installed"
+[ -n "$ALT" ] && servers+=(alt)
 points=()
 if have wrk; then
     for f in 1k 100k; do for c in 10 100 1000; do points+=("wrk:$f:$c"); done; done
