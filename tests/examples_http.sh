@@ -3,7 +3,8 @@
 # (ranges, validators and 304, the directory redirect, absolute-form targets, MIME types, the
 # access log, a graceful drain on SIGTERM), examples/fetch against a misbehaving server
 # (tests/canned_http: interim responses, very long header lines), and examples/kv against
-# redis-cli and redis-benchmark (and against redis-server's own bytes when it is installed).
+# redis-cli and redis-benchmark, and byte for byte against redis-server's own replies (normal
+# and malformed input) when it is installed.
 # Every server starts on a free port; every wait has a time limit. Prints "ok NAME",
 # "FAIL NAME: why", "SKIPPED what: why", then "N passed, M failed".
 #
@@ -262,6 +263,108 @@ fetch_canned "fetch: header lines of 20 KB and 16 KB are accepted" "$tmp/c3" "^2
 fetch_canned "fetch: a 40 KB header line is refused clearly" "$tmp/c4" "^ERR ms=[0-9]+ http://127.0.0.1:[0-9]+/ \\(response line too long\\)\$"
 printf 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n' >"$tmp/c5"
 fetch_canned "fetch: an unasked-for 101 is an error" "$tmp/c5" "^ERR ms=[0-9]+ .*101"
+
+# ------------------------------------------------------------------------------------------- kv
+# raw RESP bytes to PORT, the answer until the server closes (or 3 s)
+resp() { timeout "$(secs 5)" nc -q 3 127.0.0.1 "$1"; }
+kv_session() { # the command script used for byte comparisons (inline and multibulk forms)
+    printf 'PING\r\nPING hello\r\nping a b\r\nECHO "a b\\x41\\n"\r\nSET k1 v1\r\nGET k1\r\nGET nokey\r\n'
+    printf 'SET k1 v2 NX\r\nSET k1 v3 XX GET\r\nSET k2 v EX 100\r\nTTL k2\r\nPTTL nokey\r\nTTL k1\r\n'
+    printf 'SET k3 v PX 0\r\nSET k3 v EX abc\r\nSET k3 v EX 10 PX 10\r\nSET k3 v KEEPTTL EX 10\r\n'
+    printf 'SET k3 v FOO\r\nSET k2 v4 KEEPTTL\r\nTTL k2\r\nINCR n\r\nINCR n\r\nINCRBY n 10\r\nDECR n\r\n'
+    printf 'INCR k1\r\nSET big 9223372036854775807\r\nINCR big\r\nINCRBY n abc\r\nEXPIRE k1 100\r\n'
+    printf 'EXPIRE k1 100 NX\r\nEXPIRE k1 200 GT\r\nEXPIRE k1 50 LT\r\nEXPIRE k1 50 FOO\r\n'
+    printf 'EXPIRE k1 50 NX XX\r\nEXPIRE nokey 10\r\nEXPIRE k1 abc\r\nTTL k1\r\nPERSIST k1\r\nTTL k1\r\n'
+    printf 'MSET a 1 b 2 c 3\r\nMSET a 1 b\r\nMGET a b nokey c\r\nDEL a b nokey\r\nEXISTS a c c\r\n'
+    printf 'GET\r\nSET x\r\nFOO bar baz\r\nfoo\r\nDBSIZE\r\nEXPIRE c -1\r\nEXISTS c\r\n'
+    printf '*3\r\n$3\r\nSET\r\n$4\r\nbin\000\r\n$6\r\na\r\nb\000c\r\n*2\r\n$3\r\nGET\r\n$4\r\nbin\000\r\n'
+    printf '*0\r\n*-1\r\n\r\n   \r\nSET q "unterminated\r\nSELECT 0\r\nQUIT\r\nPING\r\n'
+}
+# malformed inputs, each on a fresh connection: Redis answers an error and closes (a PING
+# after it shows whether the connection stayed)
+bad_inputs=('*abc\r\nPING\r\n' '*2147483648\r\nPING\r\n' '*1\r\nx\r\nPING\r\n' '*1\r\n$-1\r\nPING\r\n'
+    '*1\r\n$536870913\r\nPING\r\n' '*1\r\n$3\r\nfoo\r\nPING\r\n' "set a \"b\"c\r\nPING\r\n" "set a 'b\r\nPING\r\n"
+    '*1\r\n\n\r\nPING\r\n' '*2\r\n$3\r\nGET\r\n:1\r\nPING\r\n' '+PING\r\nPING\r\n' '*01\r\n$4\r\nPING\r\n')
+if [ ! -x "$dir/kv" ]; then
+    fail "kv" "$dir/kv is missing"
+elif ! have nc; then
+    echo "SKIPPED kv checks: nc not installed"
+elif start kv "$dir/kv" -p 0; then
+    kpid=$pid
+    kport=$port
+    printf 'PING\r\n' | resp "$kport" >"$tmp/kv.ping"
+    is "kv: PING" "$(tr -d '\r' <"$tmp/kv.ping")" "+PONG"
+    printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\nGET k\r\n' | resp "$kport" >"$tmp/kv.pipe"
+    is "kv: pipelined SET, GET (multibulk and inline)" "$(tr -d '\r' <"$tmp/kv.pipe" | tr '\n' ' ')" "+OK \$5 hello \$5 hello "
+    # 100 kB of random bytes as one value, read back intact
+    head -c 100000 /dev/urandom >"$tmp/kv.blob"
+    { printf '*3\r\n$3\r\nSET\r\n$4\r\nblob\r\n$100000\r\n'; cat "$tmp/kv.blob"; printf '\r\n*2\r\n$3\r\nGET\r\n$4\r\nblob\r\n'; } | resp "$kport" >"$tmp/kv.blob.out"
+    if cmp -s <(tail -c +15 "$tmp/kv.blob.out" | head -c 100000) "$tmp/kv.blob" && [ "$(head -c 13 "$tmp/kv.blob.out")" = $'+OK\r\n$100000\r' ]; then
+        ok "kv: a 100 kB binary value round-trips"; else fail "kv: binary value" "$(head -c 20 "$tmp/kv.blob.out" | od -c | head -n 1)"; fi
+    if have redis-cli; then
+        is "kv: redis-cli SET" "$(timeout 5 redis-cli -p "$kport" set greeting 'hi there')" "OK"
+        is "kv: redis-cli GET" "$(timeout 5 redis-cli -p "$kport" get greeting)" "hi there"
+        is "kv: redis-cli INCR" "$(timeout 5 redis-cli -p "$kport" incr counter)" "1"
+        is "kv: redis-cli SET EX, TTL" "$(timeout 5 redis-cli -p "$kport" set t v ex 100 >/dev/null; timeout 5 redis-cli -p "$kport" ttl t)" "100"
+        is "kv: redis-cli MSET/MGET" "$(timeout 5 redis-cli -p "$kport" mset x 1 y 2 >/dev/null; timeout 5 redis-cli -p "$kport" mget x nokey y | tr '\n' ' ')" "1  2 "
+        is "kv: redis-cli wrong type of use" "$(timeout 5 redis-cli -p "$kport" incr greeting)" "ERR value is not an integer or out of range"
+        timeout 5 redis-cli -p "$kport" set short v px 100 >/dev/null
+        nap 0.3
+        is "kv: a key with PX 100 is gone 300 ms later" "$(timeout 5 redis-cli -p "$kport" exists short)" "0"
+    else
+        echo "SKIPPED kv checks with redis-cli: redis-cli not installed (Debian: redis-tools)"
+    fi
+    if have redis-benchmark; then
+        for P in 1 16; do
+            timeout "$(secs 60)" redis-benchmark -p "$kport" -t get,set -n 5000 -c 20 -P $P -q 2>&1 |
+                tr '\r' '\n' | grep -v -e '^ *$' -e 'rps=' >"$tmp/kv.bench"
+            rc=${PIPESTATUS[0]}
+            if [ $rc -eq 0 ] && grep -qE '^SET: [0-9.]+ requests per second' "$tmp/kv.bench" && grep -qE '^GET: [0-9.]+ requests per second' "$tmp/kv.bench" &&
+                ! grep -qi -e 'error' -e 'warning' "$tmp/kv.bench"; then
+                ok "kv: redis-benchmark -t get,set -n 5000 -c 20 -P $P"
+            else
+                fail "kv: redis-benchmark -P $P" "status $rc: $(tail -n 3 "$tmp/kv.bench" | tr '\n' ' ')"
+            fi
+        done
+    else
+        echo "SKIPPED kv redis-benchmark run: redis-benchmark not installed (Debian: redis-tools)"
+    fi
+    # replies byte for byte as redis-server's (on a port kv just had: free, most likely)
+    if have redis-server; then
+        rport=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/kv.out")
+        stop kv "$kpid"
+        redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --io-threads 1 \
+            --daemonize no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+        rpid=$!
+        for ((i = 0; i < 50 * slow; i++)); do grep -q 'Ready to accept' "$tmp/redis.log" && break; sleep 0.1; done
+        if start kv "$dir/kv" -p 0 && grep -q 'Ready to accept' "$tmp/redis.log"; then
+            kpid=$pid
+            kport=$port
+            kv_session | resp "$kport" >"$tmp/kv.sess"
+            kv_session | resp "$rport" >"$tmp/redis.sess"
+            if cmp -s "$tmp/kv.sess" "$tmp/redis.sess" && [ -s "$tmp/kv.sess" ]; then
+                ok "kv: $(grep -c '' "$tmp/kv.sess") reply lines byte-identical to redis-server's"
+            else
+                fail "kv: replies as redis-server's" "$(diff <(cat -A "$tmp/kv.sess") <(cat -A "$tmp/redis.sess") | head -n 4 | tr '\n' ' ')"
+            fi
+            bad=
+            for inp in "${bad_inputs[@]}"; do
+                printf "$inp" | resp "$kport" >"$tmp/kv.bad"
+                printf "$inp" | resp "$rport" >"$tmp/redis.bad"
+                cmp -s "$tmp/kv.bad" "$tmp/redis.bad" || bad="$bad [$inp: kv '$(tr -d '\r\n' <"$tmp/kv.bad")' redis '$(tr -d '\r\n' <"$tmp/redis.bad")']"
+            done
+            if [ -z "$bad" ]; then ok "kv: ${#bad_inputs[@]} malformed inputs answered (and the connection closed) as redis-server does"; else fail "kv: malformed input" "$bad"; fi
+        else
+            fail "kv: comparison with redis-server" "a server did not start: $(tail -n 2 "$tmp/redis.log")"
+        fi
+        kill -TERM "$rpid" 2>/dev/null
+        wait "$rpid" 2>/dev/null
+    else
+        echo "SKIPPED kv byte comparison with redis-server: redis-server not installed"
+    fi
+    stop kv "$kpid"
+    expect "kv: exit summary" "$tmp/kv.out" '^kv: [0-9]+ commands on [0-9]+ connections, [0-9]+ keys$'
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
