@@ -520,6 +520,8 @@ struct coro__sched {
     struct coro__hent *heap;
     size_t nheap, cap_heap;
     uint64_t seq, resumes;
+    coro__task *cur;         /* the task the loop (or a hand-off) switched to last */
+    size_t budget;           /* switches to ready tasks left in this round of the loop */
     coro__fd *fds;
     size_t nfds;
     size_t nfdwait;          /* tasks waiting on fds: the loop has something to wait for */
@@ -994,6 +996,50 @@ static coro__task *coro__enter(coro__sched *s) {
 
 static int coro__deadline_passed(int64_t deadline) { return deadline >= 0 && coro_now() >= deadline; }
 
+/* Leave the running task t for the next one. While the loop's round has switches left and t
+   was itself switched to by the loop (not resumed or raised by another coroutine), control goes
+   straight to the head of the ready queue by a transfer, which puts that task where t was in
+   the resumer chain, under the loop; t itself, when it is the head, just keeps running. Else,
+   and when the round is spent (timers and fds wait between rounds), back to the loop. */
+/* Whether the loop has anything to do between rounds besides starting the next one: when it
+   does not, hand-offs need not stop at the end of the round. */
+static int coro__loop_idle(const coro__sched *s) {
+    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop;
+}
+
+static void coro__switch_out(coro__sched *s, coro__task *t) {
+    coro__task *n = s->ready.head;
+    if ((s->budget || coro__loop_idle(s)) && n && s->cur == t &&
+        (n == t || coro_status(n->co) == CORO_SUSPENDED)) {
+        coro__q_remove(&s->ready, n);
+        s->nready--;
+        if (s->budget) s->budget--;
+        n->state = CORO__RUNNING;
+        s->resumes++;
+        if (n == t) return;
+        s->cur = n;
+        errno = 0;
+        coro_transfer(n->co, NULL);
+        /* t is continued (by whoever), or the transfer failed: a cleanup handler cannot switch
+           away, and then n is untouched and stays first in line */
+        if (errno != ECANCELED || s->cur != n || n->state != CORO__RUNNING ||
+            coro_status(n->co) != CORO_SUSPENDED)
+            return;
+        s->cur = t;
+        s->resumes--;
+        n->state = CORO__READY;
+        n->next = s->ready.head;
+        n->prev = NULL;
+        if (s->ready.head) s->ready.head->prev = n;
+        else s->ready.tail = n;
+        s->ready.head = n;
+        n->queue = &s->ready;
+        s->nready++;
+        return;
+    }
+    coro_yield(NULL);
+}
+
 /* Park t (already registered where it waits) until woken, with an optional deadline. Returns
    0 or an errno value. errno is preserved across the wait. */
 static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
@@ -1008,7 +1054,7 @@ static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
     for (;;) {
         uint64_t r = s->resumes;
         errno = 0;
-        coro_yield(NULL);
+        coro__switch_out(s, t);
         err = coro_raised();
         if (t->queue == &s->ready) { /* continued by a raise after it was woken */
             coro__q_remove(&s->ready, t);
@@ -1172,7 +1218,10 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
     }
     t->state = CORO__RUNNING;
     s->resumes++;
+    s->cur = t;
     coro_resume(t->co, NULL);
+    t = s->cur; /* who came back: t may have handed its place on (coro__switch_out) */
+    s->cur = NULL;
     if (t->state == CORO__RUNNING && coro_status(t->co) == CORO_SUSPENDED) {
         /* a bare coro_yield: to the back of the queue, like coro_sched_yield */
         t->state = CORO__READY;
@@ -1210,12 +1259,12 @@ CORO_API int coro_run(void) {
     s->running = 1;
     s->stop = 0;
     while (s->count && !s->stop) {
-        size_t n;
         int timeout;
         coro__timers_fire(s);
-        for (n = s->nready; n && s->ready.head; n--) {
+        for (s->budget = s->nready; s->budget && s->ready.head;) {
             coro__task *t = coro__q_pop(&s->ready);
             s->nready--;
+            s->budget--;
             coro__resume_task(s, t);
         }
         if (s->zombies) coro__reclaim(s);
@@ -1246,8 +1295,13 @@ CORO_API int coro_sched_yield(void) {
     coro__task *t = coro__enter(s);
     int r;
     if (!t) return -1;
+    /* a running task waits on nothing: no coro__unwait, straight to the back of the queue */
     t->wait = CORO__W_YIELD;
-    coro__wake(s, t, 0); /* straight to the back of the queue */
+    t->woken = 1;
+    t->reason = 0;
+    t->state = CORO__READY;
+    coro__q_push(&s->ready, t);
+    s->nready++;
     r = coro__block(s, t, -1);
     if (r) {
         errno = r;
