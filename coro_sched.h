@@ -92,7 +92,7 @@ THE API (details at each declaration)
               coro_sleep coro_sleep_until coro_wait_fd coro_join coro_joinable coro_count
               coro_dump coro_find coro_sched_backend coro_sched_free
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
-              coro_writev coro_close coro_fd_forget coro_pipe coro_tcp_listen
+              coro_writev coro_sendfile coro_close coro_fd_forget coro_pipe coro_tcp_listen
               coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
    sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_*
    off-loop:  coro_offload coro_signal_wait coro_signal_watch
@@ -232,6 +232,18 @@ CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadlin
    Errors as coro_write, plus EINVAL (iovcnt < 0, iov NULL with iovcnt > 0, or a total above
    SSIZE_MAX). */
 CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+
+/* coro_sendfile: count bytes of the file in_fd, from *offset on, to out_fd (a socket or pipe),
+   as coro_write would write them, without copying them through user space where the kernel
+   can (sendfile(2) on Linux; elsewhere pread into a buffer and write). *offset advances by
+   every byte sent, also when the call fails, so a caller knows how far it got; in_fd's file
+   position is not used or changed. Returns count, or fewer if the file ended first (it shrank:
+   *offset is then its end), or -1 with errno as coro_write (ETIMEDOUT, EPIPE or ECONNRESET
+   when the peer went away, EBADF for a bad or closed out_fd or a bad in_fd, raised errs), or
+   EINVAL (offset NULL, *offset negative, count above SSIZE_MAX). The file's pages are read on
+   the calling thread, like nginx without aio: fine for files in the page cache; for cold or
+   remote files, read them with coro_offload instead. */
+CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t count, int64_t deadline);
 
 /* coro_close: close fd; coroutines waiting on it wake with -1, errno EBADF. Returns close's
    result. coro_fd_forget: the same without closing: the scheduler forgets fd (it stays open
@@ -376,6 +388,38 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #else
 #define CORO__EPOLL 0
 #endif
+
+/* >>sendfile: one non-blocking attempt to move bytes of a file to a socket or pipe, with
+   sendfile(2)'s contract (bytes sent, 0 at the file's end, -1 with errno EAGAIN when out_fd is
+   full); Linux's zero-copy call, elsewhere a pread into a buffer and one write of it. */
+#if defined(__linux__)
+#include <sys/sendfile.h>
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket);
+static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    ssize_t n = sendfile(out_fd, in_fd, off, count);
+    if (n < 0 && (errno == EINVAL || errno == ENOSYS) && *off >= 0) /* in_fd cannot be mapped */
+        return coro__sendfile_copy(out_fd, in_fd, off, count, socket);
+    return n;
+}
+#else
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket);
+static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    return coro__sendfile_copy(out_fd, in_fd, off, count, socket);
+}
+#endif
+/* What the bytes read but not accepted by out_fd cost is a second read of them next time. */
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    char buf[16384];
+    ssize_t r, w;
+    if (count > sizeof buf) count = sizeof buf;
+    do r = pread(in_fd, buf, count, *off);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0) return r;
+    do w = socket ? send(out_fd, buf, (size_t)r, MSG_NOSIGNAL) : write(out_fd, buf, (size_t)r);
+    while (w < 0 && errno == EINTR);
+    if (w > 0) *off += (off_t)w;
+    return w;
+}
 
 #if !defined(SOCK_NONBLOCK) || !defined(MSG_NOSIGNAL)
 #error "coro_sched.h: the implementation needs POSIX extensions: put the #defines before any #include, or compile with -D_GNU_SOURCE"
@@ -1753,6 +1797,55 @@ CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_
         total += iov[i].iov_len;
     }
     return coro__write_all(fd, iov, iovcnt, total, deadline);
+}
+
+CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t count, int64_t deadline) {
+    coro__sched *s = coro__s();
+    coro__task *t = coro__me(s);
+    size_t done = 0;
+    coro__fd *e;
+    int tried = 0, saved = errno;
+    if (!offset || *offset < 0 || count > (size_t)SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (in_fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (coro__raise_pending(t)) return -1;
+    for (;;) {
+        if (!(e = coro__fd_get(s, out_fd))) return -1;
+        if (done == count) {
+            coro__spend(s, t);
+            errno = saved;
+            return (ssize_t)count;
+        }
+        if ((e->ready & CORO_WRITE) || (!tried && (!t || coro__deadline_passed(deadline)))) {
+            size_t want = count - done;
+            ssize_t n = coro__sendfile_once(out_fd, in_fd, offset, want, e->socket);
+            tried = 1;
+            if (n > 0) {
+                done += (size_t)n; /* short: out_fd is full or the file ended; the next try says which */
+                continue;
+            } else if (n == 0) { /* the file ended before count */
+                coro__spend(s, t);
+                errno = saved;
+                return (ssize_t)done;
+            } else if (errno == EINTR) {
+                continue;
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                e->ready = (unsigned char)(e->ready & ~CORO_WRITE);
+            } else {
+                return -1;
+            }
+        }
+        if (!t) {
+            errno = EPERM;
+            return -1;
+        }
+        if (coro__fd_wait(s, t, out_fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
+    }
 }
 
 static void coro__fd_drop(coro__sched *s, int fd) {
