@@ -120,8 +120,9 @@ include bench/core/Makefile.inc
 include bench/echo/Makefile.inc
 include bench/sched/Makefile.inc
 include bench/corun/Makefile.inc
+include examples/ext.mk
 
-tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net
+tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net ext
 
 $(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
