@@ -15,8 +15,8 @@ BUILD ?= build
 PREFIX ?= /usr/local
 OUT := $(BUILD)/$(VARIANT)
 
-STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror
-CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror
+STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wcast-align -Wshadow -Wconversion
+CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wcast-align -Wshadow -Wconversion
 LDLIBS := -pthread -lm
 RUNWRAP := -
 CXX_OK := 1
@@ -172,10 +172,10 @@ demo: $(OUT)/examples/fringe $(OUT)/examples/generators examples-net
 BENCH_OUT := $(BUILD)/bench
 $(BENCH_OUT)/timers: bench/timers.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(LDLIBS)
 $(BENCH_OUT)/echo_coro: bench/echo/coro_server.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(LDLIBS)
 bench-bins: core-bench-bins echo-bench-bins $(BENCH_OUT)/timers $(BENCH_OUT)/echo_coro
 bench: bench-bins
 	@echo "=== switch, create, memory (bench/core)"

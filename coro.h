@@ -1005,7 +1005,9 @@ static int coro__guard_install(char *lo, size_t len) {
 static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
 
 static struct coro *coro__region_coro(char *map, size_t map_size) {
-    return (struct coro *)(map + map_size - coro__struct_room());
+    /* map is page aligned and the room a multiple of 64, so the struct is aligned: the cast
+       goes through void * to say so */
+    return (struct coro *)(void *)(map + map_size - coro__struct_room());
 }
 
 /* Install the guards of k adjacent regions of region bytes each, at base. */
