@@ -92,14 +92,15 @@ ifeq ($(CXX_OK),1)
   endif
 endif
 # the scheduler's suites run once per backend
-SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
+SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll) \
+               test_misuse test_misuse_poll test_misuse_debug
 TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
 TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples
 ifeq ($(VARIANT),default)
-  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2
+  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/tsan.sh@$(OUT)/tsan
 endif
 
 .PHONY: all test variants bench bench-quick demo install uninstall clean tests-build $(M32INC)
@@ -130,6 +131,11 @@ $(OUT)/tests/%: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 $(OUT)/tests/test_core_fpu%: tests/test_core.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_FPU_KEEP=$* $< -o $@ $(LDLIBS)
+
+# the misuse tests again with CORO_DEBUG: they check the line printed for each misuse
+$(OUT)/tests/test_misuse_debug: tests/test_misuse.c coro.h coro_sched.h tests/check.h tests/helpers.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DCORO_DEBUG $< -o $@ $(LDLIBS)
 
 $(OUT)/tests/test_stack_mprotect: tests/test_stack.c coro.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
