@@ -1,6 +1,6 @@
 /* test_misuse.c - the edges of coro_sched.h's contract: huge sleeps and deadlines mean "as good
    as forever" (no overflow), a negative, closed or absurd fd is EBADF for every call, a stop
-   asked for before coro_run, coro_resume/coro_transfer refused on spawned coroutines, sync
+   asked for before coro_run, coro_resume refused on spawned coroutines (EBUSY), sync
    objects and channels touched from another thread's coroutines (EPERM, never a crash), a
    raise into a coroutine whose offloaded job has not started yet, and (built again with
    -DCORO_DEBUG as test_misuse_debug) the line CORO_DEBUG prints for each misuse of either
@@ -105,6 +105,7 @@ static void check_bad_fd(int fd) {
     struct iovec v[2];
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
+    off_t off = 0;
     memset(&ss, 0, sizeof ss);
     v[0].iov_base = buf;
     v[0].iov_len = 2;
@@ -123,6 +124,7 @@ static void check_bad_fd(int fd) {
     CHECK_ERR(coro_accept(fd, (struct sockaddr *)&ss, &len, -1) < 0, EBADF);
     CHECK_ERR(coro_connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr), -1) < 0, EBADF);
     CHECK_ERR(coro_tcp_port(fd) < 0, EBADF);
+    CHECK_ERR(coro_sendfile(fd, fd, &off, 4, -1) < 0, EBADF);
     CHECK_ERR(coro_close(fd) < 0, EBADF);
 }
 static void bad_fds_all(void) {
@@ -187,7 +189,7 @@ TEST_FN void test_stop_before_run(void) {
     coro_sched_free();
 }
 
-/* ---- coro_resume and coro_transfer refuse spawned coroutines -------------------------------- */
+/* ---- coro_resume refuses spawned coroutines ------------------------------------------------ */
 static int owned_runs;
 static void *owned_body(void *arg) {
     (void)arg;
@@ -201,8 +203,6 @@ static void *owned_prober(void *arg) {
     (void)arg;
     errno = 0;
     CHECK(coro_resume(owned_co, NULL) == NULL && errno == EBUSY); /* from another spawned one */
-    errno = 0;
-    CHECK(coro_transfer(owned_co, NULL) == NULL && errno == EBUSY);
     return NULL;
 }
 TEST_FN void test_resume_spawned_ebusy(void) {
@@ -210,8 +210,6 @@ TEST_FN void test_resume_spawned_ebusy(void) {
     owned_co = spawn(owned_body, NULL);
     errno = 0;
     CHECK(coro_resume(owned_co, NULL) == NULL && errno == EBUSY);
-    errno = 0;
-    CHECK(coro_transfer(owned_co, NULL) == NULL && errno == EBUSY);
     CHECK(coro_status(owned_co) == CORO_SUSPENDED);
     CHECK_ERR(coro_free(owned_co) != 0, EBUSY);
     CHECK(owned_runs == 0);

@@ -115,6 +115,59 @@ static void test_yields_round_robin(void) {
     CHECK(strcmp(trace, "abcabcabc") == 0);
 }
 
+/* A yielding task hands control straight to the next ready one; the loop still gets it back
+   for coro_stop, and a cleanup handler (which cannot switch away) keeps running. */
+static int spin_stop;
+static void *spin_yield(void *arg) {
+    (void)arg;
+    while (!spin_stop) CHECK(coro_sched_yield() == 0);
+    return NULL;
+}
+static void *stop_after(void *arg) {
+    int i;
+    for (i = 0; i < I(arg); i++) coro_sched_yield();
+    coro_stop();
+    return NULL;
+}
+static void yield_in_cleanup(void *arg) {
+    (void)arg;
+    mark('x');
+    CHECK(coro_sched_yield() == 0); /* does not switch: 'y' follows 'x' at once */
+    mark('y');
+}
+static void *ends_with_cleanup(void *arg) {
+    (void)arg;
+    coro_defer(yield_in_cleanup, NULL);
+    coro_sched_yield();
+    return NULL;
+}
+static void *marks_o(void *arg) {
+    int i;
+    (void)arg;
+    for (i = 0; i < 3; i++) {
+        mark('o');
+        coro_sched_yield();
+    }
+    return NULL;
+}
+static void test_hand_off(void) {
+    spin_stop = 0;
+    coro_spawn(spin_yield, NULL, 0);
+    coro_spawn(spin_yield, NULL, 0);
+    coro_spawn(stop_after, P(1000), 0);
+    CHECK(coro_run() == 0); /* returns although two tasks are always ready */
+    CHECK(coro_count() == 2);
+    spin_stop = 1;
+    CHECK(coro_run() == 0);
+    CHECK(coro_count() == 0);
+
+    ntrace = 0;
+    coro_spawn(ends_with_cleanup, NULL, 0);
+    coro_spawn(marks_o, NULL, 0);
+    CHECK(coro_run() == 0);
+    CHECK(strcmp(trace, "oxyoo") == 0);
+}
+
 /* ---- cond ---------------------------------------------------------------------------------- */
 static coro_cond_t cond = CORO_COND_INIT;
 static int cond_woken;
@@ -881,6 +934,7 @@ int main(void) {
     RUN(test_sleep_order);
     RUN(test_sleep_misuse);
     RUN(test_yields_round_robin);
+    RUN(test_hand_off);
     RUN(test_cond);
     RUN(test_mutex);
     RUN(test_semaphore);
