@@ -55,8 +55,8 @@ vt_field = $(strip $(subst ^, ,$(subst |,,$(word $(2),$(subst |, |,$(1))))))
 vt_row = $(firstword $(foreach r,$(VT_ROWS),$(if $(filter $(1),$(call vt_field,$(r),1)),$(r))))
 VARIANTS := $(foreach r,$(VT_ROWS),$(call vt_field,$(r),1))
 
-STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror
-CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror
+STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wcast-align -Wshadow -Wconversion
+CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wcast-align -Wshadow -Wconversion
 LDLIBS := -pthread -lm
 CXX_OK := 1
 EMULATOR :=
@@ -102,7 +102,8 @@ ifeq ($(CXX_OK),1)
   endif
 endif
 # the scheduler's suites run once per backend
-SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll test_xthread test_xthread_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
+SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll) \
+               test_misuse test_misuse_poll test_misuse_debug test_xthread test_xthread_poll
 TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
 ifeq ($(VARIANT),tsan)
   TEST_BINS := $(addprefix $(OUT)/tests/,test_threads test_sched test_xthread test_xthread_poll)
@@ -113,7 +114,7 @@ EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples \
                 sh:tests/examples_http.sh@$(OUT)
 ifeq ($(VARIANT),default)
-  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh
+  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh sh:tests/tsan.sh@$(OUT)/tsan
 endif
 ifeq ($(VARIANT),tsan)
   TEST_SCRIPTS :=
@@ -150,6 +151,11 @@ $(OUT)/tests/%: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 $(OUT)/tests/test_core_fpu%: tests/test_core.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_FPU_KEEP=$* $< -o $@ $(LDLIBS)
+
+# the misuse tests again with CORO_DEBUG: they check the line printed for each misuse
+$(OUT)/tests/test_misuse_debug: tests/test_misuse.c coro.h coro_sched.h tests/check.h tests/helpers.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DCORO_DEBUG $< -o $@ $(LDLIBS)
 
 $(OUT)/tests/test_stack_mprotect: tests/test_stack.c coro.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
@@ -205,10 +211,10 @@ demo: $(OUT)/examples/fringe $(OUT)/examples/generators examples-net
 BENCH_OUT := $(BUILD)/bench
 $(BENCH_OUT)/timers: bench/timers.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(LDLIBS)
 $(BENCH_OUT)/echo_coro: bench/echo/coro_server.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(LDLIBS)
 bench-bins: core-bench-bins echo-bench-bins sched-bench-bins corun-bench-bins $(BENCH_OUT)/timers \
             $(BENCH_OUT)/echo_coro
 bench: bench-bins

@@ -58,7 +58,8 @@ ERRORS
    that return a user value (coro_resume, coro_yield, coro_transfer, coro_raise) return NULL on
    failure, so set errno = 0 before the call when NULL is also a legitimate value. Misuse never
    crashes: resuming a dead, running or normal coroutine, NULL, a coroutine of another thread,
-   yielding from main, a NULL function, an absurd stack size: all fail with EINVAL. The
+   yielding from main, a NULL function, an absurd stack size: all fail with EINVAL (resuming or
+   freeing a coroutine that belongs to a runtime, such as a spawned one: EBUSY). The
    exceptions are the ones C itself makes: a pointer that was never a coroutine, or one already
    freed whose stack has been unmapped, cannot be detected.
 
@@ -66,7 +67,7 @@ THE API (details at each declaration below)
    coro_new coro_free coro_resume coro_yield coro_transfer coro_current coro_status
    coro_defer coro_defer_pop coro_kill coro_raise coro_raised
    coro_id coro_set_name coro_name coro_set_data coro_data coro_set_runtime coro_runtime_data
-   coro_stack_size coro_stack_used
+   coro_runtime_resume coro_stack_size coro_stack_used
    coro_status_name coro_count_alive coro_foreach coro_pool_trim coro_guard_mode
 
 CONFIGURATION (define before including the implementation; defaults in brackets)
@@ -156,6 +157,17 @@ extern "C" {
 typedef struct coro coro_t;
 typedef void *(*coro_fn)(void *arg);
 
+/* >>misuse: the one report of a misuse, for coro.h's implementation and coro_sched.h's alike:
+   errno = err, and under CORO_DEBUG a line "coro: fn: why" on stderr. Only the implementations
+   expand it (they include <errno.h>, and <stdio.h> under CORO_DEBUG). */
+#ifndef CORO__MISUSE
+#ifdef CORO_DEBUG
+#define CORO__MISUSE(fn, err, why) (fprintf(stderr, "coro: %s: %s\n", fn, why), errno = (err))
+#else
+#define CORO__MISUSE(fn, err, why) ((void)(fn), (void)(why), errno = (err))
+#endif
+#endif
+
 enum {
     CORO_SUSPENDED = 0, /* created and not started, or waiting in a yield/transfer */
     CORO_RUNNING = 1,   /* the coroutine executing now */
@@ -186,7 +198,8 @@ CORO_API int coro_free(coro_t *co);
    co's pending coro_yield/coro_transfer return value. Returns the value co yields, or fn's
    return value when fn returns (co is then CORO_DEAD). NULL with errno EINVAL if co is NULL,
    dead, running, normal (already in the resumer chain, the caller itself included), or belongs
-   to another thread. */
+   to another thread; EBUSY if co belongs to a runtime (coro_set_runtime: a coroutine spawned by
+   coro_sched.h is resumed only by its scheduler; coro_kill and coro_raise still work on it). */
 CORO_API void *coro_resume(coro_t *co, void *value);
 
 /* coro_yield: suspend the current coroutine and return value to its resumer (main if it has
@@ -199,7 +212,8 @@ CORO_API void *coro_yield(void *value);
    coroutine becomes SUSPENDED and `to` takes its place in the resumer chain (see STATES).
    Returns what the switch that continues us passes. NULL with errno EINVAL if `to` is dead,
    running (the caller itself), of another thread, or main transferring to main; ECANCELED from
-   a cleanup handler. */
+   a cleanup handler. A runtime may hand control between its own coroutines this way; user code
+   must not transfer to a coroutine a runtime manages (coro_resume refuses those). */
 CORO_API void *coro_transfer(coro_t *to, void *value);
 
 /* coro_current: the running coroutine, NULL in main. */
@@ -257,9 +271,14 @@ CORO_API void *coro_data(const coro_t *co);
    on_exit (may be NULL) runs when co finishes, by returning or by being killed, after all of
    co's cleanups, on co's own stack; it is not part of the cleanup list, so coro_defer_pop can
    never remove it. While data is non-NULL the coroutine belongs to that runtime: coro_free
-   refuses it with EBUSY, so a user cannot free a coroutine a scheduler still references. */
+   refuses it with EBUSY, and so does coro_resume, so a user can neither free nor resume a
+   coroutine a scheduler still manages. The runtime itself resumes it with
+   coro_runtime_resume(co, data, value), which is coro_resume for a coroutine whose runtime data
+   is data (EBUSY if it is not, EINVAL for NULL data): the pointer is the runtime's key, and
+   code that borrows it from coro_runtime_data takes over the runtime's bookkeeping. */
 CORO_API void coro_set_runtime(coro_t *co, void *data, void (*on_exit)(void *data));
 CORO_API void *coro_runtime_data(const coro_t *co);
+CORO_API void *coro_runtime_resume(coro_t *co, const void *data, void *value);
 CORO_API size_t coro_stack_size(const coro_t *co);
 CORO_API long coro_stack_used(const coro_t *co);
 CORO_API size_t coro_count_alive(void);
@@ -368,9 +387,6 @@ CORO_API const char *coro_guard_mode(void);
 
 #ifdef CORO_DEBUG
 #include <stdio.h>
-#define CORO__MISUSE(fn, err, why) (fprintf(stderr, "coro: %s: %s\n", fn, why), errno = (err))
-#else
-#define CORO__MISUSE(fn, err, why) ((void)(fn), (void)(why), errno = (err))
 #endif
 
 #if defined(__has_feature)
@@ -469,17 +485,19 @@ typedef struct coro__fpu {
 #define CORO__HAS_MXCSR 1
 #else
 static int coro__has_sse = -1; /* on i386 MXCSR exists only with SSE: asked once with cpuid */
-static int coro__i386_sse(void) {
-    if (coro__has_sse < 0) {
+static int coro__i386_sse(void) { /* relaxed atomics: threads may ask at once */
+    int has = __atomic_load_n(&coro__has_sse, __ATOMIC_RELAXED);
+    if (has < 0) {
         uint32_t a = 1, b, c = 0, d;
         __asm__ volatile("xchgl %%ebx, %1\n\tcpuid\n\txchgl %%ebx, %1"
                          : "+a"(a), "=r"(b), "+c"(c), "=d"(d));
         (void)b;
-        coro__has_sse = (d >> 25) & 1;
+        has = (int)((d >> 25) & 1);
+        __atomic_store_n(&coro__has_sse, has, __ATOMIC_RELAXED);
     }
-    return coro__has_sse;
+    return has;
 }
-#define CORO__HAS_MXCSR (coro__has_sse > 0)
+#define CORO__HAS_MXCSR (__atomic_load_n(&coro__has_sse, __ATOMIC_RELAXED) > 0)
 #endif
 /* CORO_FPU_KEEP 2: MXCSR and the x87 control word are saved on every switch and the other
    side's loaded, unconditionally. Reading MXCSR is microcoded on some CPUs (about 4 ns on AMD
@@ -966,15 +984,17 @@ static __thread coro__thread coro__tls_state;
 CORO__INLINE coro__thread *coro__tls(void) { return &coro__tls_state; }
 
 /* >>stack */
+/* Process-wide values learnt lazily are read and written with relaxed atomics: threads making
+   their first coroutine at once may both compute it (the same value), never race. */
 static size_t coro__page(void) {
-    static size_t page; /* (threads may race to fill it in, with the same value) */
-    size_t v = __atomic_load_n(&page, __ATOMIC_RELAXED);
-    if (!v) {
-        long p = sysconf(_SC_PAGESIZE);
-        v = p > 0 ? (size_t)p : 4096;
-        __atomic_store_n(&page, v, __ATOMIC_RELAXED);
+    static size_t page;
+    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if (!p) {
+        long q = sysconf(_SC_PAGESIZE);
+        p = q > 0 ? (size_t)q : 4096;
+        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
     }
-    return v;
+    return p;
 }
 static size_t coro__round(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
 
@@ -1052,7 +1072,9 @@ static int coro__guard_install(char *lo, size_t len) {
 static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
 
 static struct coro *coro__region_coro(char *map, size_t map_size) {
-    return (struct coro *)(map + map_size - coro__struct_room());
+    /* map is page aligned and the room a multiple of 64, so the struct is aligned: the cast
+       goes through void * to say so */
+    return (struct coro *)(void *)(map + map_size - coro__struct_room());
 }
 
 /* Install the guards of k adjacent regions of region bytes each, at base. */
@@ -1544,23 +1566,28 @@ static CORO__START_ATTR void coro__start(CORO__START_PARAMS) {
     coro__finish(self->thread, self, self->fn(value));
 }
 
-/* Validate a switch target; `what` names the calling function for CORO_DEBUG. */
-CORO__INLINE int coro__bad_target(coro__thread *t, const struct coro *co, const char *what) {
+/* Validate a switch target; `what` names the calling function for CORO_DEBUG. owner: the
+   runtime data co must carry (NULL for a coroutine of the user's own). */
+CORO__INLINE int coro__bad_target(coro__thread *t, const struct coro *co, const void *owner,
+                                  const char *what) {
     if (CORO__LIKELY(co && co->thread == t && co->magic == CORO__MAGIC &&
-                     co->status == CORO_SUSPENDED))
+                     co->status == CORO_SUSPENDED && co->runtime == owner))
         return 0;
     if (!co) CORO__MISUSE(what, EINVAL, "NULL coroutine");
     else if (co->thread != t || co->magic != CORO__MAGIC)
         CORO__MISUSE(what, EINVAL, "not a live coroutine of this thread");
     else if (co->status == CORO_DEAD) CORO__MISUSE(what, EINVAL, "coroutine is dead");
-    else CORO__MISUSE(what, EINVAL, "coroutine is running or waiting in the resumer chain");
+    else if (co->status != CORO_SUSPENDED)
+        CORO__MISUSE(what, EINVAL, "coroutine is running or waiting in the resumer chain");
+    else CORO__MISUSE(what, EBUSY, "coroutine belongs to a runtime (spawned: its loop runs it)");
     return 1;
 }
 
-static void *coro__resume_raise(struct coro *co, void *value, int err, const char *what) {
+static void *coro__resume_raise(struct coro *co, const void *owner, void *value, int err,
+                                const char *what) {
     coro__thread *t = coro__tls();
     struct coro *cur;
-    if (CORO__UNLIKELY(coro__bad_target(t, co, what))) return NULL;
+    if (CORO__UNLIKELY(coro__bad_target(t, co, owner, what))) return NULL;
     cur = t->current;
     cur->status = CORO_NORMAL;
     co->status = CORO_RUNNING;
@@ -1669,7 +1696,15 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
 }
 
 CORO__OPAQUE CORO_API void *coro_resume(coro_t *co, void *value) {
-    return coro__resume_raise(co, value, 0, "coro_resume");
+    return coro__resume_raise(co, NULL, value, 0, "coro_resume");
+}
+
+CORO__OPAQUE CORO_API void *coro_runtime_resume(coro_t *co, const void *data, void *value) {
+    if (!data) {
+        CORO__MISUSE("coro_runtime_resume", EINVAL, "NULL runtime data");
+        return NULL;
+    }
+    return coro__resume_raise(co, data, value, 0, "coro_runtime_resume");
 }
 
 CORO__OPAQUE CORO_API void *coro_raise(coro_t *co, int err) {
@@ -1677,7 +1712,8 @@ CORO__OPAQUE CORO_API void *coro_raise(coro_t *co, int err) {
         CORO__MISUSE("coro_raise", EINVAL, "the error must be a positive errno value");
         return NULL;
     }
-    return coro__resume_raise(co, NULL, err, "coro_raise");
+    /* a raise is for everybody: whoever owns co, its pending call fails with err */
+    return coro__resume_raise(co, co ? co->runtime : NULL, NULL, err, "coro_raise");
 }
 
 CORO__OPAQUE CORO_API void *coro_yield(void *value) {
@@ -1845,7 +1881,7 @@ CORO__OPAQUE CORO_API int coro_kill(coro_t *co) {
     }
     if (co->flags & CORO__F_DYING) {
         /* its cleanups were interrupted by a switch elsewhere; let them go on */
-        coro__resume_raise(co, NULL, 0, "coro_kill");
+        coro__resume_raise(co, co->runtime, NULL, 0, "coro_kill");
         return 0;
     }
     coro__arm_kill(co);

@@ -290,7 +290,7 @@ static void *bad_fds_body(void *arg) {
     CHECK_ERR(coro_read_full(-1, buf, sizeof buf, in_ms(2000)) == -1, EBADF);
     CHECK_ERR(coro_write(-1, buf, sizeof buf, in_ms(2000)) == -1, EBADF);
     CHECK_ERR(coro_accept(-1, NULL, NULL, in_ms(2000)) == -1, EBADF);
-    CHECK_ERR(coro_wait_fd(-1, CORO_READ, in_ms(2000)) == -1, EINVAL); /* "fd < 0": EINVAL */
+    CHECK_ERR(coro_wait_fd(-1, CORO_READ, in_ms(2000)) == -1, EBADF); /* like the others */
     /* fds the scheduler never saw, closed behind its back */
     CHECK(pipe2(p, O_CLOEXEC) == 0);
     close(p[0]);
@@ -1194,7 +1194,9 @@ static void test_offload(void) {
 }
 
 /* raised while fn runs: the call returns ECANCELED, but only after fn finished */
+static int slow_started; /* a worker has started slow_set (atomic) */
 static void *slow_set(void *arg) {
+    __atomic_store_n(&slow_started, 1, __ATOMIC_RELEASE);
     sleep_ms(100);
     *(int *)arg = 1;
     return NULL;
@@ -1208,7 +1210,10 @@ static void *of_victim(void *arg) {
     return NULL;
 }
 static void *of_raiser(void *arg) {
+    int64_t end = in_ms(5000);
     CHECK(await_dump("offload"));
+    /* a job no worker has started would be dropped: raise once slow_set runs */
+    while (!__atomic_load_n(&slow_started, __ATOMIC_ACQUIRE) && coro_now() < end) coro_sleep(1);
     coro_raise((coro_t *)arg, ECANCELED);
     CHECK(of_err == -1); /* still waiting for fn */
     return NULL;
@@ -1216,7 +1221,7 @@ static void *of_raiser(void *arg) {
 static void test_offload_raised(void) {
     coro_t *v;
     of_err = -1;
-    of_done_at_return = 0;
+    of_done_at_return = slow_started = 0;
     v = spawn(of_victim, NULL);
     spawn(of_raiser, v);
     run_all();

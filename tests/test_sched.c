@@ -562,7 +562,9 @@ static void *sleep_forever(void *arg) {
     coro_sleep(1000000);
     return NULL;
 }
+static int nap_started; /* a worker has started offloaded_nap (atomic) */
 static void *offloaded_nap(void *arg) {
+    __atomic_store_n(&nap_started, 1, __ATOMIC_RELEASE);
     usleep(20000);
     *(int *)arg = 42; /* writes into the waiting coroutine's stack: must still be there */
     return arg;
@@ -604,6 +606,11 @@ static int k_kind;
 static void *killer(void *arg) {
     (void)arg;
     coro_sleep(5);
+    if (k_kind == WAIT_OFFLOAD) { /* a raise drops a job no worker has started: wait for it */
+        int64_t end = coro_now() + 5000;
+        while (!__atomic_load_n(&nap_started, __ATOMIC_ACQUIRE) && coro_now() < end) coro_sleep(1);
+        __atomic_store_n(&nap_started, 0, __ATOMIC_RELAXED);
+    }
     CHECK(coro_status(k_victim) == CORO_SUSPENDED);
     if (k_mode == 0) {
         CHECK(coro_kill(k_victim) == 0);
@@ -890,8 +897,8 @@ static void test_dump(void) {
 static double cpu_ms(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 + ru.ru_stime.tv_sec * 1e3 +
-           ru.ru_stime.tv_usec / 1e3;
+    return (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3 +
+           (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
 }
 static void *signal_waiter(void *arg) {
     sigset_t one, two;
