@@ -327,7 +327,14 @@ static void test_runtime_exit_hook(void) {
         cleanup_owner = co;
         reset_trail();
         coro_set_runtime(co, &trail_n, runtime_exit_mark);
-        coro_resume(co, P(kill));
+        /* it belongs to the runtime now: only the runtime's own key resumes it */
+        errno = 0;
+        CHECK(coro_resume(co, P(kill)) == NULL && errno == EBUSY);
+        errno = 0;
+        CHECK(coro_runtime_resume(co, &kill, P(kill)) == NULL && errno == EBUSY);
+        CHECK_ERR(coro_runtime_resume(co, NULL, P(kill)) == NULL, EINVAL);
+        CHECK(coro_status(co) == CORO_SUSPENDED && !trail[0]);
+        coro_runtime_resume(co, &trail_n, P(kill));
         if (kill) coro_kill(co);
         CHECK(strcmp(trail, "uvR") == 0);
         coro_set_runtime(co, NULL, NULL);
