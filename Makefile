@@ -3,13 +3,14 @@
 #   make            build the tests and examples (default variant: cc -O2 -g)
 #   make test       build and run the whole suite; the last line is "N passed, M failed"
 #   make variants   the suite again with gcc and clang at -O0/-O2/-O3, -m32, ASan+UBSan,
-#                   Valgrind, and aarch64 under qemu when the cross compiler is installed
+#                   Valgrind, aarch64 under qemu and win64 (mingw-w64) under Wine when
+#                   their cross compilers are installed
 #   make test VARIANT=asan     one variant (names: $(VARIANTS))
 #   make bench      benchmarks (not tests): switch/create/RSS table, echo servers
 #   make demo       the examples doing their job; exits by itself
 #   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
 
-VARIANTS := gcc-O0 gcc-O2 gcc-O3 clang-O0 clang-O2 clang-O3 m32 asan valgrind aarch64
+VARIANTS := gcc-O0 gcc-O2 gcc-O3 clang-O0 clang-O2 clang-O3 m32 asan valgrind aarch64 win64
 VARIANT ?= default
 BUILD ?= build
 PREFIX ?= /usr/local
@@ -20,6 +21,7 @@ CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 LDLIBS := -pthread -lm
 RUNWRAP := -
 CXX_OK := 1
+EXE :=
 
 ifeq ($(VARIANT),default)
   OPT := -O2 -g
@@ -74,6 +76,16 @@ else ifeq ($(VARIANT),aarch64)
   export QEMU_LD_PREFIX := /usr/aarch64-linux-gnu
   export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
   export CORO_TEST_EMULATOR := qemu-aarch64
+else ifeq ($(VARIANT),win64)
+  # Windows x64: mingw-w64 (its posix flavour, for winpthreads), linked statically, run under
+  # Wine by tests/wine.sh
+  CC := x86_64-w64-mingw32-gcc-posix
+  CXX := x86_64-w64-mingw32-g++-posix
+  OPT := -O2 -g
+  LDLIBS := -static -pthread -lws2_32
+  EXE := .exe
+  RUNWRAP := bash tests/wine.sh
+  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
 else
   $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
 endif
@@ -81,8 +93,12 @@ endif
 CFLAGS_ALL := $(STRICT) $(OPT)
 CXXFLAGS_ALL := $(CXXSTRICT) $(OPT)
 
-CORE_TESTS := test_core test_core_fpu1 test_core_fpu0 test_stack test_stack_mprotect test_threads \
-              test_alloc link_split link_static
+CORE_TESTS := test_core test_core_fpu1 test_core_fpu0 test_stack test_threads test_alloc \
+              link_split link_static
+# the mprotect guard fallback exists on POSIX systems only
+ifneq ($(VARIANT),win64)
+  CORE_TESTS += test_stack_mprotect
+endif
 # the C++ linkage test needs a C++ compiler, which a machine with only gcc may not have
 ifeq ($(CXX_OK),1)
   ifneq ($(shell command -v $(firstword $(CXX)) 2>/dev/null),)
@@ -93,11 +109,21 @@ ifeq ($(CXX_OK),1)
 endif
 # the scheduler's suites run once per backend
 SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
-TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
+ifeq ($(VARIANT),win64)
+  SCHED_TESTS :=
+endif
+TEST_BINS := $(addsuffix $(EXE),$(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS)))
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
 TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples
+NET_BUILD := examples-net
+ifeq ($(VARIANT),win64)
+  # the examples are POSIX programs (pipes, signals, terminals)
+  EXAMPLE_BINS :=
+  NET_BUILD :=
+  TEST_SCRIPTS :=
+endif
 ifeq ($(VARIANT),default)
   TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2
 endif
@@ -109,9 +135,9 @@ include examples/examples.mk
 include bench/core/Makefile.inc
 include bench/echo/Makefile.inc
 
-tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net
+tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) $(NET_BUILD)
 
-$(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
+$(OUT)/tests/%_poll$(EXE): tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_SCHED_POLL $< -o $@ $(LDLIBS)
 
@@ -123,28 +149,28 @@ $(BUILD)/m32-include:
 	@mkdir -p $@
 	@[ -e /usr/include/asm ] || [ -e $@/asm ] || ln -s /usr/include/x86_64-linux-gnu/asm $@/asm
 
-$(OUT)/tests/%: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
+$(OUT)/tests/%$(EXE): tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
 
-$(OUT)/tests/test_core_fpu%: tests/test_core.c coro.h tests/check.h
+$(OUT)/tests/test_core_fpu%$(EXE): tests/test_core.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_FPU_KEEP=$* $< -o $@ $(LDLIBS)
 
-$(OUT)/tests/test_stack_mprotect: tests/test_stack.c coro.h tests/check.h tests/helpers.h
+$(OUT)/tests/test_stack_mprotect$(EXE): tests/test_stack.c coro.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_GUARD_MPROTECT $< -o $@ $(LDLIBS)
 
-$(OUT)/tests/link_split: tests/link_impl.c tests/link_use.c coro.h tests/check.h
+$(OUT)/tests/link_split$(EXE): tests/link_impl.c tests/link_use.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) tests/link_impl.c tests/link_use.c -o $@ $(LDLIBS)
 
-$(OUT)/tests/link_static: tests/link_static_a.c tests/link_static_b.c coro.h tests/check.h
+$(OUT)/tests/link_static$(EXE): tests/link_static_a.c tests/link_static_b.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) tests/link_static_a.c tests/link_static_b.c -o $@ $(LDLIBS)
 
 # the implementation compiled as C++, used from C through extern "C"
-$(OUT)/tests/link_cpp: tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
+$(OUT)/tests/link_cpp$(EXE): tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) -c tests/link_cpp.cc -o $@.impl.o
 	$(CC) $(CFLAGS_ALL) -c tests/link_use.c -o $@.use.o
@@ -158,6 +184,9 @@ variants:
 	@fail=0; for v in $(VARIANTS); do \
 	  if [ $$v = aarch64 ] && ! command -v aarch64-linux-gnu-gcc-12 >/dev/null; then \
 	    echo "SKIPPED variant aarch64: aarch64-linux-gnu-gcc-12 not installed"; continue; fi; \
+	  if [ $$v = win64 ] && ! { command -v x86_64-w64-mingw32-gcc-posix && \
+	       { command -v wine || command -v wine64 || [ -x /usr/lib/wine/wine64 ]; }; } >/dev/null; then \
+	    echo "SKIPPED variant win64: x86_64-w64-mingw32-gcc-posix or wine not installed"; continue; fi; \
 	  echo "=== variant $$v"; \
 	  $(MAKE) --no-print-directory test VARIANT=$$v > $(BUILD)/variant-$$v.log 2>&1; rc=$$?; \
 	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error:|CHECK|FAIL' $(BUILD)/variant-$$v.log | tail -n 30; \
