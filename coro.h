@@ -84,7 +84,8 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_POOL_SIZE          free stacks a thread keeps for reuse before it unmaps a slab whose
                            stacks are all free [64]
    CORO_INLINE_SWITCH      use the inline-asm switch on x86 too (as under ASan and on aarch64)
-   CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler that names overflowing coroutines
+   CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler (on Windows the vectored exception
+                           handler) that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
    CORO_NO_VALGRIND        do not register stacks with Valgrind even if <valgrind/valgrind.h> exists
    CORO_DEBUG              print a line on stderr for each misuse detected (errno is set regardless)
@@ -125,6 +126,18 @@ CAVEATS
      run with GLIBC_TUNABLES=glibc.cpu.x86_shstk=off). Indirect-branch targets carry endbr.
    Sanitizers: under -fsanitize=address the fiber annotations are used automatically; with
      <valgrind/valgrind.h> present every stack is registered with Valgrind.
+   Windows x64 (mingw-w64 gcc; tested under Wine, not on Windows itself; MSVC cannot compile
+     the GCC-style assembly): the switch also swaps the TEB's stack bounds (StackBase,
+     StackLimit, DeallocationStack) and FiberData, so the system treats a coroutine's stack as
+     the thread's own. Stacks are reserved with VirtualAlloc; two pages are committed at the top
+     with a PAGE_GUARD page below, and the system commits further pages as the stack grows, as
+     it does for thread stacks; it raises EXCEPTION_STACK_OVERFLOW near the bottom. The
+     CORO_GUARD_SIZE region below is reserved and never committed ("reserve" guards). A
+     vectored exception handler prints the same overflow line and passes the exception on, so
+     the process ends as it would have (0xC00000FD) or the program's own handler runs. The
+     thread state is a heap block; it and the pool are released when the thread ends, whether
+     CreateThread, _beginthreadex or winpthreads made it. Link with -static or ship
+     libwinpthread-1.dll. There is no ASan switch or CORO_INLINE_SWITCH on Windows.
 */
 #if defined(CORO_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1 /* before any system header: mmap flags, sigaltstack, mincore */
@@ -238,7 +251,8 @@ CORO_API int coro_raised(void);
    coro_set_name copies up to 31 bytes of name (NULL clears it); coro_name returns it ("" if
    none, "main" for NULL). coro_set_data/coro_data: one pointer for the user. coro_stack_size:
    usable bytes of co's stack. coro_stack_used: bytes of co's stack that have been touched (the
-   high-water mark, page granular, read with mincore(2); a pooled stack remembers earlier users),
+   high-water mark, page granular, read with mincore(2), on Windows the committed pages; a
+   pooled stack remembers earlier users),
    -1 with errno on failure. coro_count_alive: coroutines of this thread not yet freed.
    coro_foreach calls fn for each of them (do not free or create coroutines from fn). */
 CORO_API uint64_t coro_id(const coro_t *co);
@@ -265,7 +279,8 @@ CORO_API void coro_foreach(void (*fn)(coro_t *co, void *ud), void *ud);
 CORO_API size_t coro_pool_trim(void);
 
 /* coro_guard_mode: how guards are made in this process: "madvise" (MADV_GUARD_INSTALL, Linux
-   6.13+), "mprotect", "none" (CORO_NO_GUARD), or "unknown" before the first coro_new. */
+   6.13+), "mprotect", "reserve" (Windows: reserved address space that is never committed),
+   "none" (CORO_NO_GUARD), or "unknown" before the first coro_new. */
 CORO_API const char *coro_guard_mode(void);
 
 #ifdef __cplusplus
