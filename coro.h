@@ -302,6 +302,9 @@ CORO_API const char *coro_guard_mode(void);
    at it, each behind the same few private functions for both systems. */
 #if defined(_WIN32)
 #define CORO__WINDOWS 1
+#if !defined(__x86_64__)
+#error "coro.h: on Windows only x64 has a context switch (32-bit and ARM64 Windows are not supported)"
+#endif
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -633,10 +636,18 @@ static void coro__ctx_init(coro__ctx *ctx, char *top) {
     /* coro__start is entered as if called: a zero return address at rsp (where unwinders stop),
        rsp+8 16-byte aligned and the 32 bytes above it its home space. The stack's bounds come
        from the memory block; FiberData is inherited from the thread that creates it. */
-    void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 38;
+    void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 38, **last = (void **)ctx->sp;
+    void *dealloc, *limit;
+    coro__os_stack_bounds(ctx, &dealloc, &limit);
+    /* A stack from the pool: its last user's saved StackLimit says how far the system has
+       committed it (the system lowers it at each guard page). The new user may go that deep
+       without touching the guard page again, and StackLimit must stay at or below its frames,
+       or the exception dispatcher would take them for a broken stack. */
+    if (last && last[22] && (char *)last[22] < (char *)limit) limit = last[22];
     memset(sp, 0, 38 * sizeof *sp);
     __asm__ volatile("movq %%gs:0x20, %0" : "=r"(sp[20]));
-    coro__os_stack_bounds(ctx, sp + 21, sp + 22);
+    sp[21] = dealloc;
+    sp[22] = limit;
     sp[23] = top;
     sp[32] = (void *)(uintptr_t)&coro__start;
     ctx->sp = sp;

@@ -181,6 +181,39 @@ static void test_handler_chains(void) {
     CHECK(strstr(out, "coro: stack overflow in coroutine") != NULL);
     CHECK(strstr(out, "user handler") != NULL);
 }
+/* A stack from the pool that its last user grew: the new user goes as deep without touching a
+   guard page, and the TEB's StackLimit must still be at or below its frames (the exception
+   dispatcher rejects frames below it). */
+static volatile char *deep_local;
+static volatile uintptr_t deep_limit;
+static int dig(int n) {
+    volatile char buf[1024];
+    buf[0] = (char)n;
+    if (n == 0) {
+        uintptr_t limit;
+        deep_local = buf;
+        __asm__ volatile("movq %%gs:0x10, %0" : "=r"(limit)); /* the TEB's StackLimit */
+        deep_limit = limit;
+        return buf[0];
+    }
+    return dig(n - 1) + buf[0];
+}
+static void *dig_150(void *arg) {
+    (void)arg;
+    return P(dig(150));
+}
+static void test_reused_stack_keeps_its_limit(void) {
+    coro_t *a = coro_new(dig_150, 256 * 1024), *b;
+    coro_resume(a, NULL);
+    CHECK((uintptr_t)deep_local >= deep_limit); /* grown through the guard page */
+    coro_free(a);
+    b = coro_new(dig_150, 256 * 1024);
+    CHECK(b == a); /* the same stack, from the pool */
+    deep_local = NULL;
+    coro_resume(b, NULL);
+    CHECK(deep_local != NULL && (uintptr_t)deep_local >= deep_limit);
+    coro_free(b);
+}
 static void test_enomem_when_address_space_runs_out(void) {
     printf("SKIPPED test_enomem_when_address_space_runs_out: Windows has no RLIMIT_AS\n");
 }
@@ -357,6 +390,9 @@ int main(int argc, char **argv) {
     RUN(test_pool_bounded_and_trim);
     RUN(test_overflow_dies_with_message);
     RUN(test_handler_chains);
+#ifdef _WIN32
+    RUN(test_reused_stack_keeps_its_limit);
+#endif
     RUN(test_enomem_when_address_space_runs_out);
 #ifdef CORO_GUARD_MPROTECT
     RUN(test_enomem_at_max_map_count);
