@@ -410,7 +410,7 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__ASAN 0
 #endif
 
-#if !defined(CORO_NO_VALGRIND) && defined(__has_include)
+#if !defined(CORO_NO_VALGRIND) && !CORO__WINDOWS && defined(__has_include) /* no Valgrind there */
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #define CORO__VALGRIND 1
