@@ -20,6 +20,7 @@ STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror
 CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 LDLIBS := -pthread -lm
 RUNWRAP := -
+RUNDONE := :
 CXX_OK := 1
 EXE :=
 
@@ -85,7 +86,8 @@ else ifeq ($(VARIANT),win64)
   LDLIBS := -static -pthread -lws2_32
   EXE := .exe
   RUNWRAP := bash tests/wine.sh
-  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
+  RUNDONE := bash tests/wine.sh --stop
+  export WINEPREFIX := $(abspath $(OUT))/wineprefix
 else
   $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
 endif
@@ -178,7 +180,7 @@ $(OUT)/tests/link_cpp$(EXE): tests/link_cpp.cc tests/link_use.c coro.h tests/che
 
 test: tests-build
 	@$(if $(CXX_MISSING),echo "SKIPPED link_cpp: no C++ compiler ($(CXX)) installed")
-	@bash tests/run.sh $(VARIANT) "$(RUNWRAP)" -- $(TEST_BINS) $(TEST_SCRIPTS)
+	@bash tests/run.sh $(VARIANT) "$(RUNWRAP)" -- $(TEST_BINS) $(TEST_SCRIPTS); rc=$$?; $(RUNDONE); exit $$rc
 
 variants:
 	@fail=0; for v in $(VARIANTS); do \
