@@ -2,105 +2,107 @@
 #
 #   make            build the tests and examples (default variant: cc -O2 -g)
 #   make test       build and run the whole suite; the last line is "N passed, M failed"
-#   make variants   the suite again with gcc and clang at -O0/-O2/-O3, -m32, ASan+UBSan,
-#                   Valgrind, aarch64 under qemu and win64 (mingw-w64) under Wine when
-#                   their cross compilers are installed
-#   make test VARIANT=asan     one variant (names: $(VARIANTS))
-#   make bench      benchmarks (not tests): switch/create/RSS table, echo servers
+#   make variants   the suite again in every variant of the table below (gcc and clang at
+#                   -O0/-O2/-O3, -m32, ASan+UBSan, Valgrind, aarch64, Windows x64 under
+#                   Wine); one whose compiler is
+#                   absent is SKIPPED, one this kernel cannot run runs under its emulator
+#   make test VARIANT=asan     one variant (names: $(VARIANTS)); make variants VARIANTS="m32 asan"
+#                   runs a few
+#   make bench      benchmarks (not tests): switch/create/RSS table, scheduler rows against Go
+#                   and Boost.Fiber, the corun programs, timers, echo servers
 #   make demo       the examples doing their job; exits by itself
 #   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
 
-VARIANTS := gcc-O0 gcc-O2 gcc-O3 clang-O0 clang-O2 clang-O3 m32 asan valgrind aarch64 win64
+# The variants, one line each: adding one (an architecture, a sanitizer) is adding a line.
+#   compiler  the C compiler; a variant whose compiler is not installed is SKIPPED
+#   C++       the C++ compiler for the linkage test, "-" for none
+#   emulator  what runs the suite when this kernel cannot run the binaries: tests/probe.sh builds
+#             and runs a tiny program with the compiler and flags first, and only if the kernel
+#             refuses it ("Exec format error") does the suite run under the emulator
+#             (CORO_EMULATE=yes or no forces it; the variant's first line says which)
+#   runner    always: a command every test runs under, and VAR=value settings for the tests
+define VARIANT_TABLE
+# name    | compiler                 | C++     | flags                                         | emulator                               | runner
+gcc-O0    | gcc                      | g++     | -O0 -g                                        |                                        |
+gcc-O2    | gcc                      | g++     | -O2 -g                                        |                                        |
+gcc-O3    | gcc                      | g++     | -O3 -g                                        |                                        |
+clang-O0  | clang                    | clang++ | -O0 -g                                        |                                        |
+clang-O2  | clang                    | clang++ | -O2 -g                                        |                                        |
+clang-O3  | clang                    | clang++ | -O3 -g                                        |                                        |
+m32       | gcc                      | g++     | -O2 -g -m32 -idirafter $(BUILD)/m32-include   | qemu-i386                              |
+asan      | clang                    | clang++ | -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all | | ASAN_OPTIONS=detect_leaks=1:handle_segv=0:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+valgrind  | gcc                      | g++     | -O2 -g                                        |                                        | valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+aarch64   | aarch64-linux-gnu-gcc-12 | -       | -O2 -g                                        | qemu-aarch64 -L /usr/aarch64-linux-gnu |
+win64     | x86_64-w64-mingw32-gcc-posix | x86_64-w64-mingw32-g++-posix | -O2 -g -static           | bash tests/wine.sh                     | WINEPREFIX=$(abspath $(BUILD)/win64/wineprefix)
+endef
+# (win64: mingw-w64's posix flavour, for winpthreads, linked statically; tests/wine.sh runs a
+# program under Wine in the prefix the runner column names, made the first time)
+# (-m32 needs /usr/include/asm, which gcc-multilib provides; it conflicts with Debian's cross
+# compilers, so when it is absent the same symlink is made under $(BUILD)/m32-include)
+
 VARIANT ?= default
 BUILD ?= build
 PREFIX ?= /usr/local
 OUT := $(BUILD)/$(VARIANT)
 
-STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror
-CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror
+# the table, parsed: each row one word (its spaces as ^), each field between |s
+empty :=
+space := $(empty) $(empty)
+hash := \#
+define newline
+
+
+endef
+VT_ROWS := $(filter-out $(hash)%,$(subst $(newline), ,$(subst $(space),^,$(VARIANT_TABLE))))
+vt_field = $(strip $(subst ^, ,$(subst |,,$(word $(2),$(subst |, |,$(1))))))
+vt_row = $(firstword $(foreach r,$(VT_ROWS),$(if $(filter $(1),$(call vt_field,$(r),1)),$(r))))
+VARIANTS := $(foreach r,$(VT_ROWS),$(call vt_field,$(r),1))
+
+STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wcast-align -Wshadow -Wconversion
+CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wcast-align -Wshadow -Wconversion
 LDLIBS := -pthread -lm
-RUNWRAP := -
-RUNDONE := :
 CXX_OK := 1
-EXE :=
+EMULATOR :=
+RUNNER :=
 
 ifeq ($(VARIANT),default)
   OPT := -O2 -g
-else ifeq ($(VARIANT),gcc-O0)
-  CC := gcc
-  CXX := g++
-  OPT := -O0 -g
-else ifeq ($(VARIANT),gcc-O2)
-  CC := gcc
-  CXX := g++
-  OPT := -O2 -g
-else ifeq ($(VARIANT),gcc-O3)
-  CC := gcc
-  CXX := g++
-  OPT := -O3 -g
-else ifeq ($(VARIANT),clang-O0)
-  CC := clang
-  CXX := clang++
-  OPT := -O0 -g
-else ifeq ($(VARIANT),clang-O2)
-  CC := clang
-  CXX := clang++
-  OPT := -O2 -g
-else ifeq ($(VARIANT),clang-O3)
-  CC := clang
-  CXX := clang++
-  OPT := -O3 -g
-else ifeq ($(VARIANT),m32)
-  CC := gcc
-  CXX := g++
-  # gcc-multilib provides /usr/include/asm; it conflicts with Debian's cross compilers, so when
-  # it is absent the same symlink is made under build/ (see $(M32INC))
-  M32INC := $(BUILD)/m32-include
-  OPT := -O2 -g -m32 -idirafter $(M32INC)
-else ifeq ($(VARIANT),asan)
-  CC := clang
-  CXX := clang++
-  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-  export ASAN_OPTIONS := detect_leaks=1:handle_segv=0:detect_stack_use_after_return=1
-  export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
-else ifeq ($(VARIANT),valgrind)
-  CC := gcc
-  CXX := g++
-  OPT := -O2 -g
-  RUNWRAP := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
-  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
-else ifeq ($(VARIANT),aarch64)
-  CC := aarch64-linux-gnu-gcc-12
-  CXX_OK := 0
-  OPT := -O2 -g
-  RUNWRAP := qemu-aarch64 -L /usr/aarch64-linux-gnu
-  export QEMU_LD_PREFIX := /usr/aarch64-linux-gnu
-  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
-  export CORO_TEST_EMULATOR := qemu-aarch64
-else ifeq ($(VARIANT),win64)
-  # Windows x64: mingw-w64 (its posix flavour, for winpthreads), linked statically, run under
-  # Wine by tests/wine.sh
-  CC := x86_64-w64-mingw32-gcc-posix
-  CXX := x86_64-w64-mingw32-g++-posix
-  OPT := -O2 -g
-  LDLIBS := -static -pthread -lws2_32
-  EXE := .exe
-  RUNWRAP := bash tests/wine.sh
-  RUNDONE := bash tests/wine.sh --stop
-  export WINEPREFIX := $(abspath $(OUT))/wineprefix
 else
-  $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
+  VROW := $(call vt_row,$(VARIANT))
+  ifeq ($(VROW),)
+    $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
+  endif
+  CC := $(call vt_field,$(VROW),2)
+  CXX := $(call vt_field,$(VROW),3)
+  OPT := $(call vt_field,$(VROW),4)
+  EMULATOR := $(call vt_field,$(VROW),5)
+  VRUN := $(call vt_field,$(VROW),6)
+  ifeq ($(CXX),-)
+    CXX_OK := 0
+  endif
+  # the runner's VAR=value words go to the tests' environment, the rest prefixes every test
+  # (make's filter takes one % per pattern: %=% would match only words ending in "=%")
+  VRUN_ENV := $(foreach w,$(VRUN),$(if $(findstring =,$(w)),$(w)))
+  $(foreach w,$(VRUN_ENV),$(eval export $(w)))
+  RUNNER := $(filter-out $(VRUN_ENV),$(VRUN))
+  ifneq ($(RUNNER),)
+    export CORO_TEST_EXEC_WRAPPER := $(RUNNER)
+  endif
 endif
+M32INC := $(if $(filter -m32,$(OPT)),$(BUILD)/m32-include)
+# Windows (mingw-w64): programs end in .exe, and only coro.h's suites apply (coro_sched.h and
+# the examples need POSIX). Wine's server, kept for the whole run, is stopped after it.
+WINDOWS := $(if $(findstring mingw32,$(CC)),1)
+EXE := $(if $(WINDOWS),.exe)
+RUNDONE := $(if $(findstring wine.sh,$(EMULATOR)),bash tests/wine.sh --stop,:)
+CORO_EMULATE ?= auto
+export CORO_EMULATE
 
 CFLAGS_ALL := $(STRICT) $(OPT)
 CXXFLAGS_ALL := $(CXXSTRICT) $(OPT)
 
 CORE_TESTS := test_core test_core_fpu1 test_core_fpu0 test_stack test_threads test_alloc \
-              link_split link_static
-# the mprotect guard fallback exists on POSIX systems only
-ifneq ($(VARIANT),win64)
-  CORE_TESTS += test_stack_mprotect
-endif
+              link_split link_static $(if $(WINDOWS),,test_stack_mprotect)
 # the C++ linkage test needs a C++ compiler, which a machine with only gcc may not have
 ifeq ($(CXX_OK),1)
   ifneq ($(shell command -v $(firstword $(CXX)) 2>/dev/null),)
@@ -110,32 +112,34 @@ ifeq ($(CXX_OK),1)
   endif
 endif
 # the scheduler's suites run once per backend
-SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
-ifeq ($(VARIANT),win64)
-  SCHED_TESTS :=
-endif
-TEST_BINS := $(addsuffix $(EXE),$(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS)))
+SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll) \
+               test_misuse test_misuse_poll test_misuse_debug
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
-TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples
-NET_BUILD := examples-net
-ifeq ($(VARIANT),win64)
-  # the examples are POSIX programs (pipes, signals, terminals)
-  EXAMPLE_BINS :=
-  NET_BUILD :=
-  TEST_SCRIPTS :=
-endif
+TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples \
+                sh:tests/examples_http.sh@$(OUT)
 ifeq ($(VARIANT),default)
-  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2
+  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh sh:tests/tsan.sh@$(OUT)/tsan
 endif
+NET_BUILD := examples-net ext
+ifeq ($(WINDOWS),1)
+  SCHED_TESTS :=
+  EXAMPLE_BINS :=
+  TEST_SCRIPTS :=
+  NET_BUILD :=
+endif
+TEST_BINS := $(addsuffix $(EXE),$(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS)))
 
-.PHONY: all test variants bench bench-quick demo install uninstall clean tests-build $(M32INC)
+.PHONY: all test variants probe FORCE bench bench-quick demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
 include examples/examples.mk
 include bench/core/Makefile.inc
 include bench/echo/Makefile.inc
+include bench/sched/Makefile.inc
+include bench/corun/Makefile.inc
+include examples/ext.mk
 
 tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) $(NET_BUILD)
 
@@ -159,6 +163,11 @@ $(OUT)/tests/test_core_fpu%$(EXE): tests/test_core.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_FPU_KEEP=$* $< -o $@ $(LDLIBS)
 
+# the misuse tests again with CORO_DEBUG: they check the line printed for each misuse
+$(OUT)/tests/test_misuse_debug$(EXE): tests/test_misuse.c coro.h coro_sched.h tests/check.h tests/helpers.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DCORO_DEBUG $< -o $@ $(LDLIBS)
+
 $(OUT)/tests/test_stack_mprotect$(EXE): tests/test_stack.c coro.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_GUARD_MPROTECT $< -o $@ $(LDLIBS)
@@ -178,20 +187,31 @@ $(OUT)/tests/link_cpp$(EXE): tests/link_cpp.cc tests/link_use.c coro.h tests/che
 	$(CC) $(CFLAGS_ALL) -c tests/link_use.c -o $@.use.o
 	$(CXX) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
 
-test: tests-build
-	@$(if $(CXX_MISSING),echo "SKIPPED link_cpp: no C++ compiler ($(CXX)) installed")
-	@bash tests/run.sh $(VARIANT) "$(RUNWRAP)" -- $(TEST_BINS) $(TEST_SCRIPTS); rc=$$?; $(RUNDONE); exit $$rc
+# the probe decides whether the suite runs natively or under the variant's emulator
+$(OUT)/exec.env: FORCE | $(M32INC)
+	@mkdir -p $(dir $@); bash tests/probe.sh $@ "$(EMULATOR)" -- $(CC) $(CFLAGS_ALL) > $@.how || \
+	  { echo "[$(VARIANT)] cannot run: $$(cat $@.how)"; rm -f $@; $(RUNDONE); exit 1; }
+probe: $(OUT)/exec.env
+	@cat $(OUT)/exec.env.how
+FORCE:
 
+test: tests-build $(OUT)/exec.env
+	@echo "[$(VARIANT)] runs $$(cat $(OUT)/exec.env.how)"
+	@$(if $(CXX_MISSING),echo "SKIPPED link_cpp: no C++ compiler ($(CXX)) installed")
+	@bash tests/run.sh $(VARIANT) "$(RUNNER)" $(OUT)/exec.env -- $(TEST_BINS) $(TEST_SCRIPTS); \
+	  rc=$$?; $(RUNDONE); exit $$rc
+
+# every variant of the table whose compiler is installed; the logs go to $(BUILD)/variant-*.log
 variants:
-	@fail=0; for v in $(VARIANTS); do \
-	  if [ $$v = aarch64 ] && ! command -v aarch64-linux-gnu-gcc-12 >/dev/null; then \
-	    echo "SKIPPED variant aarch64: aarch64-linux-gnu-gcc-12 not installed"; continue; fi; \
-	  if [ $$v = win64 ] && ! { command -v x86_64-w64-mingw32-gcc-posix && \
-	       { command -v wine || command -v wine64 || [ -x /usr/lib/wine/wine64 ]; }; } >/dev/null; then \
-	    echo "SKIPPED variant win64: x86_64-w64-mingw32-gcc-posix or wine not installed"; continue; fi; \
-	  echo "=== variant $$v"; \
+	@mkdir -p $(BUILD); fail=0; \
+	for vc in $(foreach v,$(VARIANTS),$(v):$(call vt_field,$(call vt_row,$(v)),2)); do \
+	  v=$${vc%%:*}; cc=$${vc#*:}; \
+	  if ! command -v $$cc >/dev/null 2>&1; then echo "SKIPPED variant $$v: $$cc not installed"; continue; fi; \
+	  if ! how=$$($(MAKE) -s --no-print-directory probe VARIANT=$$v 2>/dev/null); then \
+	    echo "SKIPPED variant $$v: $$(echo "$$how" | tail -n 1 | sed 's/^\[[^]]*\] cannot run: //')"; continue; fi; \
+	  echo "=== variant $$v ($$how)"; \
 	  $(MAKE) --no-print-directory test VARIANT=$$v > $(BUILD)/variant-$$v.log 2>&1; rc=$$?; \
-	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error:|CHECK|FAIL' $(BUILD)/variant-$$v.log | tail -n 30; \
+	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error:|CHECK|FAIL' $(BUILD)/variant-$$v.log | grep -v '^\[[^]]*\] runs ' | tail -n 30; \
 	  [ $$rc -eq 0 ] || { echo "variant $$v FAILED (log: $(BUILD)/variant-$$v.log)"; fail=1; }; \
 	done; exit $$fail
 
@@ -203,14 +223,19 @@ demo: $(OUT)/examples/fringe $(OUT)/examples/generators examples-net
 BENCH_OUT := $(BUILD)/bench
 $(BENCH_OUT)/timers: bench/timers.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(LDLIBS)
 $(BENCH_OUT)/echo_coro: bench/echo/coro_server.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
-bench-bins: core-bench-bins echo-bench-bins $(BENCH_OUT)/timers $(BENCH_OUT)/echo_coro
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(LDLIBS)
+bench-bins: core-bench-bins echo-bench-bins sched-bench-bins corun-bench-bins $(BENCH_OUT)/timers \
+            $(BENCH_OUT)/echo_coro
 bench: bench-bins
 	@echo "=== switch, create, memory (bench/core)"
 	$(BENCH_OUT)/bench_core $(BENCH_OUT)/core.tsv
+	@echo "=== scheduler rows against Go and Boost.Fiber (bench/sched)"
+	BIN=$(BENCH_OUT) bash bench/sched/run.sh
+	@echo "=== the corun programs (bench/corun)"
+	BIN=$(BENCH_OUT) bash bench/corun/run.sh
 	@echo "=== timers"
 	$(BENCH_OUT)/timers
 	@echo "=== echo servers (bench/echo)"

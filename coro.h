@@ -58,7 +58,8 @@ ERRORS
    that return a user value (coro_resume, coro_yield, coro_transfer, coro_raise) return NULL on
    failure, so set errno = 0 before the call when NULL is also a legitimate value. Misuse never
    crashes: resuming a dead, running or normal coroutine, NULL, a coroutine of another thread,
-   yielding from main, a NULL function, an absurd stack size: all fail with EINVAL. The
+   yielding from main, a NULL function, an absurd stack size: all fail with EINVAL (resuming or
+   freeing a coroutine that belongs to a runtime, such as a spawned one: EBUSY). The
    exceptions are the ones C itself makes: a pointer that was never a coroutine, or one already
    freed whose stack has been unmapped, cannot be detected.
 
@@ -66,7 +67,7 @@ THE API (details at each declaration below)
    coro_new coro_free coro_resume coro_yield coro_transfer coro_current coro_status
    coro_defer coro_defer_pop coro_kill coro_raise coro_raised
    coro_id coro_set_name coro_name coro_set_data coro_data coro_set_runtime coro_runtime_data
-   coro_stack_size coro_stack_used
+   coro_runtime_resume coro_stack_size coro_stack_used
    coro_status_name coro_count_alive coro_foreach coro_pool_trim coro_guard_mode
 
 CONFIGURATION (define before including the implementation; defaults in brackets)
@@ -81,9 +82,9 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_GUARD_SIZE         bytes of guard below each stack, rounded up to pages [16 KiB]
    CORO_NO_GUARD           no guard pages at all (an overflow then corrupts memory silently)
    CORO_GUARD_MPROTECT     always make guards with mprotect, as on kernels before 6.13 (tests)
-   CORO_POOL_SIZE          free stacks a thread keeps for reuse before it unmaps a slab whose
-                           stacks are all free [64]
-   CORO_INLINE_SWITCH      use the inline-asm switch on x86 too (as under ASan and on aarch64)
+   CORO_POOL_SIZE          free stacks a thread keeps for reuse, beyond those its recent
+                           high-water mark of live coroutines needs, before it unmaps a slab
+                           whose stacks are all free [64]
    CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler (on Windows the vectored exception
                            handler) that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
@@ -106,8 +107,10 @@ CAVEATS
      coroutine (coro_sched.h does, around every blocking call).
    Stacks: mmap'd in slabs of up to 64, lazily committed, MAP_NORESERVE: a 256 KiB stack costs
      one page of RSS until it is used deeper (the struct coro sits in that page). Freed stacks
-     stay on the thread's free list; a slab whose stacks are all free is unmapped once the list
-     holds CORO_POOL_SIZE others, and coro_pool_trim (or the thread's exit) releases the rest. A guard region below each stack turns an overflow into SIGSEGV, and the
+     stay on the thread's free list and the most recently freed (still resident) is reused
+     first; a slab whose stacks are all free is unmapped once the list holds CORO_POOL_SIZE
+     others beyond what the recent high-water mark of live coroutines needs (that mark decays
+     as coroutines are freed), and coro_pool_trim (or the thread's exit) releases the rest. A guard region below each stack turns an overflow into SIGSEGV, and the
      handler (installed once, on an alternate signal stack per thread, chaining to any previous
      handler) prints "coro: stack overflow in coroutine <id> ..." before the process dies by the
      signal. A single frame larger than the guard can jump over it: build with
@@ -164,6 +167,17 @@ extern "C" {
 typedef struct coro coro_t;
 typedef void *(*coro_fn)(void *arg);
 
+/* >>misuse: the one report of a misuse, for coro.h's implementation and coro_sched.h's alike:
+   errno = err, and under CORO_DEBUG a line "coro: fn: why" on stderr. Only the implementations
+   expand it (they include <errno.h>, and <stdio.h> under CORO_DEBUG). */
+#ifndef CORO__MISUSE
+#ifdef CORO_DEBUG
+#define CORO__MISUSE(fn, err, why) (fprintf(stderr, "coro: %s: %s\n", fn, why), errno = (err))
+#else
+#define CORO__MISUSE(fn, err, why) ((void)(fn), (void)(why), errno = (err))
+#endif
+#endif
+
 enum {
     CORO_SUSPENDED = 0, /* created and not started, or waiting in a yield/transfer */
     CORO_RUNNING = 1,   /* the coroutine executing now */
@@ -194,7 +208,8 @@ CORO_API int coro_free(coro_t *co);
    co's pending coro_yield/coro_transfer return value. Returns the value co yields, or fn's
    return value when fn returns (co is then CORO_DEAD). NULL with errno EINVAL if co is NULL,
    dead, running, normal (already in the resumer chain, the caller itself included), or belongs
-   to another thread. */
+   to another thread; EBUSY if co belongs to a runtime (coro_set_runtime: a coroutine spawned by
+   coro_sched.h is resumed only by its scheduler; coro_kill and coro_raise still work on it). */
 CORO_API void *coro_resume(coro_t *co, void *value);
 
 /* coro_yield: suspend the current coroutine and return value to its resumer (main if it has
@@ -207,7 +222,8 @@ CORO_API void *coro_yield(void *value);
    coroutine becomes SUSPENDED and `to` takes its place in the resumer chain (see STATES).
    Returns what the switch that continues us passes. NULL with errno EINVAL if `to` is dead,
    running (the caller itself), of another thread, or main transferring to main; ECANCELED from
-   a cleanup handler. */
+   a cleanup handler. A runtime may hand control between its own coroutines this way; user code
+   must not transfer to a coroutine a runtime manages (coro_resume refuses those). */
 CORO_API void *coro_transfer(coro_t *to, void *value);
 
 /* coro_current: the running coroutine, NULL in main. */
@@ -266,9 +282,14 @@ CORO_API void *coro_data(const coro_t *co);
    on_exit (may be NULL) runs when co finishes, by returning or by being killed, after all of
    co's cleanups, on co's own stack; it is not part of the cleanup list, so coro_defer_pop can
    never remove it. While data is non-NULL the coroutine belongs to that runtime: coro_free
-   refuses it with EBUSY, so a user cannot free a coroutine a scheduler still references. */
+   refuses it with EBUSY, and so does coro_resume, so a user can neither free nor resume a
+   coroutine a scheduler still manages. The runtime itself resumes it with
+   coro_runtime_resume(co, data, value), which is coro_resume for a coroutine whose runtime data
+   is data (EBUSY if it is not, EINVAL for NULL data): the pointer is the runtime's key, and
+   code that borrows it from coro_runtime_data takes over the runtime's bookkeeping. */
 CORO_API void coro_set_runtime(coro_t *co, void *data, void (*on_exit)(void *data));
 CORO_API void *coro_runtime_data(const coro_t *co);
+CORO_API void *coro_runtime_resume(coro_t *co, const void *data, void *value);
 CORO_API size_t coro_stack_size(const coro_t *co);
 CORO_API long coro_stack_used(const coro_t *co);
 CORO_API size_t coro_count_alive(void);
@@ -391,9 +412,6 @@ CORO_API const char *coro_guard_mode(void);
 
 #ifdef CORO_DEBUG
 #include <stdio.h>
-#define CORO__MISUSE(fn, err, why) (fprintf(stderr, "coro: %s: %s\n", fn, why), errno = (err))
-#else
-#define CORO__MISUSE(fn, err, why) ((void)(fn), (void)(why), errno = (err))
 #endif
 
 #if defined(__has_feature)
@@ -445,8 +463,9 @@ struct coro;
 #else
 #define CORO__NAKED_OK 1
 #endif
-#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && CORO__NAKED_OK && \
-    !defined(CORO_INLINE_SWITCH)
+/* x86 uses the swap function wherever it can: the inline switch there measured 15.8 ns a
+   switch against 6.3 (every switching function then ends in a `ret` onto the other stack). */
+#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && CORO__NAKED_OK
 #define CORO__SWAP_FN 1
 #else
 #define CORO__SWAP_FN 0
@@ -477,17 +496,19 @@ typedef struct coro__fpu {
 #define CORO__HAS_MXCSR 1
 #else
 static int coro__has_sse = -1; /* on i386 MXCSR exists only with SSE: asked once with cpuid */
-static int coro__i386_sse(void) {
-    if (coro__has_sse < 0) {
+static int coro__i386_sse(void) { /* relaxed atomics: threads may ask at once */
+    int has = __atomic_load_n(&coro__has_sse, __ATOMIC_RELAXED);
+    if (has < 0) {
         uint32_t a = 1, b, c = 0, d;
         __asm__ volatile("xchgl %%ebx, %1\n\tcpuid\n\txchgl %%ebx, %1"
                          : "+a"(a), "=r"(b), "+c"(c), "=d"(d));
         (void)b;
-        coro__has_sse = (d >> 25) & 1;
+        has = (int)((d >> 25) & 1);
+        __atomic_store_n(&coro__has_sse, has, __ATOMIC_RELAXED);
     }
-    return coro__has_sse;
+    return has;
 }
-#define CORO__HAS_MXCSR (coro__has_sse > 0)
+#define CORO__HAS_MXCSR (__atomic_load_n(&coro__has_sse, __ATOMIC_RELAXED) > 0)
 #endif
 /* CORO_FPU_KEEP 2: MXCSR and the x87 control word are saved on every switch and the other
    side's loaded, unconditionally. Reading MXCSR is microcoded on some CPUs (about 4 ns on AMD
@@ -1048,6 +1069,9 @@ typedef struct coro__pool_bin {
     size_t map_size;
     struct coro *head; /* free stacks of this size, most recently freed first */
     unsigned n, live, slab_next;
+    unsigned high, peak, last, frees; /* recent high-water mark of live, the peaks of the
+                                         current and the last epoch, frees in this epoch (see
+                                         coro__stack_put) */
 } coro__pool_bin;
 
 struct coro__thread {
@@ -1156,13 +1180,17 @@ static void coro__os_thread_register(coro__thread *t) {
 
 /* >>os-memory: POSIX (mmap; guards by madvise(MADV_GUARD_INSTALL) or mprotect; mincore) */
 #if !CORO__WINDOWS
+/* Process-wide values learnt lazily are read and written with relaxed atomics: threads making
+   their first coroutine at once may both compute it (the same value), never race. */
 static size_t coro__os_page(void) {
     static size_t page;
-    if (!page) {
-        long p = sysconf(_SC_PAGESIZE);
-        page = p > 0 ? (size_t)p : 4096;
+    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if (!p) {
+        long q = sysconf(_SC_PAGESIZE);
+        p = q > 0 ? (size_t)q : 4096;
+        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
     }
-    return page;
+    return p;
 }
 
 #ifndef MADV_GUARD_INSTALL
@@ -1275,12 +1303,14 @@ static long coro__os_touched(char *lo, size_t pages, size_t page) {
    access there is an access violation, which the >>os-fault block reports the same way. */
 static size_t coro__os_page(void) {
     static size_t page;
-    if (!page) {
+    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if (!p) {
         SYSTEM_INFO si;
         GetSystemInfo(&si);
-        page = si.dwPageSize ? (size_t)si.dwPageSize : 4096;
+        p = si.dwPageSize ? (size_t)si.dwPageSize : 4096;
+        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
     }
-    return page;
+    return p;
 }
 static char *coro__os_map(size_t len) {
     return (char *)VirtualAlloc(NULL, len, MEM_RESERVE, PAGE_READWRITE);
@@ -1345,21 +1375,27 @@ static size_t coro__guard_bytes(void) {
 #endif
 }
 
-/* Stacks are made in slabs: one mapping for several, their guards installed at once
-   where the system allows it (>>os-memory), and
-   freed stacks are kept on the thread's free list for reuse. A slab whose stacks are all free
-   is unmapped in one call once the free list holds CORO_POOL_SIZE stacks besides it; stacks of
-   a slab that still has live neighbours stay cached (coro_pool_trim releases them). Unmapping
-   single stacks instead would split the kernel's merged mapping for each one, which costs tens
-   of microseconds per stack; on a machine where a syscall costs microseconds this is what lets
+/* Stacks are made in slabs: one mapping for several, their guards installed at once where the
+   system allows it (>>os-memory), and freed stacks are kept on the thread's free list for
+   reuse, most recently freed first (its pages are resident and its cache lines warm). A slab
+   whose stacks are all free is unmapped in one call once the free list holds, besides it,
+   CORO_POOL_SIZE stacks plus what the recent high-water mark of live coroutines still needs: a
+   server whose connections come and go around the same number would otherwise unmap and map
+   slabs over and over, paying fresh page faults for every stack each time. Stacks of a slab
+   that still has live neighbours stay cached (coro_pool_trim releases them). Unmapping single
+   stacks instead would split the kernel's merged mapping for each one, which costs tens of
+   microseconds per stack; on a machine where a syscall costs microseconds this is what lets
    100,000 coroutines come and go in well under a second (at most CORO__SLAB_MAX a slab). */
+#define CORO__POOL_EPOCH 64 /* frees between two decays of a bin's high-water mark */
 
 /* A region holds the guard at the bottom, the stack, and the struct coro at the very top, so an
    idle coroutine's struct and its few frames share one page. */
 static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
 
 static struct coro *coro__region_coro(char *map, size_t map_size) {
-    return (struct coro *)(map + map_size - coro__struct_room());
+    /* map is page aligned and the room a multiple of 64, so the struct is aligned: the cast
+       goes through void * to say so */
+    return (struct coro *)(void *)(map + map_size - coro__struct_room());
 }
 
 static void coro__bin_remove(coro__pool_bin *b, struct coro *co) {
@@ -1404,6 +1440,7 @@ static coro__pool_bin *coro__bin_for(coro__thread *t, size_t map_size, int claim
     if (claim && empty) {
         empty->map_size = map_size;
         empty->slab_next = 0;
+        empty->high = empty->peak = empty->last = empty->frees = 0;
         return empty;
     }
     return NULL;
@@ -1417,12 +1454,15 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     char *map;
     struct coro *co;
     if (!b || b->map_size != map_size) b = t->last_bin = coro__bin_for(t, map_size, 1);
+    if (b && ++b->live > b->peak) {
+        b->peak = b->live;
+        if (b->peak > b->high) b->high = b->peak;
+    }
     if (b && b->head) {
         co = b->head;
         coro__bin_remove(b, co);
         t->pooled--;
         co->slab->slab_free--;
-        b->live++;
 #if CORO__ASAN
         /* frames of the previous owner may still be poisoned */
         __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
@@ -1439,6 +1479,7 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
             coro__os_unmap(map, k * map_size); /* most likely vm.max_map_count: see coro_new */
         }
         if (k == 1) {
+            if (b) b->live--;
             errno = ENOMEM;
             return NULL;
         }
@@ -1472,7 +1513,6 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     }
     co = coro__region_coro(map, map_size);
     co->slab_free = b ? k - 1 : 0;
-    if (b) b->live++;
     return co;
 }
 
@@ -1492,7 +1532,21 @@ static void coro__stack_put(coro__thread *t, struct coro *co) {
     b->head = co;
     b->n++;
     t->pooled++;
-    if (++slab->slab_free == slab->slab_n && t->pooled >= CORO_POOL_SIZE + slab->slab_n)
+    /* The high-water mark decays by an eighth per epoch of CORO__POOL_EPOCH frees, but never
+       below the peak of this epoch or the last: a load that keeps coming back to the same number of live
+       coroutines keeps the stacks it needs (and their resident pages); a large load that went
+       away gives them back nearly at the pace it frees them, as the mark soon meets the
+       falling peaks. Once it has gone, at most about 8 * CORO__POOL_EPOCH stacks stay besides
+       CORO_POOL_SIZE (and partly used slabs). */
+    if (++b->frees == CORO__POOL_EPOCH) {
+        unsigned decayed = b->high - b->high / 8, peak = b->peak > b->last ? b->peak : b->last;
+        b->high = peak > decayed ? peak : decayed;
+        b->last = b->peak;
+        b->peak = b->live;
+        b->frees = 0;
+    }
+    if (++slab->slab_free == slab->slab_n &&
+        t->pooled >= CORO_POOL_SIZE + slab->slab_n + (b->high > b->live ? b->high - b->live : 0))
         coro__slab_unmap(t, b, slab);
 }
 
@@ -1827,23 +1881,28 @@ static CORO__START_ATTR void coro__start(CORO__START_PARAMS) {
     coro__finish(self->thread, self, self->fn(value));
 }
 
-/* Validate a switch target; `what` names the calling function for CORO_DEBUG. */
-CORO__INLINE int coro__bad_target(coro__thread *t, const struct coro *co, const char *what) {
+/* Validate a switch target; `what` names the calling function for CORO_DEBUG. owner: the
+   runtime data co must carry (NULL for a coroutine of the user's own). */
+CORO__INLINE int coro__bad_target(coro__thread *t, const struct coro *co, const void *owner,
+                                  const char *what) {
     if (CORO__LIKELY(co && co->thread == t && co->magic == CORO__MAGIC &&
-                     co->status == CORO_SUSPENDED))
+                     co->status == CORO_SUSPENDED && co->runtime == owner))
         return 0;
     if (!co) CORO__MISUSE(what, EINVAL, "NULL coroutine");
     else if (co->thread != t || co->magic != CORO__MAGIC)
         CORO__MISUSE(what, EINVAL, "not a live coroutine of this thread");
     else if (co->status == CORO_DEAD) CORO__MISUSE(what, EINVAL, "coroutine is dead");
-    else CORO__MISUSE(what, EINVAL, "coroutine is running or waiting in the resumer chain");
+    else if (co->status != CORO_SUSPENDED)
+        CORO__MISUSE(what, EINVAL, "coroutine is running or waiting in the resumer chain");
+    else CORO__MISUSE(what, EBUSY, "coroutine belongs to a runtime (spawned: its loop runs it)");
     return 1;
 }
 
-static void *coro__resume_raise(struct coro *co, void *value, int err, const char *what) {
+static void *coro__resume_raise(struct coro *co, const void *owner, void *value, int err,
+                                const char *what) {
     coro__thread *t = coro__tls();
     struct coro *cur;
-    if (CORO__UNLIKELY(coro__bad_target(t, co, what))) return NULL;
+    if (CORO__UNLIKELY(coro__bad_target(t, co, owner, what))) return NULL;
     cur = t->current;
     cur->status = CORO_NORMAL;
     co->status = CORO_RUNNING;
@@ -1945,7 +2004,15 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
 }
 
 CORO__OPAQUE CORO_API void *coro_resume(coro_t *co, void *value) {
-    return coro__resume_raise(co, value, 0, "coro_resume");
+    return coro__resume_raise(co, NULL, value, 0, "coro_resume");
+}
+
+CORO__OPAQUE CORO_API void *coro_runtime_resume(coro_t *co, const void *data, void *value) {
+    if (!data) {
+        CORO__MISUSE("coro_runtime_resume", EINVAL, "NULL runtime data");
+        return NULL;
+    }
+    return coro__resume_raise(co, data, value, 0, "coro_runtime_resume");
 }
 
 CORO__OPAQUE CORO_API void *coro_raise(coro_t *co, int err) {
@@ -1953,7 +2020,8 @@ CORO__OPAQUE CORO_API void *coro_raise(coro_t *co, int err) {
         CORO__MISUSE("coro_raise", EINVAL, "the error must be a positive errno value");
         return NULL;
     }
-    return coro__resume_raise(co, NULL, err, "coro_raise");
+    /* a raise is for everybody: whoever owns co, its pending call fails with err */
+    return coro__resume_raise(co, co ? co->runtime : NULL, NULL, err, "coro_raise");
 }
 
 CORO__OPAQUE CORO_API void *coro_yield(void *value) {
@@ -1978,6 +2046,18 @@ CORO__OPAQUE CORO_API void *coro_yield(void *value) {
 CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
     coro__thread *t = coro__tls();
     struct coro *cur = t->current, *p;
+    if (CORO__LIKELY(to && to->thread == t && to->magic == CORO__MAGIC &&
+                     to->status == CORO_SUSPENDED && !(cur->flags & CORO__F_DYING))) {
+        /* the common case, a tail call to a suspended coroutine (to->thread == t: the thread
+           is set up) */
+        to->resumer = cur == &t->main ? NULL : cur->resumer;
+        to->flags |= CORO__F_STARTED;
+        cur->resumer = NULL;
+        cur->status = CORO_SUSPENDED;
+        to->status = CORO_RUNNING;
+        to->raised = 0;
+        return coro__jump(t, cur, to, value);
+    }
     if (CORO__UNLIKELY(!t->ready)) coro__thread_setup(t);
     cur = t->current;
     if (!to) to = &t->main;
@@ -2109,7 +2189,7 @@ CORO__OPAQUE CORO_API int coro_kill(coro_t *co) {
     }
     if (co->flags & CORO__F_DYING) {
         /* its cleanups were interrupted by a switch elsewhere; let them go on */
-        coro__resume_raise(co, NULL, 0, "coro_kill");
+        coro__resume_raise(co, co->runtime, NULL, 0, "coro_kill");
         return 0;
     }
     coro__arm_kill(co);

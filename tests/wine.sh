@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/wine.sh PROGRAM.exe [ARGS...] - run a Windows test binary under Wine: quiet, without a
-# display, in the prefix WINEPREFIX names (the Makefile gives the win64 variant its own, under
-# build/), made non-interactively the first time (about 30 s; no Mono or Gecko installer).
+# display, in the prefix WINEPREFIX names (the win64 variant's runner column gives it its own,
+# under build/), made non-interactively the first time (about 30 s; no Mono or Gecko installer).
 # stdout and stderr come out together, with the CRs of Windows line ends dropped.
 # The first call starts a persistent wineserver, detached from our output, so later tests skip
 # its start (seconds each); `tests/wine.sh --stop` ends it (make test
@@ -12,6 +12,8 @@ server=$(command -v wineserver || echo /usr/lib/wine/wineserver)
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
+# how a Linux test re-executes itself under an emulator; a Windows test uses CreateProcess
+unset CORO_TEST_EMULATOR CORO_TEST_EXEC_WRAPPER
 if [ "${1:-}" = --stop ]; then
     "$server" -k >/dev/null 2>&1
     exit 0
