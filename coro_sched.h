@@ -117,6 +117,9 @@ CONFIGURATION (define before the implementation; defaults in brackets)
 
 #include "coro.h"
 
+#if defined(_WIN32)
+#error "coro_sched.h: needs POSIX (fds, pipes, signals, poll); only coro.h runs on Windows"
+#endif
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
