@@ -8,10 +8,11 @@
    With -t N the same program runs N threads, each with its own scheduler and its own listening
    socket on the same port (SO_REUSEPORT: the kernel spreads new connections over them), the
    way to use more cores: one scheduler per core, nothing shared but the port.
-   Shutdown: a coroutine waits in coro_signal_wait for SIGINT/SIGTERM and closes the write end
-   of a pipe; every thread has a "stopper" coroutine reading the other end, which wakes at the
-   end of file, closes its listener and raises ECANCELED into each of its connections, which
-   then finish like any other (their blocking call fails, they close their socket and return).
+   Shutdown: a coroutine waits in coro_signal_wait for SIGINT/SIGTERM and posts a "stopper"
+   coroutine to every thread's scheduler (coro_sched_post: threads hand each other work, not
+   pipes); each stopper closes its thread's listener and raises ECANCELED into each of its
+   connections, which then finish like any other (their blocking call fails, they close their
+   socket and return).
    coro_run returns when the last one has ended, and the program prints its totals and exits 0.
 
    Seed: the eGroups coroutine README (seeds/egroups-coro-readme.txt: "servers designed to be
@@ -57,6 +58,7 @@ struct conn {
 struct worker {
     int index, lfd, stopping, failed;
     pthread_t thread;
+    coro_sched_t *sched; /* its scheduler, for the stopper's post (referenced until the end) */
     struct conn *conns;
     unsigned long long connections, bytes;
 };
@@ -65,7 +67,6 @@ static struct {
     const char *addr;
     int port, nthreads;
     int64_t idle_ms;
-    int stop_rd, stop_wr; /* closing stop_wr tells every thread to stop */
     pthread_barrier_t up;  /* every listener bound (or failed) before "listening on" */
     struct worker workers[MAX_THREADS];
 } g;
@@ -161,21 +162,25 @@ static void *acceptor(void *arg) {
     return NULL;
 }
 
-/* Wakes when stop_wr is closed (end of file on the pipe), then stops this thread's work. */
+/* Posted to each thread by stop_all: stops this thread's work. */
 static void *stopper(void *arg) {
     struct worker *w = (struct worker *)arg;
-    char c;
-    if (coro_read(g.stop_rd, &c, 1, -1) < 0)
-        fprintf(stderr, "echo_server: thread %d: stop pipe: %s\n", w->index, strerror(errno));
     w->stopping = 1;
-    coro_fd_forget(g.stop_rd); /* shared by every thread: the main thread closes it */
-    coro_close(w->lfd);        /* the acceptor wakes with EBADF and returns */
+    coro_close(w->lfd); /* the acceptor wakes with EBADF and returns */
     while (w->conns) {
         struct conn *c0 = w->conns;
         coro_raise(c0->co, ECANCELED); /* its read or write fails, it returns, cleanup unlinks */
         if (w->conns == c0) coro_kill(c0->co); /* still there (blocked again): cleanup runs now */
     }
     return NULL;
+}
+
+/* Every thread's stopper runs on that thread. A thread whose scheduler is gone (it failed to
+   listen) refuses the post with ESHUTDOWN: nothing to stop there. */
+static void stop_all(void) {
+    int i;
+    for (i = 0; i < g.nthreads; i++)
+        if (g.workers[i].sched) coro_sched_post(g.workers[i].sched, stopper, &g.workers[i], 0);
 }
 
 static void *signals(void *arg) {
@@ -188,8 +193,7 @@ static void *signals(void *arg) {
     sig = coro_signal_wait(&set, -1);
     if (sig > 0) fprintf(stderr, "echo_server: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     else fprintf(stderr, "echo_server: coro_signal_wait: %s; stopping\n", strerror(errno));
-    close(g.stop_wr);
-    g.stop_wr = -1;
+    stop_all();
     return NULL;
 }
 
@@ -203,10 +207,18 @@ static void *announce(void *arg) {
 }
 
 static int start_worker(struct worker *w) {
-    coro_t *a = coro_spawn(acceptor, w, 0), *s = coro_spawn(stopper, w, 0);
-    if (!a || !s) return -1;
+    coro_t *a = coro_spawn(acceptor, w, 0);
+    if (!a) return -1;
     coro_set_name(a, "acceptor");
-    coro_set_name(s, "stopper");
+    return 0;
+}
+
+/* This thread's scheduler handle, kept (a reference) until main has joined every thread. */
+static int take_sched(struct worker *w) {
+    if (!(w->sched = coro_sched_self()) || coro_sched_ref(w->sched) != 0) {
+        w->sched = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -214,7 +226,7 @@ static void *thread_main(void *arg) {
     struct worker *w = (struct worker *)arg;
     this_worker = w;
     w->lfd = listen_reuseport(g.addr, g.port);
-    if (w->lfd < 0) {
+    if (w->lfd < 0 || take_sched(w) != 0) {
         fprintf(stderr, "echo_server: thread %d: listen on %s:%d: %s\n", w->index, g.addr, g.port,
                 strerror(errno));
         w->failed = 1;
@@ -229,7 +241,7 @@ static void *thread_main(void *arg) {
 int main(int argc, char **argv) {
     struct worker *w0 = &g.workers[0];
     unsigned long long conns = 0, bytes = 0;
-    int i, opt, fds[2], failed = 0;
+    int i, opt, failed = 0;
     long v;
     g.addr = "127.0.0.1";
     g.nthreads = 1;
@@ -283,12 +295,10 @@ int main(int argc, char **argv) {
     }
     g.port = coro_tcp_port(w0->lfd);
     this_worker = w0;
-    if (pipe(fds) != 0) {
-        perror("echo_server: pipe");
+    if (take_sched(w0) != 0) {
+        perror("echo_server: coro_sched_self");
         return 1;
     }
-    g.stop_rd = fds[0];
-    g.stop_wr = fds[1];
     pthread_barrier_init(&g.up, NULL, (unsigned)g.nthreads);
     for (i = 1; i < g.nthreads; i++) {
         struct worker *w = &g.workers[i];
@@ -302,10 +312,6 @@ int main(int argc, char **argv) {
     }
     pthread_barrier_wait(&g.up);
     for (i = 1; i < g.nthreads; i++) failed |= g.workers[i].failed;
-    if (failed) {
-        close(g.stop_wr); /* threads that did start their loop stop at once */
-        g.stop_wr = -1;
-    }
     if (start_worker(w0) != 0) {
         fprintf(stderr, "echo_server: cannot start: %s\n", strerror(errno));
         return 1;
@@ -313,13 +319,14 @@ int main(int argc, char **argv) {
     if (!failed) {
         coro_set_name(coro_spawn(signals, NULL, 0), "signals");
         coro_set_name(coro_spawn(announce, NULL, 0), "announce");
+    } else {
+        stop_all(); /* threads that did start their loop stop at once */
     }
     if (coro_run() != 0) fprintf(stderr, "echo_server: coro_run: %s\n", strerror(errno));
     coro_sched_free();
     for (i = 1; i < g.nthreads; i++) pthread_join(g.workers[i].thread, NULL);
     pthread_barrier_destroy(&g.up);
-    close(g.stop_rd);
-    if (g.stop_wr >= 0) close(g.stop_wr);
+    for (i = 0; i < g.nthreads; i++) coro_sched_unref(g.workers[i].sched);
     for (i = 0; i < g.nthreads; i++) {
         conns += g.workers[i].connections;
         bytes += g.workers[i].bytes;

@@ -7,7 +7,7 @@
 #   make fuzz-run            run each for FUZZ_SECONDS (60) from the seeds in fuzz/corpus/ and
 #                            fuzz/corpus_resp/
 
-NET_EXAMPLES := echo_server httpd fetch chat backdoor kv
+NET_EXAMPLES := echo_server httpd fetch chat backdoor kv checksum
 NET_EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(NET_EXAMPLES))
 
 FUZZ_CC ?= clang

@@ -363,6 +363,35 @@ if [ -n "$(talk_tool nc)" ] && start backdoor -p 0; then
     fi
 fi
 
+# ----------------------------------------------------------------------------------- checksum
+# jobs posted over 3 schedulers, results through one channel: known Adler-32 values, the order
+# of the arguments, an unreadable file reported, and the same output with 1 thread and with 4
+if [ -x "$dir/checksum" ]; then
+    printf 'Wikipedia' >"$tmp/w.txt"
+    : >"$tmp/empty.txt"
+    mkdir -p "$tmp/ck"
+    for i in $(seq 1 40); do head -c $((i * 997)) /dev/urandom >"$tmp/ck/f$i"; done
+    if timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 3 "$tmp/w.txt" "$tmp/empty.txt" "$tmp/nope" >"$tmp/ck.out" 2>&1; then
+        fail "checksum: an unreadable file makes the status 1" "status 0"
+    else
+        ok "checksum: an unreadable file makes the status 1"
+    fi
+    if [ "$(sed -n 1p "$tmp/ck.out")" = "11e60398 9 $tmp/w.txt" ] &&
+       [ "$(sed -n 2p "$tmp/ck.out")" = "00000001 0 $tmp/empty.txt" ] &&
+       sed -n 3p "$tmp/ck.out" | grep -q "^error: $tmp/nope: "; then
+        ok "checksum: known values, in argument order"
+    else
+        fail "checksum: known values" "$(tr '\n' '|' <"$tmp/ck.out")"
+    fi
+    timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 1 "$tmp"/ck/f* >"$tmp/ck1.out" 2>&1
+    timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 4 "$tmp"/ck/f* >"$tmp/ck4.out" 2>&1
+    if [ "$(wc -l <"$tmp/ck4.out")" -eq 40 ] && cmp -s "$tmp/ck1.out" "$tmp/ck4.out"; then
+        ok "checksum: 40 files on 4 threads as on 1"
+    else
+        fail "checksum: 4 threads as 1" "$(diff "$tmp/ck1.out" "$tmp/ck4.out" | head -n 3 | tr '\n' '|')"
+    fi
+fi
+
 # ---------------------------------------------------------------------------------- bad usage
 for prog in echo_server httpd chat backdoor fetch; do
     [ -x "$dir/$prog" ] || continue
