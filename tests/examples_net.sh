@@ -177,8 +177,13 @@ echo_checks() {
     expect "$label: exit summary" "$tmp/echo_server.out" '^echo_server: [0-9]+ connections, [0-9]+ bytes echoed'
 }
 echo_checks "echo_server"
-echo_checks "echo_server -t 2" -t 2
-expect "echo_server -t 2: summary names 2 threads" "$tmp/echo_server.out" ', 2 threads$'
+# (qemu-i386 mishandles a signal in a threaded process: see under_qemu_i386 in tests/test_io.c)
+if [[ ${CORO_TEST_EMULATOR:-} == *qemu-i386* ]]; then
+    echo "SKIPPED echo_server -t 2: under qemu-i386, SIGTERM to a threaded server is unreliable"
+else
+    echo_checks "echo_server -t 2" -t 2
+    expect "echo_server -t 2: summary names 2 threads" "$tmp/echo_server.out" ', 2 threads$'
+fi
 
 # ---------------------------------------------------------------------------------------- httpd
 mkdir -p "$tmp/www/sub" "$tmp/outside"
