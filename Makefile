@@ -9,7 +9,8 @@
 #                   runs a few
 #   make bench      benchmarks (not tests): switch/create/RSS table, echo servers
 #   make demo       the examples doing their job; exits by itself
-#   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
+#   make install    headers (coro*.h) to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig;
+#                   make uninstall removes them (both honour DESTDIR)
 
 # The variants, one line each: adding one (an architecture, a sanitizer) is adding a line.
 #   compiler  the C compiler; a variant whose compiler is not installed is SKIPPED
@@ -107,7 +108,7 @@ EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
 TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples
 ifeq ($(VARIANT),default)
-  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh
+  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh sh:tests/install_test.sh
 endif
 
 .PHONY: all test variants probe FORCE bench bench-quick demo install uninstall clean tests-build $(M32INC)
@@ -209,13 +210,16 @@ bench: bench-bins
 bench-quick: bench-bins
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --quick --out $(BENCH_OUT)/echo-quick.tsv
 
+# every public header (the repository's top-level coro*.h) and the pkg-config file
+HEADERS := $(sort $(wildcard coro*.h))
+PCDIR := $(PREFIX)/share/pkgconfig
 install:
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pkgconfig
-	install -m 644 coro.h $(DESTDIR)$(PREFIX)/include/
-	sed 's|@PREFIX@|$(PREFIX)|' coro.pc.in > $(DESTDIR)$(PREFIX)/share/pkgconfig/coro.pc
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PCDIR)
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	sed 's|@PREFIX@|$(PREFIX)|' coro.pc.in > $(DESTDIR)$(PCDIR)/coro.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/coro.h $(DESTDIR)$(PREFIX)/share/pkgconfig/coro.pc
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/,$(HEADERS)) $(DESTDIR)$(PCDIR)/coro.pc
 
 clean:
 	rm -rf $(BUILD)
