@@ -23,8 +23,7 @@
    "Connection: keep-alive". A request body of up to 64 KiB is read and discarded (the
    connection stays usable); a larger or chunked one gets its answer and a closed connection.
 
-   Seed: coro_ehttpd.py, the "medusa-ish web server" of the eGroups coroutine library
-   (seeds/egroups-coro-readme.txt).
+   After coro_ehttpd.py, the medusa-like web server of the eGroups coroutine library.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/httpd.c -o httpd -pthread

@@ -301,6 +301,26 @@ if start httpd -p 0 -d "$tmp/www" -T 2; then
     expect "httpd: exit summary" "$tmp/httpd.out" '^httpd: [0-9]+ requests on [0-9]+ connections$'
 fi
 
+# the sample site the README serves (httpd -d examples/www), fetched with the README's curl line
+www=$(cd "$(dirname "$0")/../examples/www" && pwd)
+if ! have curl; then
+    skip "httpd: the sample site" curl
+elif start httpd -p 0 -d "$www"; then
+    spid=$pid
+    sbase=http://127.0.0.1:$port
+    got=$(curl -s --max-time "$(secs 5)" -w '%{http_code} %{num_connects}\n' -o /dev/null "$sbase/" -o /dev/null "$sbase/nope" | tr '\n' ' ')
+    if [ "$got" = "200 1 404 0 " ]; then ok "httpd: the README's curl line prints 200 1, 404 0"; else
+        fail "httpd: the README's curl line" "got '$got'"; fi
+    for f in index.html style.css coro.png docs/index.html; do
+        if curl -s --max-time "$(secs 5)" "$sbase/$f" | cmp -s - "$www/$f"; then ok "httpd: sample site serves $f"; else
+            fail "httpd: sample site $f" "differs from examples/www/$f"; fi
+    done
+    got=$(curl -s --max-time "$(secs 5)" -o /dev/null -w '%{http_code} %{content_type}' "$sbase/docs/")
+    if [ "$got" = "200 text/html; charset=utf-8" ]; then ok "httpd: /docs/ serves the subdirectory's index.html"; else
+        fail "httpd: /docs/" "got '$got'"; fi
+    stop httpd "$spid"
+fi
+
 # ----------------------------------------------------------------------------------------- chat
 if start chat -p 0; then
     cpid=$pid
