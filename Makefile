@@ -159,18 +159,37 @@ $(OUT)/tests/link_cpp: tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
 	$(CC) $(CFLAGS_ALL) -c tests/link_use.c -o $@.use.o
 	$(CXX) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
 
-# the probe decides whether the suite runs natively or under the variant's emulator
-$(OUT)/exec.env: FORCE | $(M32INC)
+# the probe decides whether the suite runs natively or under the variant's emulator (once per
+# make test: the sub-make that runs the suites is given PROBED=1)
+$(OUT)/exec.env: $(if $(PROBED),,FORCE) | $(M32INC)
 	@mkdir -p $(dir $@); bash tests/probe.sh $@ "$(EMULATOR)" -- $(CC) $(CFLAGS_ALL) > $@.how || \
 	  { echo "[$(VARIANT)] cannot run: $$(cat $@.how)"; rm -f $@; exit 1; }
 probe: $(OUT)/exec.env
 	@cat $(OUT)/exec.env.how
 FORCE:
 
-test: tests-build $(OUT)/exec.env
-	@echo "[$(VARIANT)] runs $$(cat $(OUT)/exec.env.how)"
+# make test builds everything, then runs the suites side by side (TEST_JOBS at once, default:
+# the number of CPUs), each into a result file of its own (its output printed when it ends, whole
+# if it failed); tests/run.sh sum adds them up into the last line, "N passed, M failed". The
+# longest suites come first so that they start first.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+suite_name = $(if $(filter sh:%,$(1)),$(basename $(notdir $(firstword $(subst @, ,$(1))))),$(notdir $(1)))
+SUITES := $(TEST_SCRIPTS) $(filter %/test_sched %/test_sched_poll %/test_io %/test_io_poll,$(TEST_BINS)) \
+          $(filter-out %/test_sched %/test_sched_poll %/test_io %/test_io_poll,$(TEST_BINS))
+RESULTS := $(foreach t,$(SUITES),$(OUT)/results/$(call suite_name,$(t)))
+$(foreach t,$(SUITES),$(eval SUITE_$(call suite_name,$(t)) := $(t)))
+$(foreach t,$(TEST_BINS),$(eval $(OUT)/results/$(notdir $(t)): $(t)))
+$(foreach t,$(TEST_SCRIPTS),$(eval $(OUT)/results/$(call suite_name,$(t)): tests-build))
+$(OUT)/results/%: FORCE $(OUT)/exec.env
+	@mkdir -p $(dir $@)
+	@bash tests/run.sh one $(VARIANT) "$(RUNNER)" $(OUT)/exec.env $@ $(SUITE_$*)
+
+test:
+	@how=$$($(MAKE) -s --no-print-directory probe) || { echo "$$how"; exit 1; }; \
+	  echo "[$(VARIANT)] runs $$how"
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) -Otarget PROBED=1 tests-build $(RESULTS)
 	@$(if $(CXX_MISSING),echo "SKIPPED link_cpp: no C++ compiler ($(CXX)) installed")
-	@bash tests/run.sh $(VARIANT) "$(RUNNER)" $(OUT)/exec.env -- $(TEST_BINS) $(TEST_SCRIPTS)
+	@bash tests/run.sh sum $(RESULTS)
 
 # every variant of the table whose compiler is installed; the logs go to $(BUILD)/variant-*.log
 variants:
