@@ -5,8 +5,9 @@
    clients with tens of thousands of connections on one core: an epoll (Linux) or poll() loop,
    a timer heap, non-blocking sockets whose calls block only the calling coroutine, condition
    variables, mutexes, semaphores, channels, join, blocking work moved to worker threads, and
-   signals received as events. It uses only coro.h's public API. One scheduler per thread; run
-   one per core for more.
+   signals received as events. It uses only coro.h's public API (and coro.h's misuse report,
+   so that CORO_DEBUG covers both headers). One scheduler per thread; run one per core for
+   more.
 
 USAGE
    In exactly one file, before any #include:
@@ -43,7 +44,8 @@ TIME AND DEADLINES
    coro_now() is milliseconds on CLOCK_MONOTONIC. Every blocking call takes an absolute deadline
    on that clock (coro_now() + 500 means half a second from now); -1 (any negative value) means
    none, and a deadline already past (0, say) makes the call a non-blocking attempt. When the
-   deadline passes the call fails with -1 and errno ETIMEDOUT.
+   deadline passes the call fails with -1 and errno ETIMEDOUT. INT64_MAX is a deadline that
+   never comes, and coro_sleep(ms) saturates there: a huge time means forever.
 
 SPAWNED COROUTINES
    coro_spawn queues a coroutine; coro_run runs every ready one in FIFO order, then waits on
@@ -71,7 +73,8 @@ FDS
    and with a deadline already past, each call makes one real attempt and fails (EPERM, or
    ETIMEDOUT) only if it would have to wait. Close fds with coro_close: waiters wake with EBADF. If
    you close an fd some other way, call coro_fd_forget(fd) first, or a new fd with the same
-   number may wait forever. Writes to sockets use MSG_NOSIGNAL, and the scheduler ignores
+   number may wait forever. A negative or closed fd fails with EBADF in every call, like the
+   calls these wrap. Writes to sockets use MSG_NOSIGNAL, and the scheduler ignores
    SIGPIPE (if it was SIG_DFL) so that a pipe whose reader went away gives EPIPE, not death;
    define CORO_SCHED_KEEP_SIGPIPE to leave SIGPIPE alone.
    Syscalls: with epoll each fd is registered once, edge-triggered, when it first has to wait.
@@ -92,7 +95,7 @@ THE API (details at each declaration)
               coro_sleep coro_sleep_until coro_wait_fd coro_join coro_joinable coro_count
               coro_dump coro_find coro_sched_backend coro_sched_free
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
-              coro_writev coro_close coro_fd_forget coro_pipe coro_tcp_listen
+              coro_writev coro_sendfile coro_close coro_fd_forget coro_pipe coro_tcp_listen
               coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
    sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_*
    off-loop:  coro_offload coro_signal_wait coro_signal_watch
@@ -102,7 +105,8 @@ CONFIGURATION (define before the implementation; defaults in brackets)
    CORO_SCHED_IO_BUDGET     I/O calls without waiting before a forced yield [64]
    CORO_SCHED_WORKERS       worker threads for coro_offload and name resolution [4]
    CORO_SCHED_KEEP_SIGPIPE  do not set SIGPIPE to SIG_IGN
-   coro.h's macros (CORO_MALLOC/CORO_FREE, CORO_STATIC, ...) apply here too.
+   coro.h's macros (CORO_MALLOC/CORO_FREE, CORO_STATIC, ...) apply here too; with CORO_DEBUG
+   every misuse of this header's calls also prints a line "coro: <call>: <why>" on stderr.
 */
 #if defined(CORO_SCHED_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1 /* before any system header: accept4, pipe2 */
@@ -113,6 +117,9 @@ CONFIGURATION (define before the implementation; defaults in brackets)
 
 #include "coro.h"
 
+#if defined(_WIN32)
+#error "coro_sched.h: needs POSIX (fds, pipes, signals, poll); only coro.h runs on Windows"
+#endif
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -144,7 +151,10 @@ CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size);
    again). */
 CORO_API int coro_run(void);
 
-/* coro_stop: make coro_run return 0 once the coroutines that are ready now have run. */
+/* coro_stop: make coro_run return 0 once the coroutines that are ready now have run. Called
+   while no loop runs on this thread (before coro_run, say), it makes the next coro_run return
+   after one round: due timers fire and the coroutines ready then run once. Either way the stop
+   is used up when coro_run returns. */
 CORO_API void coro_stop(void);
 
 /* coro_sched_yield: go to the back of the ready queue: every other ready coroutine runs first.
@@ -162,13 +172,14 @@ CORO_API void *coro_suspend(void);
 CORO_API int coro_wake(coro_t *co, void *value);
 
 /* coro_sleep: sleep ms milliseconds (0: yield); coro_sleep_until: until coro_now() >= deadline.
-   0, or -1 with errno EPERM outside a spawned coroutine, EINVAL for ms < 0, or err if raised. */
+   0, or -1 with errno EPERM outside a spawned coroutine, EINVAL for ms < 0 (or deadline < 0),
+   or err if raised. A time too large for the clock (up to INT64_MAX) means forever. */
 CORO_API int coro_sleep(int64_t ms);
 CORO_API int coro_sleep_until(int64_t deadline);
 
 /* coro_wait_fd: wait until fd is ready for events (CORO_READ | CORO_WRITE); returns the events
    that are ready (an error or hangup counts as both, so the next call reports it). -1 with
-   errno: EINVAL (bad events or fd < 0), EBADF (fd closed by coro_close meanwhile or not open),
+   errno: EINVAL (bad events), EBADF (fd negative, not open, or closed by coro_close meanwhile),
    EBUSY (another coroutine waits to read, or write, this fd), ETIMEDOUT, EPERM (not a spawned
    coroutine), ENOMEM, or err if raised. */
 CORO_API int coro_wait_fd(int fd, int events, int64_t deadline);
@@ -233,6 +244,18 @@ CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadlin
    SSIZE_MAX). */
 CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
 
+/* coro_sendfile: count bytes of the file in_fd, from *offset on, to out_fd (a socket or pipe),
+   as coro_write would write them, without copying them through user space where the kernel
+   can (sendfile(2) on Linux; elsewhere pread into a buffer and write). *offset advances by
+   every byte sent, also when the call fails, so a caller knows how far it got; in_fd's file
+   position is not used or changed. Returns count, or fewer if the file ended first (it shrank:
+   *offset is then its end), or -1 with errno as coro_write (ETIMEDOUT, EPIPE or ECONNRESET
+   when the peer went away, EBADF for a bad or closed out_fd or a bad in_fd, raised errs), or
+   EINVAL (offset NULL, *offset negative, count above SSIZE_MAX). The file's pages are read on
+   the calling thread, like nginx without aio: fine for files in the page cache; for cold or
+   remote files, read them with coro_offload instead. */
+CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t count, int64_t deadline);
+
 /* coro_close: close fd; coroutines waiting on it wake with -1, errno EBADF. Returns close's
    result. coro_fd_forget: the same without closing: the scheduler forgets fd (it stays open
    and non-blocking), for fds you close yourself. */
@@ -269,8 +292,8 @@ CORO_API int coro_tcp_port(int fd);
 /* coro_offload: run fn(arg) on a worker thread and wait for it; *result (if not NULL) gets its
    return value. Files, getaddrinfo, anything that would block the loop. 0, or -1 with errno
    EPERM (not a spawned coroutine), EAGAIN (no worker thread could be started), ENOMEM, or err if
-   raised (fn still runs to its end on the worker; the call returns only then, so memory fn uses
-   stays valid). If the caller is killed, fn also runs to its end and the caller's stack is kept
+   raised: at once if no worker has started fn yet (it is dropped and never runs), else when fn
+   has run to its end on the worker, so memory fn uses stays valid. If the caller is killed, fn also runs to its end and the caller's stack is kept
    until then. (Under ASan with detect_stack_use_after_return=1, addressable locals live on
    ASan's fake stack instead, which ASan frees when the coroutine dies: if the caller may be
    killed, give fn heap memory.) */
@@ -289,41 +312,52 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 CORO_API int coro_signal_watch(const sigset_t *set);
 
 /* ---- synchronisation (coroutines of one thread; no allocation; zero-filled = initialised) -- */
-/* A NULL object makes the int-returning calls fail with EINVAL and the void ones do nothing. */
+/* A NULL object makes the int-returning calls fail with EINVAL and the void ones do nothing.
+   Each object belongs to the thread whose scheduler first uses it after its init (a channel:
+   after coro_chan_new); coroutines of one thread only can wait on it. A call from another
+   thread (its coroutines or its main) fails with EPERM and the void ones do nothing; an init
+   call hands a mutex, condition variable or semaphore over to the next thread that uses it. */
 struct coro__task;
+struct coro__sched;
 typedef struct coro__waitq {
     struct coro__task *head, *tail;
 } coro__waitq;
 
 /* Condition variable. coro_cond_wait parks until signalled (no spurious wakeups): 0, or -1 with
-   errno ETIMEDOUT, EPERM, or err if raised. signal wakes the longest waiter, broadcast all. */
+   errno ETIMEDOUT, EPERM (not a spawned coroutine, or another thread's), or err if raised.
+   signal wakes the longest waiter, broadcast all (another thread's: nothing). */
 typedef struct coro_cond {
     coro__waitq waiters;
+    struct coro__sched *sched; /* the owning thread's scheduler, set by the first use */
 } coro_cond_t;
-#define CORO_COND_INIT {{NULL, NULL}}
+#define CORO_COND_INIT {{NULL, NULL}, NULL}
 CORO_API void coro_cond_init(coro_cond_t *c);
 CORO_API int coro_cond_wait(coro_cond_t *c, int64_t deadline);
 CORO_API void coro_cond_signal(coro_cond_t *c);
 CORO_API void coro_cond_broadcast(coro_cond_t *c);
 
 /* Mutex, FIFO: unlock hands the lock to the longest waiter. lock: 0, or -1 with errno
-   ETIMEDOUT, EDEADLK (the caller holds it), EPERM (not a spawned coroutine), or err if raised.
-   unlock: 0, or -1 with errno EPERM if the caller does not hold it. A coroutine killed while
+   ETIMEDOUT, EDEADLK (the caller holds it), EPERM (not a spawned coroutine, or another
+   thread's mutex), or err if raised. unlock: 0, or -1 with errno EPERM if the caller does not
+   hold it. A coroutine killed while
    holding a mutex keeps it locked: register coro_defer(unlock) if that can happen. */
 typedef struct coro_mutex {
     struct coro__task *owner;
     coro__waitq waiters;
+    struct coro__sched *sched;
 } coro_mutex_t;
-#define CORO_MUTEX_INIT {NULL, {NULL, NULL}}
+#define CORO_MUTEX_INIT {NULL, {NULL, NULL}, NULL}
 CORO_API void coro_mutex_init(coro_mutex_t *m);
 CORO_API int coro_mutex_lock(coro_mutex_t *m, int64_t deadline);
 CORO_API int coro_mutex_unlock(coro_mutex_t *m);
 
-/* Counting semaphore, FIFO. wait: 0, or -1 with errno ETIMEDOUT, EPERM, or err if raised.
-   post: 0, or -1 with errno EOVERFLOW at UINT_MAX. */
+/* Counting semaphore, FIFO. wait: 0, or -1 with errno ETIMEDOUT, EPERM (not a spawned
+   coroutine, or another thread's), or err if raised. post: 0, or -1 with errno EOVERFLOW at
+   UINT_MAX, EPERM for another thread's. */
 typedef struct coro_sem {
     unsigned count;
     coro__waitq waiters;
+    struct coro__sched *sched;
 } coro_sem_t;
 CORO_API void coro_sem_init(coro_sem_t *s, unsigned count);
 CORO_API int coro_sem_wait(coro_sem_t *s, int64_t deadline);
@@ -333,8 +367,10 @@ CORO_API int coro_sem_post(coro_sem_t *s);
    otherwise a FIFO buffer of capacity elements. coro_chan_new: NULL with errno EINVAL
    (elem_size 0 or too large) or ENOMEM. send/recv: 0, or -1 with errno EPIPE (closed; recv
    drains what was sent first), ETIMEDOUT, EPERM (a blocking call outside a spawned coroutine;
-   main may send and receive when that need not wait), or err if raised. close wakes every
-   waiter (EPIPE); free closes then frees. Elements are copied (memcpy). */
+   main may send and receive when that need not wait; or a channel another thread uses), or err
+   if raised. close wakes every waiter (EPIPE); free closes then frees (from another thread
+   only once nobody waits: a channel with another thread's waiters is left alone). Elements
+   are copied (memcpy). */
 typedef struct coro_chan coro_chan_t;
 CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity);
 CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline);
@@ -376,6 +412,38 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #else
 #define CORO__EPOLL 0
 #endif
+
+/* >>sendfile: one non-blocking attempt to move bytes of a file to a socket or pipe, with
+   sendfile(2)'s contract (bytes sent, 0 at the file's end, -1 with errno EAGAIN when out_fd is
+   full); Linux's zero-copy call, elsewhere a pread into a buffer and one write of it. */
+#if defined(__linux__)
+#include <sys/sendfile.h>
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket);
+static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    ssize_t n = sendfile(out_fd, in_fd, off, count);
+    if (n < 0 && (errno == EINVAL || errno == ENOSYS) && *off >= 0) /* in_fd cannot be mapped */
+        return coro__sendfile_copy(out_fd, in_fd, off, count, socket);
+    return n;
+}
+#else
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket);
+static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    return coro__sendfile_copy(out_fd, in_fd, off, count, socket);
+}
+#endif
+/* What the bytes read but not accepted by out_fd cost is a second read of them next time. */
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    char buf[16384];
+    ssize_t r, w;
+    if (count > sizeof buf) count = sizeof buf;
+    do r = pread(in_fd, buf, count, *off);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0) return r;
+    do w = socket ? send(out_fd, buf, (size_t)r, MSG_NOSIGNAL) : write(out_fd, buf, (size_t)r);
+    while (w < 0 && errno == EINTR);
+    if (w > 0) *off += (off_t)w;
+    return w;
+}
 
 #if !defined(SOCK_NONBLOCK) || !defined(MSG_NOSIGNAL)
 #error "coro_sched.h: the implementation needs POSIX extensions: put the #defines before any #include, or compile with -D_GNU_SOURCE"
@@ -476,6 +544,8 @@ struct coro__sched {
     struct coro__hent *heap;
     size_t nheap, cap_heap;
     uint64_t seq, resumes;
+    coro__task *cur;         /* the task the loop (or a hand-off) switched to last */
+    size_t budget;           /* switches to ready tasks left in this round of the loop */
     coro__fd *fds;
     size_t nfds;
     size_t nfdwait;          /* tasks waiting on fds: the loop has something to wait for */
@@ -663,13 +733,20 @@ static void coro__sched_init(coro__sched *s);
 static coro__fd *coro__fd_slot(coro__sched *s, int fd) {
     coro__sched_init(s);
     if (fd < 0) {
-        errno = EBADF;
+        CORO__MISUSE("coro fd call", EBADF, "negative fd");
         return NULL;
     }
     if ((size_t)fd >= s->nfds) {
         size_t n = s->nfds ? s->nfds : 64;
         coro__fd *f;
+        /* a number beyond the table must be an open fd before the table grows to it: a closed
+           one is EBADF, not a table of 2^31 entries */
+        if (fcntl(fd, F_GETFD) < 0) return NULL;
         while (n <= (size_t)fd) n *= 2;
+        if (n > (size_t)-1 / sizeof *f) {
+            errno = ENOMEM;
+            return NULL;
+        }
         f = (coro__fd *)CORO_MALLOC(n * sizeof *f);
         if (!f) {
             errno = ENOMEM;
@@ -929,8 +1006,6 @@ static coro__task *coro__me(coro__sched *s) {
     return t && t->magic == CORO__TASK_MAGIC && t->s == s && t->co == co ? t : NULL;
 }
 
-/* Every blocking call starts here: the caller must be a spawned coroutine, and a raise that
-   arrived after its previous call had already completed is delivered now. */
 /* A raise that arrived after t's previous call completed: deliver it now (errno, nonzero). */
 static int coro__raise_pending(coro__task *t) {
     if (!t || !t->pending_raise) return 0;
@@ -939,16 +1014,70 @@ static int coro__raise_pending(coro__task *t) {
     return 1;
 }
 
-static coro__task *coro__enter(coro__sched *s) {
+/* Every blocking call starts here: the caller must be a spawned coroutine, and a raise that
+   arrived after its previous call had already completed is delivered now. fn names the call
+   for CORO_DEBUG. */
+static coro__task *coro__enter(coro__sched *s, const char *fn) {
     coro__task *t = coro__me(s);
     if (!t) {
-        errno = EPERM;
+        CORO__MISUSE(fn, EPERM, "not called from a spawned coroutine");
         return NULL;
     }
     return coro__raise_pending(t) ? NULL : t;
 }
 
 static int coro__deadline_passed(int64_t deadline) { return deadline >= 0 && coro_now() >= deadline; }
+
+/* The deadline ms (>= 0) milliseconds from now. A time too far away for the clock saturates
+   to INT64_MAX, which never comes: a huge relative time means "as good as forever". */
+static int64_t coro__deadline_in(int64_t ms) {
+    int64_t now = coro_now();
+    return ms >= INT64_MAX - now ? INT64_MAX : now + ms;
+}
+
+/* Leave the running task t for the next one. While the loop's round has switches left and t
+   was itself switched to by the loop (not resumed or raised by another coroutine), control goes
+   straight to the head of the ready queue by a transfer, which puts that task where t was in
+   the resumer chain, under the loop; t itself, when it is the head, just keeps running. Else,
+   and when the round is spent (timers and fds wait between rounds), back to the loop. */
+/* Whether the loop has anything to do between rounds besides starting the next one: when it
+   does not, hand-offs need not stop at the end of the round. */
+static int coro__loop_idle(const coro__sched *s) {
+    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop;
+}
+
+static void coro__switch_out(coro__sched *s, coro__task *t) {
+    coro__task *n = s->ready.head;
+    if ((s->budget || coro__loop_idle(s)) && n && s->cur == t &&
+        (n == t || coro_status(n->co) == CORO_SUSPENDED)) {
+        coro__q_remove(&s->ready, n);
+        s->nready--;
+        if (s->budget) s->budget--;
+        n->state = CORO__RUNNING;
+        s->resumes++;
+        if (n == t) return;
+        s->cur = n;
+        errno = 0;
+        coro_transfer(n->co, NULL);
+        /* t is continued (by whoever), or the transfer failed: a cleanup handler cannot switch
+           away, and then n is untouched and stays first in line */
+        if (errno != ECANCELED || s->cur != n || n->state != CORO__RUNNING ||
+            coro_status(n->co) != CORO_SUSPENDED)
+            return;
+        s->cur = t;
+        s->resumes--;
+        n->state = CORO__READY;
+        n->next = s->ready.head;
+        n->prev = NULL;
+        if (s->ready.head) s->ready.head->prev = n;
+        else s->ready.tail = n;
+        s->ready.head = n;
+        n->queue = &s->ready;
+        s->nready++;
+        return;
+    }
+    coro_yield(NULL);
+}
 
 /* Park t (already registered where it waits) until woken, with an optional deadline. Returns
    0 or an errno value. errno is preserved across the wait. */
@@ -964,7 +1093,7 @@ static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
     for (;;) {
         uint64_t r = s->resumes;
         errno = 0;
-        coro_yield(NULL);
+        coro__switch_out(s, t);
         err = coro_raised();
         if (t->queue == &s->ready) { /* continued by a raise after it was woken */
             coro__q_remove(&s->ready, t);
@@ -1016,7 +1145,7 @@ CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size) {
     coro__task *t;
     coro_t *co;
     if (!fn) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_spawn", EINVAL, "NULL function");
         return NULL;
     }
     coro__sched_init(s);
@@ -1128,7 +1257,10 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
     }
     t->state = CORO__RUNNING;
     s->resumes++;
-    coro_resume(t->co, NULL);
+    s->cur = t;
+    coro_runtime_resume(t->co, t, NULL);
+    t = s->cur; /* who came back: t may have handed its place on (coro__switch_out) */
+    s->cur = NULL;
     if (t->state == CORO__RUNNING && coro_status(t->co) == CORO_SUSPENDED) {
         /* a bare coro_yield: to the back of the queue, like coro_sched_yield */
         t->state = CORO__READY;
@@ -1159,19 +1291,18 @@ static void coro__workers_stop(coro__sched *s);
 CORO_API int coro_run(void) {
     coro__sched *s = coro__s();
     if (s->running || coro__me(s)) {
-        errno = EBUSY;
+        CORO__MISUSE("coro_run", EBUSY, "called from a spawned coroutine, or a loop already runs");
         return -1;
     }
     if (coro__poller_ready(s) != 0) return -1;
     s->running = 1;
-    s->stop = 0;
-    while (s->count && !s->stop) {
-        size_t n;
+    while (s->count) { /* a stop asked for before coro_run still gives one round */
         int timeout;
         coro__timers_fire(s);
-        for (n = s->nready; n && s->ready.head; n--) {
+        for (s->budget = s->nready; s->budget && s->ready.head;) {
             coro__task *t = coro__q_pop(&s->ready);
             s->nready--;
+            s->budget--;
             coro__resume_task(s, t);
         }
         if (s->zombies) coro__reclaim(s);
@@ -1199,16 +1330,28 @@ CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 
 CORO_API int coro_sched_yield(void) {
     coro__sched *s = coro__s();
-    coro__task *t = coro__enter(s);
-    int r;
+    coro__task *t = coro__enter(s, "coro_sched_yield");
+    int saved, err;
     if (!t) return -1;
+    /* coro__block's work for a task that waits on nothing and is woken already: to the back of
+       the queue, switch out, and once continued take note of a raise that came meanwhile (the
+       yield itself has completed: the next blocking call fails with it) */
+    saved = errno;
     t->wait = CORO__W_YIELD;
-    coro__wake(s, t, 0); /* straight to the back of the queue */
-    r = coro__block(s, t, -1);
-    if (r) {
-        errno = r;
-        return -1;
+    t->state = CORO__READY;
+    coro__q_push(&s->ready, t);
+    s->nready++;
+    coro__switch_out(s, t);
+    err = coro_raised();
+    if (t->queue == &s->ready) { /* continued by a raise before its turn came */
+        coro__q_remove(&s->ready, t);
+        s->nready--;
     }
+    if (err) t->pending_raise = err;
+    t->state = CORO__RUNNING;
+    t->wait = CORO__W_NONE;
+    t->budget = CORO_SCHED_IO_BUDGET;
+    errno = saved;
     return 0;
 }
 
@@ -1229,7 +1372,7 @@ static void coro__spend(coro__sched *s, coro__task *t) {
 
 CORO_API void *coro_suspend(void) {
     coro__sched *s = coro__s();
-    coro__task *t = coro__enter(s);
+    coro__task *t = coro__enter(s, "coro_suspend");
     int r;
     if (!t) return NULL;
     if (t->has_wake) {
@@ -1249,7 +1392,7 @@ CORO_API int coro_wake(coro_t *co, void *value) {
     coro__sched *s = coro__s();
     coro__task *t = coro__reg_find(s, co);
     if (!t || t->state == CORO__DONE) {
-        errno = ESRCH;
+        CORO__MISUSE("coro_wake", ESRCH, "not a live spawned coroutine of this thread");
         return -1;
     }
     if (t->wait == CORO__W_SUSPEND && t->state == CORO__WAITING) {
@@ -1258,7 +1401,7 @@ CORO_API int coro_wake(coro_t *co, void *value) {
         return 0;
     }
     if (t->has_wake) {
-        errno = EBUSY;
+        CORO__MISUSE("coro_wake", EBUSY, "a wake is already pending");
         return -1;
     }
     t->has_wake = 1;
@@ -1266,15 +1409,11 @@ CORO_API int coro_wake(coro_t *co, void *value) {
     return 0;
 }
 
-CORO_API int coro_sleep_until(int64_t deadline) {
+static int coro__sleep_until(int64_t deadline, const char *fn) {
     coro__sched *s = coro__s();
-    coro__task *t = coro__enter(s);
+    coro__task *t = coro__enter(s, fn);
     int r;
     if (!t) return -1;
-    if (deadline < 0) {
-        errno = EINVAL;
-        return -1;
-    }
     t->wait = CORO__W_SLEEP;
     r = coro__block(s, t, deadline);
     if (r && r != ETIMEDOUT) {
@@ -1284,13 +1423,21 @@ CORO_API int coro_sleep_until(int64_t deadline) {
     return 0;
 }
 
+CORO_API int coro_sleep_until(int64_t deadline) {
+    if (deadline < 0) {
+        CORO__MISUSE("coro_sleep_until", EINVAL, "negative deadline");
+        return -1;
+    }
+    return coro__sleep_until(deadline, "coro_sleep_until");
+}
+
 CORO_API int coro_sleep(int64_t ms) {
     if (ms < 0) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_sleep", EINVAL, "negative time");
         return -1;
     }
     if (ms == 0) return coro_sched_yield();
-    return coro_sleep_until(coro_now() + ms);
+    return coro__sleep_until(coro__deadline_in(ms), "coro_sleep");
 }
 
 /* Register t as the reader and/or writer of fd and wait. Returns the ready events or -1. */
@@ -1302,7 +1449,7 @@ static int coro__fd_wait(coro__sched *s, coro__task *t, int fd, int events, int6
     if (!(e = coro__fd_get(s, fd))) return -1;
     if (((events & CORO_READ) && e->reader && e->reader != t) ||
         ((events & CORO_WRITE) && e->writer && e->writer != t)) {
-        errno = EBUSY;
+        CORO__MISUSE("coro fd wait", EBUSY, "another coroutine waits on this fd for that event");
         return -1;
     }
     if (e->always_ready) return events; /* regular files: epoll refuses them, poll says ready */
@@ -1340,8 +1487,12 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
     coro__fd *e;
-    if (fd < 0 || !events || (events & ~(CORO_READ | CORO_WRITE))) {
-        errno = EINVAL;
+    if (fd < 0) {
+        CORO__MISUSE("coro_wait_fd", EBADF, "negative fd");
+        return -1;
+    }
+    if (!events || (events & ~(CORO_READ | CORO_WRITE))) {
+        CORO__MISUSE("coro_wait_fd", EINVAL, "events must be CORO_READ, CORO_WRITE or both");
         return -1;
     }
     t = coro__me(s);
@@ -1369,7 +1520,7 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline) {
         e->ready = (unsigned char)(e->ready & ~events);
     }
     if (!t) {
-        errno = EPERM;
+        CORO__MISUSE("coro_wait_fd", EPERM, "would wait outside a spawned coroutine");
         return -1;
     }
     return coro__fd_wait(s, t, fd, events, deadline, CORO__W_FD);
@@ -1379,13 +1530,13 @@ CORO_API int coro_join(coro_t *co, void **result, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *me, *t;
     int r;
-    if (!(me = coro__enter(s))) return -1;
+    if (!(me = coro__enter(s, "coro_join"))) return -1;
     if (!(t = coro__reg_find(s, co)) || (t->state == CORO__DONE && t->joined)) {
-        errno = ESRCH;
+        CORO__MISUSE("coro_join", ESRCH, "not a live or joinable spawned coroutine of this thread");
         return -1;
     }
     if (t == me) {
-        errno = EDEADLK;
+        CORO__MISUSE("coro_join", EDEADLK, "a coroutine cannot join itself");
         return -1;
     }
     if (t->state == CORO__DONE) { /* joinable and ended: collect it */
@@ -1420,7 +1571,7 @@ CORO_API int coro_join(coro_t *co, void **result, int64_t deadline) {
 CORO_API int coro_joinable(coro_t *co) {
     coro__task *t = coro__reg_find(coro__s(), co);
     if (!t) {
-        errno = ESRCH;
+        CORO__MISUSE("coro_joinable", ESRCH, "not a live spawned coroutine of this thread");
         return -1;
     }
     t->joinable = 1;
@@ -1464,7 +1615,7 @@ CORO_API int coro_pipe(int fds[2]) {
 }
 
 static int coro__backoff(coro__sched *s, coro__task *t, int64_t *delay, int64_t deadline) {
-    int64_t until = coro_now() + *delay;
+    int64_t until = coro__deadline_in(*delay);
     int r;
     if (deadline >= 0 && until > deadline) until = deadline;
     t->wait = CORO__W_BACKOFF;
@@ -1525,7 +1676,7 @@ CORO_API int coro_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t 
             }
         }
         if (!t) {
-            errno = EPERM;
+            CORO__MISUSE("coro_accept", EPERM, "would wait outside a spawned coroutine");
             return -1;
         }
         if (coro__fd_wait(s, t, fd, CORO_READ, deadline, CORO__W_FD) < 0) return -1;
@@ -1540,7 +1691,7 @@ CORO_API int coro_connect(int fd, const struct sockaddr *addr, socklen_t len, in
     if (!coro__fd_get(s, fd)) return -1;
     if (connect(fd, addr, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -1;
-    if (!(t = coro__enter(s))) return -1;
+    if (!(t = coro__enter(s, "coro_connect"))) return -1;
     if (coro__fd_wait(s, t, fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return -1;
     if (err) {
@@ -1575,7 +1726,7 @@ CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline) {
             e->ready = (unsigned char)(e->ready & ~CORO_READ);
         }
         if (!t) {
-            errno = EPERM;
+            CORO__MISUSE("coro_read", EPERM, "would wait outside a spawned coroutine");
             return -1;
         }
         if (coro__fd_wait(s, t, fd, CORO_READ, deadline, CORO__W_FD) < 0) return -1;
@@ -1584,6 +1735,7 @@ CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline) {
 
 CORO_API ssize_t coro_read_full(int fd, void *buf, size_t len, int64_t deadline) {
     size_t got = 0;
+    if (!len) return coro__fd_get(coro__s(), fd) ? 0 : -1; /* like read(2): the fd is checked */
     while (got < len) {
         ssize_t n = coro_read(fd, (char *)buf + got, len - got, deadline);
         if (n < 0) return -1;
@@ -1659,7 +1811,7 @@ static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t 
             }
         }
         if (!t) {
-            errno = EPERM;
+            CORO__MISUSE("coro_write", EPERM, "would wait outside a spawned coroutine");
             return -1;
         }
         if (coro__fd_wait(s, t, fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
@@ -1669,7 +1821,7 @@ static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t 
 CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadline) {
     struct iovec v;
     if (len > (size_t)SSIZE_MAX) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_write", EINVAL, "length above SSIZE_MAX");
         return -1;
     }
     v.iov_base = (void *)(uintptr_t)buf;
@@ -1681,17 +1833,66 @@ CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_
     size_t total = 0;
     int i;
     if (iovcnt < 0 || (!iov && iovcnt > 0)) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_writev", EINVAL, "bad iovec array");
         return -1;
     }
     for (i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
-            errno = EINVAL;
+            CORO__MISUSE("coro_writev", EINVAL, "total length above SSIZE_MAX");
             return -1;
         }
         total += iov[i].iov_len;
     }
     return coro__write_all(fd, iov, iovcnt, total, deadline);
+}
+
+CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t count, int64_t deadline) {
+    coro__sched *s = coro__s();
+    coro__task *t = coro__me(s);
+    size_t done = 0;
+    coro__fd *e;
+    int tried = 0, saved = errno;
+    if (!offset || *offset < 0 || count > (size_t)SSIZE_MAX) {
+        CORO__MISUSE("coro_sendfile", EINVAL, "NULL or negative offset, or count above SSIZE_MAX");
+        return -1;
+    }
+    if (in_fd < 0) {
+        CORO__MISUSE("coro_sendfile", EBADF, "negative fd");
+        return -1;
+    }
+    if (coro__raise_pending(t)) return -1;
+    for (;;) {
+        if (!(e = coro__fd_get(s, out_fd))) return -1;
+        if (done == count) {
+            coro__spend(s, t);
+            errno = saved;
+            return (ssize_t)count;
+        }
+        if ((e->ready & CORO_WRITE) || (!tried && (!t || coro__deadline_passed(deadline)))) {
+            size_t want = count - done;
+            ssize_t n = coro__sendfile_once(out_fd, in_fd, offset, want, e->socket);
+            tried = 1;
+            if (n > 0) {
+                done += (size_t)n; /* short: out_fd is full or the file ended; the next try says which */
+                continue;
+            } else if (n == 0) { /* the file ended before count */
+                coro__spend(s, t);
+                errno = saved;
+                return (ssize_t)done;
+            } else if (errno == EINTR) {
+                continue;
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                e->ready = (unsigned char)(e->ready & ~CORO_WRITE);
+            } else {
+                return -1;
+            }
+        }
+        if (!t) {
+            CORO__MISUSE("coro_sendfile", EPERM, "would wait outside a spawned coroutine");
+            return -1;
+        }
+        if (coro__fd_wait(s, t, out_fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
+    }
 }
 
 static void coro__fd_drop(coro__sched *s, int fd) {
@@ -1792,6 +1993,28 @@ static void coro__jobs_drain(coro__sched *s) {
     }
 }
 
+/* Take t's job out of the queue if no worker has started it yet; 1 if it was dropped. */
+static int coro__job_drop(coro__sched *s, coro__task *t) {
+    coro__job **pp, *prev = NULL;
+    int dropped = 0;
+    pthread_mutex_lock(&s->job_lock);
+    for (pp = &s->jobs; *pp; prev = *pp, pp = &(*pp)->next)
+        if (*pp == t->job) {
+            *pp = t->job->next;
+            if (s->jobs_tail == t->job) s->jobs_tail = prev;
+            s->jobs_queued--;
+            dropped = 1;
+            break;
+        }
+    pthread_mutex_unlock(&s->job_lock);
+    if (dropped) {
+        CORO_FREE(t->job);
+        t->job = NULL;
+        s->jobs_pending--;
+    }
+    return dropped;
+}
+
 static void coro__workers_stop(coro__sched *s) {
     int i, n;
     if (!s->job_lock_init) return;
@@ -1811,10 +2034,10 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result) {
     coro__job *j;
     int r, raised = 0;
     if (!fn) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_offload", EINVAL, "NULL function");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (!(t = coro__enter(s, "coro_offload"))) return -1;
     if (coro__poller_ready(s) != 0 || coro__workers_ready(s) != 0) return -1;
     if (!(j = (coro__job *)CORO_MALLOC(sizeof *j))) {
         errno = ENOMEM;
@@ -1843,12 +2066,14 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result) {
     pthread_mutex_unlock(&s->job_lock);
     s->jobs_pending++;
     t->job = j;
-    /* fn may use memory on this stack: even when raised into, wait until it has finished */
+    /* fn may use memory on this stack: when raised into, drop the job if no worker has
+       started it, else wait until it has finished */
     for (;;) {
         t->wait = CORO__W_JOB;
         r = coro__block(s, t, -1);
         if (!t->job) break;
         if (r && !raised) raised = r;
+        if (raised && coro__job_drop(s, t)) break;
     }
     if (raised || r) {
         errno = raised ? raised : r;
@@ -2026,7 +2251,7 @@ static int coro__sig_set_ok(const sigset_t *set) {
 CORO_API int coro_signal_watch(const sigset_t *set) {
     int sig, r = 0;
     if (!coro__sig_set_ok(set)) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_signal_watch", EINVAL, "empty set, or SIGKILL/SIGSTOP in it");
         return -1;
     }
     pthread_mutex_lock(&coro__sig_lock);
@@ -2052,10 +2277,10 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
     uint64_t mask = 0;
     int sig;
     if (!coro__sig_set_ok(set)) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_signal_wait", EINVAL, "empty set, or SIGKILL/SIGSTOP in it");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (!(t = coro__enter(s, "coro_signal_wait"))) return -1;
     if (coro_signal_watch(set) != 0) return -1;
     if (!(e = coro__fd_slot(s, coro__sig_pipe[0]))) return -1;
     if (!e->known) coro__fd_fresh(s, coro__sig_pipe[0], 0, 1);
@@ -2080,6 +2305,18 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
 }
 
 /* >>sync */
+/* The check every sync and channel call makes: the object belongs to the scheduler that first
+   used it (claimed here, atomically, in case two threads start at once); another thread's
+   coroutines would link their tasks into this one's queues, so they get EPERM. */
+static int coro__foreign(coro__sched *s, coro__sched **owner, const char *fn) {
+    coro__sched *o = __atomic_load_n(owner, __ATOMIC_ACQUIRE);
+    if (o == s) return 0;
+    if (!o && __atomic_compare_exchange_n(owner, &o, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return 0;
+    CORO__MISUSE(fn, EPERM, "the object belongs to a scheduler of another thread");
+    return 1;
+}
+
 static int coro__wait_on(coro__sched *s, coro__task *t, coro__waitq *q, int kind,
                          int64_t deadline) {
     int r;
@@ -2098,46 +2335,53 @@ static int coro__wait_on(coro__sched *s, coro__task *t, coro__waitq *q, int kind
 }
 
 CORO_API void coro_cond_init(coro_cond_t *c) {
-    if (c) c->waiters.head = c->waiters.tail = NULL;
+    if (!c) return;
+    c->waiters.head = c->waiters.tail = NULL;
+    __atomic_store_n(&c->sched, NULL, __ATOMIC_RELEASE);
 }
 CORO_API int coro_cond_wait(coro_cond_t *c, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
     if (!c) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_cond_wait", EINVAL, "NULL condition variable");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (coro__foreign(s, &c->sched, "coro_cond_wait")) return -1;
+    if (!(t = coro__enter(s, "coro_cond_wait"))) return -1;
     return coro__wait_on(s, t, &c->waiters, CORO__W_COND, deadline);
 }
 CORO_API void coro_cond_signal(coro_cond_t *c) {
     coro__task *t;
-    if (c && (t = c->waiters.head) != NULL) coro__wake(t->s, t, 0);
+    if (!c || coro__foreign(coro__s(), &c->sched, "coro_cond_signal")) return;
+    if ((t = c->waiters.head) != NULL) coro__wake(t->s, t, 0);
 }
 CORO_API void coro_cond_broadcast(coro_cond_t *c) {
     coro__task *t;
-    while (c && (t = c->waiters.head) != NULL) coro__wake(t->s, t, 0);
+    if (!c || coro__foreign(coro__s(), &c->sched, "coro_cond_broadcast")) return;
+    while ((t = c->waiters.head) != NULL) coro__wake(t->s, t, 0);
 }
 
 CORO_API void coro_mutex_init(coro_mutex_t *m) {
     if (!m) return;
     m->owner = NULL;
     m->waiters.head = m->waiters.tail = NULL;
+    __atomic_store_n(&m->sched, NULL, __ATOMIC_RELEASE);
 }
 CORO_API int coro_mutex_lock(coro_mutex_t *m, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
     if (!m) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_mutex_lock", EINVAL, "NULL mutex");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (coro__foreign(s, &m->sched, "coro_mutex_lock")) return -1;
+    if (!(t = coro__enter(s, "coro_mutex_lock"))) return -1;
     if (!m->owner) {
         m->owner = t;
         return 0;
     }
     if (m->owner == t) {
-        errno = EDEADLK;
+        CORO__MISUSE("coro_mutex_lock", EDEADLK, "the caller already holds the mutex");
         return -1;
     }
     return coro__wait_on(s, t, &m->waiters, CORO__W_MUTEX, deadline); /* unlock hands it over */
@@ -2146,11 +2390,12 @@ CORO_API int coro_mutex_unlock(coro_mutex_t *m) {
     coro__sched *s = coro__s();
     coro__task *next;
     if (!m) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_mutex_unlock", EINVAL, "NULL mutex");
         return -1;
     }
+    if (coro__foreign(s, &m->sched, "coro_mutex_unlock")) return -1;
     if (!m->owner || m->owner != coro__me(s)) {
-        errno = EPERM;
+        CORO__MISUSE("coro_mutex_unlock", EPERM, "the caller does not hold the mutex");
         return -1;
     }
     next = m->waiters.head;
@@ -2163,15 +2408,17 @@ CORO_API void coro_sem_init(coro_sem_t *sem, unsigned count) {
     if (!sem) return;
     sem->count = count;
     sem->waiters.head = sem->waiters.tail = NULL;
+    __atomic_store_n(&sem->sched, NULL, __ATOMIC_RELEASE);
 }
 CORO_API int coro_sem_wait(coro_sem_t *sem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
     if (!sem) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_sem_wait", EINVAL, "NULL semaphore");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (coro__foreign(s, &sem->sched, "coro_sem_wait")) return -1;
+    if (!(t = coro__enter(s, "coro_sem_wait"))) return -1;
     if (sem->count) {
         sem->count--;
         return 0;
@@ -2181,9 +2428,10 @@ CORO_API int coro_sem_wait(coro_sem_t *sem, int64_t deadline) {
 CORO_API int coro_sem_post(coro_sem_t *sem) {
     coro__task *t;
     if (!sem) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_sem_post", EINVAL, "NULL semaphore");
         return -1;
     }
+    if (coro__foreign(coro__s(), &sem->sched, "coro_sem_post")) return -1;
     if ((t = sem->waiters.head) != NULL) {
         coro__wake(t->s, t, 0);
         return 0;
@@ -2201,15 +2449,18 @@ struct coro_chan {
     size_t elem, cap, head, len;
     int closed;
     coro__waitq senders, receivers;
+    coro__sched *sched; /* the scheduler whose coroutines use it (the first to) */
     unsigned char *buf;
 };
+/* Channels are for the coroutines of one thread: the check each call makes. */
+#define CORO__CHAN_FOREIGN(s, ch, fn) coro__foreign(s, &(ch)->sched, fn)
 
 CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity) {
     coro_chan_t *ch;
     size_t bytes;
     if (!elem_size || elem_size > ((size_t)1 << 30) ||
         (capacity && capacity > ((size_t)-1 - sizeof *ch) / elem_size)) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_chan_new", EINVAL, "element size 0 or too large");
         return NULL;
     }
     bytes = sizeof *ch + capacity * elem_size;
@@ -2228,9 +2479,10 @@ CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline)
     coro__sched *s = coro__s();
     coro__task *r, *t;
     if (!ch || !elem) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_chan_send", EINVAL, "NULL channel or element");
         return -1;
     }
+    if (CORO__CHAN_FOREIGN(s, ch, "coro_chan_send")) return -1;
     if (ch->closed) {
         errno = EPIPE;
         return -1;
@@ -2245,7 +2497,7 @@ CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline)
         ch->len++;
         return 0;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (!(t = coro__enter(s, "coro_chan_send"))) return -1;
     t->elem = (void *)(uintptr_t)elem; /* a receiver copies it out and wakes us */
     return coro__wait_on(s, t, &ch->senders, CORO__W_CHAN_SEND, deadline);
 }
@@ -2254,9 +2506,10 @@ CORO_API int coro_chan_recv(coro_chan_t *ch, void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *w, *t;
     if (!ch || !elem) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_chan_recv", EINVAL, "NULL channel or element");
         return -1;
     }
+    if (CORO__CHAN_FOREIGN(s, ch, "coro_chan_recv")) return -1;
     if (ch->len) {
         memcpy(elem, ch->buf + ch->head * ch->elem, ch->elem);
         ch->head = (ch->head + 1) % ch->cap;
@@ -2277,14 +2530,14 @@ CORO_API int coro_chan_recv(coro_chan_t *ch, void *elem, int64_t deadline) {
         errno = EPIPE;
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (!(t = coro__enter(s, "coro_chan_recv"))) return -1;
     t->elem = elem;
     return coro__wait_on(s, t, &ch->receivers, CORO__W_CHAN_RECV, deadline);
 }
 
 CORO_API void coro_chan_close(coro_chan_t *ch) {
     coro__task *t;
-    if (!ch) return;
+    if (!ch || CORO__CHAN_FOREIGN(coro__s(), ch, "coro_chan_close")) return;
     ch->closed = 1;
     while ((t = ch->receivers.head) != NULL) coro__wake(t->s, t, EPIPE);
     while ((t = ch->senders.head) != NULL) coro__wake(t->s, t, EPIPE);
@@ -2292,7 +2545,11 @@ CORO_API void coro_chan_close(coro_chan_t *ch) {
 
 CORO_API void coro_chan_free(coro_chan_t *ch) {
     if (!ch) return;
-    coro_chan_close(ch);
+    if (CORO__CHAN_FOREIGN(coro__s(), ch, "coro_chan_free")) {
+        if (ch->senders.head || ch->receivers.head) return; /* their thread still uses it */
+    } else {
+        coro_chan_close(ch);
+    }
     CORO_FREE(ch);
 }
 

@@ -115,6 +115,59 @@ static void test_yields_round_robin(void) {
     CHECK(strcmp(trace, "abcabcabc") == 0);
 }
 
+/* A yielding task hands control straight to the next ready one; the loop still gets it back
+   for coro_stop, and a cleanup handler (which cannot switch away) keeps running. */
+static int spin_stop;
+static void *spin_yield(void *arg) {
+    (void)arg;
+    while (!spin_stop) CHECK(coro_sched_yield() == 0);
+    return NULL;
+}
+static void *stop_after(void *arg) {
+    int i;
+    for (i = 0; i < I(arg); i++) coro_sched_yield();
+    coro_stop();
+    return NULL;
+}
+static void yield_in_cleanup(void *arg) {
+    (void)arg;
+    mark('x');
+    CHECK(coro_sched_yield() == 0); /* does not switch: 'y' follows 'x' at once */
+    mark('y');
+}
+static void *ends_with_cleanup(void *arg) {
+    (void)arg;
+    coro_defer(yield_in_cleanup, NULL);
+    coro_sched_yield();
+    return NULL;
+}
+static void *marks_o(void *arg) {
+    int i;
+    (void)arg;
+    for (i = 0; i < 3; i++) {
+        mark('o');
+        coro_sched_yield();
+    }
+    return NULL;
+}
+static void test_hand_off(void) {
+    spin_stop = 0;
+    coro_spawn(spin_yield, NULL, 0);
+    coro_spawn(spin_yield, NULL, 0);
+    coro_spawn(stop_after, P(1000), 0);
+    CHECK(coro_run() == 0); /* returns although two tasks are always ready */
+    CHECK(coro_count() == 2);
+    spin_stop = 1;
+    CHECK(coro_run() == 0);
+    CHECK(coro_count() == 0);
+
+    ntrace = 0;
+    coro_spawn(ends_with_cleanup, NULL, 0);
+    coro_spawn(marks_o, NULL, 0);
+    CHECK(coro_run() == 0);
+    CHECK(strcmp(trace, "oxyoo") == 0);
+}
+
 /* ---- cond ---------------------------------------------------------------------------------- */
 static coro_cond_t cond = CORO_COND_INIT;
 static int cond_woken;
@@ -499,7 +552,9 @@ static void *sleep_forever(void *arg) {
     coro_sleep(1000000);
     return NULL;
 }
+static int nap_started; /* a worker has started offloaded_nap (atomic) */
 static void *offloaded_nap(void *arg) {
+    __atomic_store_n(&nap_started, 1, __ATOMIC_RELEASE);
     usleep(20000);
     *(int *)arg = 42; /* writes into the waiting coroutine's stack: must still be there */
     return arg;
@@ -541,6 +596,11 @@ static int k_kind;
 static void *killer(void *arg) {
     (void)arg;
     coro_sleep(5);
+    if (k_kind == WAIT_OFFLOAD) { /* a raise drops a job no worker has started: wait for it */
+        int64_t end = coro_now() + 5000;
+        while (!__atomic_load_n(&nap_started, __ATOMIC_ACQUIRE) && coro_now() < end) coro_sleep(1);
+        __atomic_store_n(&nap_started, 0, __ATOMIC_RELAXED);
+    }
     CHECK(coro_status(k_victim) == CORO_SUSPENDED);
     if (k_mode == 0) {
         CHECK(coro_kill(k_victim) == 0);
@@ -827,8 +887,8 @@ static void test_dump(void) {
 static double cpu_ms(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 + ru.ru_stime.tv_sec * 1e3 +
-           ru.ru_stime.tv_usec / 1e3;
+    return (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3 +
+           (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
 }
 static void *signal_waiter(void *arg) {
     sigset_t one, two;
@@ -886,6 +946,7 @@ int main(void) {
     RUN(test_sleep_order);
     RUN(test_sleep_misuse);
     RUN(test_yields_round_robin);
+    RUN(test_hand_off);
     RUN(test_cond);
     RUN(test_mutex);
     RUN(test_semaphore);
