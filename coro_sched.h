@@ -5,8 +5,9 @@
    clients with tens of thousands of connections on one core: an epoll (Linux) or poll() loop,
    a timer heap, non-blocking sockets whose calls block only the calling coroutine, condition
    variables, mutexes, semaphores, channels, join, blocking work moved to worker threads, and
-   signals received as events. It uses only coro.h's public API. One scheduler per thread; run
-   one per core for more.
+   signals received as events. It uses only coro.h's public API (and coro.h's misuse report,
+   so that CORO_DEBUG covers both headers). One scheduler per thread; run one per core for
+   more.
 
 USAGE
    In exactly one file, before any #include:
@@ -116,6 +117,9 @@ CONFIGURATION (define before the implementation; defaults in brackets)
 
 #include "coro.h"
 
+#if defined(_WIN32)
+#error "coro_sched.h: needs POSIX (fds, pipes, signals, poll); only coro.h runs on Windows"
+#endif
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
