@@ -16,10 +16,10 @@ KV=${1:?usage: $0 KV_BINARY [--quick] [--out FILE.tsv] [--reps N] [--alt KV_BINA
 shift
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=$ROOT/build/bench/kv.tsv
-N=200000 REPS=3 ALT=
+N=50000 REPS=3 ALT=
 while [ $# -gt 0 ]; do
     case $1 in
-    --quick) N=50000 REPS=1 ;;
+    --quick) N=20000 REPS=1 ;;
     --out) OUT=$2; shift ;;
     --reps) REPS=$2; shift ;;
     --alt) ALT=$2; shift ;;
