@@ -9,7 +9,8 @@
 #   make test VARIANT=asan     one variant (names: $(VARIANTS)); make variants VARIANTS="m32 asan"
 #                   runs a few
 #   make bench      benchmarks (not tests): switch/create/RSS table, scheduler rows against Go
-#                   and Boost.Fiber, the corun programs, timers, echo servers
+#                   and Boost.Fiber, the corun programs, timers, echo servers, httpd vs
+#                   nginx/lighttpd and kv vs redis-server (make bench-servers: those two alone)
 #   make demo       the examples doing their job; exits by itself
 #   make install    headers (coro*.h) to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig;
 #                   make uninstall removes them (both honour DESTDIR)
@@ -138,7 +139,7 @@ ifeq ($(VARIANT),tsan)
   TEST_SCRIPTS :=
 endif
 
-.PHONY: all test variants probe FORCE bench bench-quick bench-chan demo install uninstall clean tests-build $(M32INC)
+.PHONY: all test variants probe FORCE bench bench-quick bench-chan bench-servers demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
 include examples/examples.mk
@@ -269,10 +270,18 @@ bench: bench-bins
 	@echo "=== echo servers (bench/echo)"
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --out $(BENCH_OUT)/echo.tsv
 	@if command -v gnuplot >/dev/null; then bash bench/echo/plot.sh $(BENCH_OUT)/echo.tsv $(BENCH_OUT)/rtt.png; fi
+	@$(MAKE) --no-print-directory bench-servers
 bench-chan:
 	bash bench/chan/run.sh $(BENCH_OUT)
 bench-quick: bench-bins
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --quick --out $(BENCH_OUT)/echo-quick.tsv
+# httpd against nginx and lighttpd, kv against redis-server (bench/servers; a server or client
+# that is not installed is skipped with a line saying so)
+bench-servers: $(OUT)/examples/httpd $(OUT)/examples/kv
+	@echo "=== HTTP servers (bench/servers/http.sh)"
+	bash bench/servers/http.sh $(OUT)/examples/httpd --out $(BENCH_OUT)/http.tsv
+	@echo "=== kv vs redis-server (bench/servers/kv.sh)"
+	bash bench/servers/kv.sh $(OUT)/examples/kv --out $(BENCH_OUT)/kv.tsv
 
 # every public header (the repository's top-level coro*.h) and the pkg-config file
 HEADERS := $(sort $(wildcard coro*.h))
