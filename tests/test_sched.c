@@ -563,8 +563,14 @@ static void *sleep_forever(void *arg) {
     return NULL;
 }
 static int nap_started; /* a worker has started offloaded_nap (atomic) */
+static int nap_release; /* the killer has struck: the nap may end (atomic) */
 static void *offloaded_nap(void *arg) {
+    int waited = 0;
     __atomic_store_n(&nap_started, 1, __ATOMIC_RELEASE);
+    /* The job ends only after the kill or raise was issued, however loaded the machine is
+       (bounded, so a broken scheduler fails the checks instead of hanging). */
+    while (!__atomic_load_n(&nap_release, __ATOMIC_ACQUIRE) && waited++ < 10000) usleep(1000);
+    __atomic_store_n(&nap_release, 0, __ATOMIC_RELAXED);
     usleep(20000);
     *(int *)arg = 42; /* writes into the waiting coroutine's stack: must still be there */
     return arg;
@@ -612,6 +618,7 @@ static void *killer(void *arg) {
         __atomic_store_n(&nap_started, 0, __ATOMIC_RELAXED);
     }
     CHECK(coro_status(k_victim) == CORO_SUSPENDED);
+    if (k_kind == WAIT_OFFLOAD) __atomic_store_n(&nap_release, 1, __ATOMIC_RELEASE);
     if (k_mode == 0) {
         CHECK(coro_kill(k_victim) == 0);
         CHECK(cleanups == 1); /* its cleanup ran, on its stack, before coro_kill returned */
