@@ -9,7 +9,8 @@
 #   make test VARIANT=asan     one variant (names: $(VARIANTS)); make variants VARIANTS="m32 asan"
 #                   runs a few
 #   make bench      benchmarks (not tests): switch/create/RSS table, scheduler rows against Go
-#                   and Boost.Fiber, the corun programs, timers, echo servers
+#                   and Boost.Fiber, the corun programs, timers, echo servers, httpd vs
+#                   nginx/lighttpd and kv vs redis-server (make bench-servers: those two alone)
 #   make demo       the examples doing their job; exits by itself
 #   make install    headers (coro*.h) to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig;
 #                   make uninstall removes them (both honour DESTDIR)
@@ -32,6 +33,7 @@ clang-O2  | clang                    | clang++ | -O2 -g                         
 clang-O3  | clang                    | clang++ | -O3 -g                                        |                                        |
 m32       | gcc                      | g++     | -O2 -g -m32 -idirafter $(BUILD)/m32-include   | qemu-i386                              |
 asan      | clang                    | clang++ | -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all | | ASAN_OPTIONS=detect_leaks=1:handle_segv=0:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+tsan      | clang                    | clang++ | -O1 -g -fsanitize=thread                      |                                        | TSAN_OPTIONS=halt_on_error=1:exitcode=66 CORO_TEST_QUICK=1
 valgrind  | gcc                      | g++     | -O2 -g                                        |                                        | valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
 aarch64   | aarch64-linux-gnu-gcc-12 | -       | -O2 -g                                        | qemu-aarch64 -L /usr/aarch64-linux-gnu |
 win64     | x86_64-w64-mingw32-gcc-posix | x86_64-w64-mingw32-g++-posix | -O2 -g -static           | bash tests/wine.sh                     | WINEPREFIX=$(abspath $(BUILD)/win64/wineprefix)
@@ -114,7 +116,7 @@ ifeq ($(CXX_OK),1)
 endif
 # the scheduler's suites run once per backend
 SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll) \
-               test_misuse test_misuse_poll test_misuse_debug
+               test_misuse test_misuse_poll test_misuse_debug test_xthread test_xthread_poll
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
@@ -132,8 +134,12 @@ ifeq ($(WINDOWS),1)
   NET_BUILD :=
 endif
 TEST_BINS := $(addsuffix $(EXE),$(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS)))
+ifeq ($(VARIANT),tsan)
+  TEST_BINS := $(addprefix $(OUT)/tests/,test_threads test_sched test_xthread test_xthread_poll)
+  TEST_SCRIPTS :=
+endif
 
-.PHONY: all test variants probe FORCE bench bench-quick demo install uninstall clean tests-build $(M32INC)
+.PHONY: all test variants probe FORCE bench bench-quick bench-chan bench-servers demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
 include examples/examples.mk
@@ -259,11 +265,23 @@ bench: bench-bins
 	BIN=$(BENCH_OUT) bash bench/corun/run.sh
 	@echo "=== timers"
 	$(BENCH_OUT)/timers
+	@echo "=== channels: same thread before/after, two threads against Go (bench/chan)"
+	bash bench/chan/run.sh $(BENCH_OUT)
 	@echo "=== echo servers (bench/echo)"
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --out $(BENCH_OUT)/echo.tsv
 	@if command -v gnuplot >/dev/null; then bash bench/echo/plot.sh $(BENCH_OUT)/echo.tsv $(BENCH_OUT)/rtt.png; fi
+	@$(MAKE) --no-print-directory bench-servers
+bench-chan:
+	bash bench/chan/run.sh $(BENCH_OUT)
 bench-quick: bench-bins
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --quick --out $(BENCH_OUT)/echo-quick.tsv
+# httpd against nginx and lighttpd, kv against redis-server (bench/servers; a server or client
+# that is not installed is skipped with a line saying so)
+bench-servers: $(OUT)/examples/httpd $(OUT)/examples/kv
+	@echo "=== HTTP servers (bench/servers/http.sh)"
+	bash bench/servers/http.sh $(OUT)/examples/httpd --out $(BENCH_OUT)/http.tsv
+	@echo "=== kv vs redis-server (bench/servers/kv.sh)"
+	bash bench/servers/kv.sh $(OUT)/examples/kv --out $(BENCH_OUT)/kv.tsv
 
 # every public header (the repository's top-level coro*.h) and the pkg-config file
 HEADERS := $(sort $(wildcard coro*.h))

@@ -88,6 +88,7 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler (on Windows the vectored exception
                            handler) that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
+   CORO_NO_TSAN            do not use the ThreadSanitizer fiber API even under -fsanitize=thread
    CORO_NO_VALGRIND        do not register stacks with Valgrind even if <valgrind/valgrind.h> exists
    CORO_DEBUG              print a line on stderr for each misuse detected (errno is set regardless)
    CORO_FPU_KEEP           floating-point control state kept per coroutine [2]: 2 = MXCSR and the
@@ -132,7 +133,9 @@ CAVEATS
    CET: coro.h does not switch shadow stacks. If a CET shadow stack is active in the thread,
      coro_new fails with ENOTSUP and prints once why (build without -fcf-protection=return, or
      run with GLIBC_TUNABLES=glibc.cpu.x86_shstk=off). Indirect-branch targets carry endbr.
-   Sanitizers: under -fsanitize=address the fiber annotations are used automatically; with
+   Sanitizers: under -fsanitize=address and -fsanitize=thread the fiber annotations are used
+     automatically (each coroutine is a ThreadSanitizer fiber, so threaded programs built on
+     coro.h and coro_sched.h can be checked with TSan); with
      <valgrind/valgrind.h> present every stack is registered with Valgrind.
    Windows x64 (mingw-w64 gcc; tested under Wine, not on Windows itself; MSVC cannot compile
      the GCC-style assembly): the switch also swaps the TEB's stack bounds (StackBase,
@@ -433,6 +436,20 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__ASAN 0
 #endif
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORO__HAVE_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(CORO__HAVE_TSAN)
+#define CORO__HAVE_TSAN 1
+#endif
+#if defined(CORO__HAVE_TSAN) && !defined(CORO_NO_TSAN)
+#define CORO__TSAN 1
+#else
+#define CORO__TSAN 0
+#endif
+
 #if !defined(CORO_NO_VALGRIND) && !CORO__WINDOWS && defined(__has_include) /* no Valgrind there */
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -470,7 +487,7 @@ struct coro;
 #endif
 /* x86 uses the swap function wherever it can: the inline switch there measured 15.8 ns a
    switch against 6.3 (every switching function then ends in a `ret` onto the other stack). */
-#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && CORO__NAKED_OK
+#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && !CORO__TSAN && CORO__NAKED_OK
 #define CORO__SWAP_FN 1
 #else
 #define CORO__SWAP_FN 0
@@ -1026,6 +1043,20 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 }
 #endif
 #endif
+/* ThreadSanitizer keeps a call stack and a clock per thread; a coroutine is a fiber of its
+   own to it, switched to just before every switch of stacks. */
+#if CORO__TSAN
+#ifdef __cplusplus
+extern "C" {
+#endif
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#ifdef __cplusplus
+}
+#endif
+#endif
 
 /* >>core types */
 typedef struct coro__defer {
@@ -1066,6 +1097,9 @@ struct coro {
 #endif
 #if CORO__VALGRIND
     unsigned vg_stack;
+#endif
+#if CORO__TSAN
+    void *tsan_fiber;
 #endif
     char name[CORO__NAME_MAX];
 };
@@ -1743,6 +1777,9 @@ static CORO__NOINLINE coro__thread *coro__thread_setup(coro__thread *t) {
     t->main.status = CORO_RUNNING;
     t->main.thread = t;
     t->main.magic = CORO__MAGIC;
+#if CORO__TSAN
+    t->main.tsan_fiber = __tsan_get_current_fiber();
+#endif
     t->current = &t->main;
     t->shadow_stack = coro__shadow_stack_active();
 #if defined(__i386__)
@@ -1813,6 +1850,9 @@ CORO__INLINE void *coro__switch_inline(coro__thread *t, struct coro *from, struc
                                    to->asan_size);
 #else
     (void)from_finished;
+#endif
+#if CORO__TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     t->current = to;
     {
@@ -1952,6 +1992,9 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     co->flags = CORO__F_FRESH;
     co->raised = 0;
     co->magic = CORO__MAGIC;
+#if CORO__TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
     co->fn = fn;
     co->data = NULL;
     co->runtime = NULL;
@@ -2003,6 +2046,9 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
         }
     }
     if (co->defers != co->inline_defers) CORO_FREE(co->defers); /* never started */
+#if CORO__TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
     coro__list_remove(t, co);
     coro__stack_put(t, co);
     return 0;

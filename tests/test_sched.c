@@ -393,6 +393,11 @@ static void *closer(void *arg) {
     coro_chan_close((coro_chan_t *)arg);
     return NULL;
 }
+static void *waits_a_bit(void *arg) {
+    (void)arg;
+    coro_sleep(1);
+    return NULL;
+}
 static void test_channels(void) {
     coro_chan_t *c2;
     int v = 3, w = 0;
@@ -426,7 +431,12 @@ static void test_channels(void) {
     CHECK(coro_chan_send(c2, &v, -1) == 0);
     CHECK(coro_chan_len(c2) == 1);
     CHECK(coro_chan_recv(c2, &w, -1) == 0 && w == 3);
-    CHECK_ERR(coro_chan_recv(c2, &w, -1) == -1, EPERM); /* would wait */
+    /* with no coroutine of its own, main blocks like a plain thread (here until the deadline) */
+    CHECK_ERR(coro_chan_recv(c2, &w, coro_now() + 20) == -1, ETIMEDOUT);
+    CHECK_ERR(coro_chan_recv(c2, &w, 0) == -1, ETIMEDOUT);
+    coro_spawn(waits_a_bit, NULL, 0); /* a thread with coroutines of its own may not block */
+    CHECK_ERR(coro_chan_recv(c2, &w, -1) == -1, EPERM);
+    CHECK(coro_run() == 0);
     coro_chan_close(c2);
     CHECK_ERR(coro_chan_recv(c2, &w, -1) == -1, EPIPE);
     coro_chan_free(c2);
