@@ -563,15 +563,13 @@ static void *sleep_forever(void *arg) {
     return NULL;
 }
 static int nap_started; /* a worker has started offloaded_nap (atomic) */
-static int nap_release; /* the killer has struck: the nap may end (atomic) */
+static int nap_release; /* the killer has killed or raised: offloaded_nap may end (atomic) */
 static void *offloaded_nap(void *arg) {
-    int waited = 0;
+    int i;
     __atomic_store_n(&nap_started, 1, __ATOMIC_RELEASE);
-    /* The job ends only after the kill or raise was issued, however loaded the machine is
-       (bounded, so a broken scheduler fails the checks instead of hanging). */
-    while (!__atomic_load_n(&nap_release, __ATOMIC_ACQUIRE) && waited++ < 10000) usleep(1000);
-    __atomic_store_n(&nap_release, 0, __ATOMIC_RELAXED);
-    usleep(20000);
+    /* until the killer is done (at most 5 s): a fixed nap (it was 20 ms) can end first on a
+       loaded machine, and then there is no waiting coroutine left to kill or raise into */
+    for (i = 0; i < 5000 && !__atomic_load_n(&nap_release, __ATOMIC_ACQUIRE); i++) usleep(1000);
     *(int *)arg = 42; /* writes into the waiting coroutine's stack: must still be there */
     return arg;
 }
@@ -618,17 +616,19 @@ static void *killer(void *arg) {
         __atomic_store_n(&nap_started, 0, __ATOMIC_RELAXED);
     }
     CHECK(coro_status(k_victim) == CORO_SUSPENDED);
-    if (k_kind == WAIT_OFFLOAD) __atomic_store_n(&nap_release, 1, __ATOMIC_RELEASE);
     if (k_mode == 0) {
         CHECK(coro_kill(k_victim) == 0);
         CHECK(cleanups == 1); /* its cleanup ran, on its stack, before coro_kill returned */
+        __atomic_store_n(&nap_release, 1, __ATOMIC_RELEASE);
     } else {
         coro_raise(k_victim, ECANCELED);
         /* coro_raise returns when the victim blocks again or ends; an offloaded call goes on
            waiting for its worker first */
         if (k_kind == WAIT_OFFLOAD) {
+            int64_t end = coro_now() + 5000;
             CHECK(continued == 0);
-            coro_sleep(200);
+            __atomic_store_n(&nap_release, 1, __ATOMIC_RELEASE);
+            while (continued == 0 && coro_now() < end) coro_sleep(1);
         }
         CHECK(returned_err == ECANCELED);
         CHECK(continued == 1);
@@ -656,6 +656,7 @@ static void test_kill_and_raise_in_each_wait(void) {
             CHECK(coro_pipe(k_pipe) == 0);
             cleanups = continued = 0;
             returned_err = 0;
+            __atomic_store_n(&nap_release, 0, __ATOMIC_RELAXED);
             if (kind == WAIT_MUTEX) coro_spawn(mutex_holder, NULL, 0);
             k_forever = coro_spawn(sleep_forever, NULL, 0);
             k_victim = coro_spawn(blocked_victim, P(kind), 0);
