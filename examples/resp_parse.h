@@ -26,6 +26,7 @@
 #ifndef RESP_PARSE_H
 #define RESP_PARSE_H
 
+#include <stdint.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -182,7 +183,9 @@ static inline long resp_parse(char *buf, size_t len, struct resp_arg *argv, size
     *argc = 0;
     *err = NULL;
     if (len == 0) return RESP_INCOMPLETE;
-    if (len > 0x7fffffffffffll) return resp__fail(err, "Protocol error: too big inline request");
+#if SIZE_MAX > 0x7fffffffffffull /* (a 32-bit size_t cannot be that large) */
+    if (len > 0x7fffffffffffull) return resp__fail(err, "Protocol error: too big inline request");
+#endif
     if (buf[0] != '*') return resp__inline(buf, len, argv, cap, argc, err);
     if (!(cr = resp__find(buf, len, '\r')))
         return len > RESP_MAX_INLINE ? resp__fail(err, "Protocol error: too big mbulk count string")
