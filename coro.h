@@ -148,7 +148,7 @@ CAVEATS
      the process ends as it would have (0xC00000FD) or the program's own handler runs. The
      thread state is a heap block; it and the pool are released when the thread ends, whether
      CreateThread, _beginthreadex or winpthreads made it. Link with -static or ship
-     libwinpthread-1.dll. There is no ASan switch or CORO_INLINE_SWITCH on Windows.
+     libwinpthread-1.dll. There is no ASan fiber switch on Windows.
 */
 #if defined(CORO_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1 /* before any system header: mmap flags, sigaltstack, mincore */
@@ -586,7 +586,7 @@ CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
 #if defined(__x86_64__) && CORO__WINDOWS
 #define CORO__ARCH_NAME "x86-64 (Windows)"
 #if !CORO__SWAP_FN
-#error "coro.h: on Windows x64 only the swap function exists (no CORO_INLINE_SWITCH, no ASan)"
+#error "coro.h: on Windows x64 only the swap function exists (no ASan)"
 #endif
 static int coro__shadow_stack_active(void) {
     uintptr_t ssp = 0;
