@@ -36,7 +36,7 @@
    in progress finish (a download in flight completes) for up to -g seconds; then whatever is
    left is cancelled. A second signal cancels at once.
 
-   Seed: coro_ehttpd.py, the "medusa-ish web server" of the eGroups coroutine library.
+   After coro_ehttpd.py, the medusa-like web server of the eGroups coroutine library.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/httpd.c -o httpd -pthread
