@@ -111,11 +111,16 @@ CAVEATS
      stay on the thread's free list and the most recently freed (still resident) is reused
      first; a slab whose stacks are all free is unmapped once the list holds CORO_POOL_SIZE
      others beyond what the recent high-water mark of live coroutines needs (that mark decays
-     as coroutines are freed), and coro_pool_trim (or the thread's exit) releases the rest. A guard region below each stack turns an overflow into SIGSEGV, and the
-     handler (installed once, on an alternate signal stack per thread, chaining to any previous
-     handler) prints "coro: stack overflow in coroutine <id> ..." before the process dies by the
-     signal. A single frame larger than the guard can jump over it: build with
-     -fstack-clash-protection if you put large arrays on coroutine stacks.
+     as coroutines are freed), and coro_pool_trim (or the thread's exit) releases the rest.
+     A guard region below each stack (CORO_GUARD_SIZE) turns an overflow whose first access
+     below the stack falls in it into SIGSEGV, and the handler (installed once, on an alternate
+     signal stack per thread, chaining to any previous handler) prints "coro: stack overflow in
+     coroutine <id> ..." before the process dies by the signal: every overflow made of frames
+     smaller than the guard. A single frame larger than the guard (a big local array)
+     can step over it into the next stack below, unreported. -fstack-clash-protection makes the
+     compiler touch large frames in steps: 4 KiB with gcc and clang on x86-64 (then any overflow
+     is caught), 64 KiB with gcc on aarch64 (then also define CORO_GUARD_SIZE as 65536; guard
+     pages are never backed by memory, a bigger guard costs address space only).
    Guards: on Linux 6.13+ guards are installed with madvise(MADV_GUARD_INSTALL) and cost no
      extra kernel mapping, so a million guarded stacks fit in the default vm.max_map_count
      (65530). On older kernels the guard is an mprotect'ed page: two mappings per stack, and
@@ -143,7 +148,7 @@ CAVEATS
      the process ends as it would have (0xC00000FD) or the program's own handler runs. The
      thread state is a heap block; it and the pool are released when the thread ends, whether
      CreateThread, _beginthreadex or winpthreads made it. Link with -static or ship
-     libwinpthread-1.dll. There is no ASan switch or CORO_INLINE_SWITCH on Windows.
+     libwinpthread-1.dll. There is no ASan fiber switch on Windows.
 */
 #if defined(CORO_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1 /* before any system header: mmap flags, sigaltstack, mincore */
@@ -581,7 +586,7 @@ CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
 #if defined(__x86_64__) && CORO__WINDOWS
 #define CORO__ARCH_NAME "x86-64 (Windows)"
 #if !CORO__SWAP_FN
-#error "coro.h: on Windows x64 only the swap function exists (no CORO_INLINE_SWITCH, no ASan)"
+#error "coro.h: on Windows x64 only the swap function exists (no ASan)"
 #endif
 static int coro__shadow_stack_active(void) {
     uintptr_t ssp = 0;
