@@ -1084,7 +1084,9 @@ struct coro {
     char *map;                /* its region: [guard][stack .... ][struct coro] */
     size_t map_size;
     struct coro *slab;        /* the struct of the first region of its slab, which counts */
-    unsigned slab_n, slab_free; /* the slab's regions, and how many are free (first region) */
+    unsigned slab_n, slab_free; /* the slab's regions still mapped, and how many are free,
+                                   and which are mapped (bit i: region i): first region only */
+    uint64_t slab_mapped;
     char *stack_lo; /* lowest usable byte: just above the guard */
     size_t stack_size;
     coro__defer *defers;
@@ -1133,7 +1135,7 @@ static size_t coro__round(size_t n, size_t to) { return (n + to - 1) & ~(to - 1)
 /* 0 = not decided yet, 1 = madvise guards, 2 = mprotect guards, 3 = no guards,
    4 = Windows: reserved, never committed address space (see >>os-memory windows) */
 static int coro__guard_kind;
-#define CORO__SLAB_MAX 64 /* stacks in one slab, at most */
+#define CORO__SLAB_MAX 64 /* stacks in one slab, at most (one bit each in slab_mapped) */
 
 /* Each OS block below provides the same private functions; nothing else calls the system.
    >>os-thread    coro__tls()  the calling thread's state (zeroed the first time)
@@ -1452,20 +1454,31 @@ static void coro__region_unmap(struct coro *co) {
     coro__os_unmap(co->map, co->map_size);
 }
 
-/* Every stack of the slab is free: take them off the free list and unmap the slab at once. */
+/* Every stack of the slab that is still mapped is free: take them off the free list and unmap
+   them. coro__pool_release may have unmapped some regions alone (never the first), leaving
+   holes: only the regions slab_mapped names are read, each run of them unmapped in one call,
+   from the top down so that the first region goes last (on Windows it releases the whole
+   reservation, decommitted holes included). */
 static void coro__slab_unmap(coro__thread *t, coro__pool_bin *b, struct coro *first) {
     size_t map_size = first->map_size;
-    unsigned i, n = first->slab_n;
+    uint64_t mapped = first->slab_mapped;
+    unsigned i = CORO__SLAB_MAX, end;
     char *base = first->map;
-    for (i = 0; i < n; i++) {
-        struct coro *co = coro__region_coro(base + i * map_size, map_size);
-        coro__bin_remove(b, co);
+    t->pooled -= first->slab_n;
+    while (i > 0) {
+        if (!((mapped >> (i - 1)) & 1)) {
+            i--;
+            continue;
+        }
+        for (end = i; i > 0 && ((mapped >> (i - 1)) & 1); i--) {
+            struct coro *co = coro__region_coro(base + (size_t)(i - 1) * map_size, map_size);
+            coro__bin_remove(b, co);
 #if CORO__VALGRIND
-        VALGRIND_STACK_DEREGISTER(co->vg_stack);
+            VALGRIND_STACK_DEREGISTER(co->vg_stack);
 #endif
+        }
+        coro__os_unmap(base + (size_t)i * map_size, (size_t)(end - i) * map_size);
     }
-    t->pooled -= n;
-    coro__os_unmap(base, (size_t)n * map_size);
 }
 
 /* The free list for stacks of map_size; with claim, an unused bin is taken for a new size. */
@@ -1552,6 +1565,7 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     }
     co = coro__region_coro(map, map_size);
     co->slab_free = b ? k - 1 : 0;
+    co->slab_mapped = k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
     return co;
 }
 
@@ -1609,6 +1623,8 @@ static size_t coro__pool_release(coro__thread *t) {
             }
             co->slab->slab_free--; /* a neighbour is alive: this stack goes alone */
             co->slab->slab_n--;
+            co->slab->slab_mapped &=
+                ~((uint64_t)1 << ((size_t)(co->map - co->slab->map) / co->map_size));
             t->pooled--;
             coro__region_unmap(co);
             n++;

@@ -139,6 +139,45 @@ static void test_pool_keeps_what_churn_needs(void) {
     coro_pool_trim();
 }
 
+/* coro_pool_trim unmaps the free stacks of a slab that has a live neighbour one by one, and
+   keeps the slab's first region (it holds the counts). When the live one, not the first region,
+   is freed and the pool trimmed again, the slab goes back without touching the regions already
+   unmapped. Run in a fresh process: the pool is empty there, so the counts are exact, and a
+   fault does not take the test binary down. Exits non-zero, with a message, on a wrong count. */
+static void slab_hole_fail(const char *what) {
+    fprintf(stderr, "slab_hole_child: %s\n", what);
+    exit(3);
+}
+static void slab_hole_child(void) {
+    enum { N = 15 }; /* slabs of 1, 2, 4 and 8 stacks for a new size */
+    coro_t *cos[N], *keep = NULL;
+    int i;
+    for (i = 0; i < N; i++)
+        if ((cos[i] = coro_new(ret_arg, 96 * 1024)) == NULL) slab_hole_fail("coro_new");
+    for (i = 0; i < N; i++) { /* the last region of a slab of three or more */
+        struct coro *s = cos[i]->slab;
+        if (s->slab_n >= 3 && cos[i]->map == s->map + (size_t)(s->slab_n - 1) * s->map_size)
+            keep = cos[i];
+    }
+    if (!keep) slab_hole_fail("no slab of three stacks or more");
+    for (i = 0; i < N; i++)
+        if (cos[i] != keep) coro_free(cos[i]);
+    if (coro_pool_trim() != N - 2) slab_hole_fail("first trim: all but the live one and its first region");
+    if (I(coro_resume(keep, P(5))) != 5) slab_hole_fail("the live one after the trim");
+    coro_free(keep);
+    if (coro_pool_trim() != 2) slab_hole_fail("second trim: the live one and its first region");
+    if (coro_pool_trim() != 0) slab_hole_fail("third trim");
+    keep = coro_new(ret_arg, 96 * 1024);
+    if (!keep || I(coro_resume(keep, P(6))) != 6) slab_hole_fail("a new coroutine after");
+    coro_free(keep);
+}
+static void test_trim_slab_with_holes(void) {
+    char out[512];
+    int status = run_child(slab_hole_child, out, sizeof out);
+    CHECK(child_exited(status, 0));
+    if (!child_exited(status, 0)) fprintf(stderr, "status %x: %s\n", (unsigned)status, out);
+}
+
 /* ---- overflow ------------------------------------------------------------------------------ */
 static volatile int recurse_limit = 1 << 30; /* never reached: the stack ends first */
 static int recurse(int n) {
@@ -412,6 +451,7 @@ static const struct helpers_scenario scenarios[] = {
     {"overflow_child", overflow_child},
     {"other_fault_child", other_fault_child},
     {"overflow_with_user_handler_child", overflow_with_user_handler_child},
+    {"slab_hole_child", slab_hole_child},
 #ifndef _WIN32
     {"other_fault_siginfo_child", other_fault_siginfo_child},
     {"address_space_child", address_space_child},
@@ -427,6 +467,7 @@ int main(int argc, char **argv) {
     RUN(test_200k_created_and_freed);
     RUN(test_pool_bounded_and_trim);
     RUN(test_pool_keeps_what_churn_needs);
+    RUN(test_trim_slab_with_holes);
     RUN(test_overflow_dies_with_message);
     RUN(test_handler_chains);
 #ifdef _WIN32
