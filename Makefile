@@ -9,9 +9,11 @@
 #   make test VARIANT=asan     one variant (names: $(VARIANTS)); make variants VARIANTS="m32 asan"
 #                   runs a few
 #   make bench      benchmarks (not tests): switch/create/RSS table, scheduler rows against Go
-#                   and Boost.Fiber, the corun programs, timers, echo servers
+#                   and Boost.Fiber, the corun programs, timers, echo servers, httpd vs
+#                   nginx/lighttpd and kv vs redis-server (make bench-servers: those two alone)
 #   make demo       the examples doing their job; exits by itself
-#   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
+#   make install    headers (coro*.h) to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig;
+#                   make uninstall removes them (both honour DESTDIR)
 
 # The variants, one line each: adding one (an architecture, a sanitizer) is adding a line.
 #   compiler  the C compiler; a variant whose compiler is not installed is SKIPPED
@@ -31,6 +33,7 @@ clang-O2  | clang                    | clang++ | -O2 -g                         
 clang-O3  | clang                    | clang++ | -O3 -g                                        |                                        |
 m32       | gcc                      | g++     | -O2 -g -m32 -idirafter $(BUILD)/m32-include   | qemu-i386                              |
 asan      | clang                    | clang++ | -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all | | ASAN_OPTIONS=detect_leaks=1:handle_segv=0:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+tsan      | clang                    | clang++ | -O1 -g -fsanitize=thread                      |                                        | TSAN_OPTIONS=halt_on_error=1:exitcode=66 CORO_TEST_QUICK=1
 valgrind  | gcc                      | g++     | -O2 -g                                        |                                        | valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
 aarch64   | aarch64-linux-gnu-gcc-12 | -       | -O2 -g                                        | qemu-aarch64 -L /usr/aarch64-linux-gnu |
 win64     | x86_64-w64-mingw32-gcc-posix | x86_64-w64-mingw32-g++-posix | -O2 -g -static           | bash tests/wine.sh                     | WINEPREFIX=$(abspath $(BUILD)/win64/wineprefix)
@@ -113,14 +116,15 @@ ifeq ($(CXX_OK),1)
 endif
 # the scheduler's suites run once per backend
 SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll) \
-               test_misuse test_misuse_poll test_misuse_debug
+               test_misuse test_misuse_poll test_misuse_debug test_xthread test_xthread_poll
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
 TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples \
                 sh:tests/examples_http.sh@$(OUT)
 ifeq ($(VARIANT),default)
-  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh sh:tests/tsan.sh@$(OUT)/tsan
+  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh sh:tests/tsan.sh@$(OUT)/tsan \
+                  sh:tests/install_test.sh
 endif
 NET_BUILD := examples-net ext
 ifeq ($(WINDOWS),1)
@@ -130,8 +134,12 @@ ifeq ($(WINDOWS),1)
   NET_BUILD :=
 endif
 TEST_BINS := $(addsuffix $(EXE),$(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS)))
+ifeq ($(VARIANT),tsan)
+  TEST_BINS := $(addprefix $(OUT)/tests/,test_threads test_sched test_xthread test_xthread_poll)
+  TEST_SCRIPTS :=
+endif
 
-.PHONY: all test variants probe FORCE bench bench-quick demo install uninstall clean tests-build $(M32INC)
+.PHONY: all test variants probe FORCE bench bench-quick bench-chan bench-servers demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
 include examples/examples.mk
@@ -187,19 +195,38 @@ $(OUT)/tests/link_cpp$(EXE): tests/link_cpp.cc tests/link_use.c coro.h tests/che
 	$(CC) $(CFLAGS_ALL) -c tests/link_use.c -o $@.use.o
 	$(CXX) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
 
-# the probe decides whether the suite runs natively or under the variant's emulator
-$(OUT)/exec.env: FORCE | $(M32INC)
+# the probe decides whether the suite runs natively or under the variant's emulator (once per
+# make test: the sub-make that runs the suites is given PROBED=1)
+$(OUT)/exec.env: $(if $(PROBED),,FORCE) | $(M32INC)
 	@mkdir -p $(dir $@); bash tests/probe.sh $@ "$(EMULATOR)" -- $(CC) $(CFLAGS_ALL) > $@.how || \
 	  { echo "[$(VARIANT)] cannot run: $$(cat $@.how)"; rm -f $@; $(RUNDONE); exit 1; }
 probe: $(OUT)/exec.env
 	@cat $(OUT)/exec.env.how
 FORCE:
 
-test: tests-build $(OUT)/exec.env
-	@echo "[$(VARIANT)] runs $$(cat $(OUT)/exec.env.how)"
+# make test builds everything, then runs the suites side by side (TEST_JOBS at once, default:
+# the number of CPUs), each into a result file of its own (its output printed when it ends, whole
+# if it failed); tests/run.sh sum adds them up into the last line, "N passed, M failed". The
+# longest suites come first so that they start first.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+suite_name = $(if $(filter sh:%,$(1)),$(basename $(notdir $(firstword $(subst @, ,$(1))))),$(notdir $(1)))
+SUITES := $(TEST_SCRIPTS) $(filter %/test_sched %/test_sched_poll %/test_io %/test_io_poll,$(TEST_BINS)) \
+          $(filter-out %/test_sched %/test_sched_poll %/test_io %/test_io_poll,$(TEST_BINS))
+RESULTS := $(foreach t,$(SUITES),$(OUT)/results/$(call suite_name,$(t)))
+$(foreach t,$(SUITES),$(eval SUITE_$(call suite_name,$(t)) := $(t)))
+$(foreach t,$(TEST_BINS),$(eval $(OUT)/results/$(notdir $(t)): $(t)))
+$(foreach t,$(TEST_SCRIPTS),$(eval $(OUT)/results/$(call suite_name,$(t)): tests-build))
+$(OUT)/results/%: FORCE $(OUT)/exec.env
+	@mkdir -p $(dir $@)
+	@bash tests/run.sh one $(VARIANT) "$(RUNNER)" $(OUT)/exec.env $@ $(SUITE_$*)
+
+test:
+	@how=$$($(MAKE) -s --no-print-directory probe) || { echo "$$how"; exit 1; }; \
+	  echo "[$(VARIANT)] runs $$how"
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) -Otarget PROBED=1 tests-build $(RESULTS) || \
+	  { $(RUNDONE); exit 1; }
 	@$(if $(CXX_MISSING),echo "SKIPPED link_cpp: no C++ compiler ($(CXX)) installed")
-	@bash tests/run.sh $(VARIANT) "$(RUNNER)" $(OUT)/exec.env -- $(TEST_BINS) $(TEST_SCRIPTS); \
-	  rc=$$?; $(RUNDONE); exit $$rc
+	@bash tests/run.sh sum $(RESULTS); rc=$$?; $(RUNDONE); exit $$rc
 
 # every variant of the table whose compiler is installed; the logs go to $(BUILD)/variant-*.log
 variants:
@@ -238,19 +265,34 @@ bench: bench-bins
 	BIN=$(BENCH_OUT) bash bench/corun/run.sh
 	@echo "=== timers"
 	$(BENCH_OUT)/timers
+	@echo "=== channels: same thread before/after, two threads against Go (bench/chan)"
+	bash bench/chan/run.sh $(BENCH_OUT)
 	@echo "=== echo servers (bench/echo)"
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --out $(BENCH_OUT)/echo.tsv
 	@if command -v gnuplot >/dev/null; then bash bench/echo/plot.sh $(BENCH_OUT)/echo.tsv $(BENCH_OUT)/rtt.png; fi
+	@$(MAKE) --no-print-directory bench-servers
+bench-chan:
+	bash bench/chan/run.sh $(BENCH_OUT)
 bench-quick: bench-bins
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --quick --out $(BENCH_OUT)/echo-quick.tsv
+# httpd against nginx and lighttpd, kv against redis-server (bench/servers; a server or client
+# that is not installed is skipped with a line saying so)
+bench-servers: $(OUT)/examples/httpd $(OUT)/examples/kv
+	@echo "=== HTTP servers (bench/servers/http.sh)"
+	bash bench/servers/http.sh $(OUT)/examples/httpd --out $(BENCH_OUT)/http.tsv
+	@echo "=== kv vs redis-server (bench/servers/kv.sh)"
+	bash bench/servers/kv.sh $(OUT)/examples/kv --out $(BENCH_OUT)/kv.tsv
 
+# every public header (the repository's top-level coro*.h) and the pkg-config file
+HEADERS := $(sort $(wildcard coro*.h))
+PCDIR := $(PREFIX)/share/pkgconfig
 install:
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pkgconfig
-	install -m 644 coro.h $(DESTDIR)$(PREFIX)/include/
-	sed 's|@PREFIX@|$(PREFIX)|' coro.pc.in > $(DESTDIR)$(PREFIX)/share/pkgconfig/coro.pc
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PCDIR)
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	sed 's|@PREFIX@|$(PREFIX)|' coro.pc.in > $(DESTDIR)$(PCDIR)/coro.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/coro.h $(DESTDIR)$(PREFIX)/share/pkgconfig/coro.pc
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/,$(HEADERS)) $(DESTDIR)$(PCDIR)/coro.pc
 
 clean:
 	rm -rf $(BUILD)

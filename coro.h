@@ -88,6 +88,7 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler (on Windows the vectored exception
                            handler) that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
+   CORO_NO_TSAN            do not use the ThreadSanitizer fiber API even under -fsanitize=thread
    CORO_NO_VALGRIND        do not register stacks with Valgrind even if <valgrind/valgrind.h> exists
    CORO_DEBUG              print a line on stderr for each misuse detected (errno is set regardless)
    CORO_FPU_KEEP           floating-point control state kept per coroutine [2]: 2 = MXCSR and the
@@ -110,11 +111,16 @@ CAVEATS
      stay on the thread's free list and the most recently freed (still resident) is reused
      first; a slab whose stacks are all free is unmapped once the list holds CORO_POOL_SIZE
      others beyond what the recent high-water mark of live coroutines needs (that mark decays
-     as coroutines are freed), and coro_pool_trim (or the thread's exit) releases the rest. A guard region below each stack turns an overflow into SIGSEGV, and the
-     handler (installed once, on an alternate signal stack per thread, chaining to any previous
-     handler) prints "coro: stack overflow in coroutine <id> ..." before the process dies by the
-     signal. A single frame larger than the guard can jump over it: build with
-     -fstack-clash-protection if you put large arrays on coroutine stacks.
+     as coroutines are freed), and coro_pool_trim (or the thread's exit) releases the rest.
+     A guard region below each stack (CORO_GUARD_SIZE) turns an overflow whose first access
+     below the stack falls in it into SIGSEGV, and the handler (installed once, on an alternate
+     signal stack per thread, chaining to any previous handler) prints "coro: stack overflow in
+     coroutine <id> ..." before the process dies by the signal: every overflow made of frames
+     smaller than the guard. A single frame larger than the guard (a big local array)
+     can step over it into the next stack below, unreported. -fstack-clash-protection makes the
+     compiler touch large frames in steps: 4 KiB with gcc and clang on x86-64 (then any overflow
+     is caught), 64 KiB with gcc on aarch64 (then also define CORO_GUARD_SIZE as 65536; guard
+     pages are never backed by memory, a bigger guard costs address space only).
    Guards: on Linux 6.13+ guards are installed with madvise(MADV_GUARD_INSTALL) and cost no
      extra kernel mapping, so a million guarded stacks fit in the default vm.max_map_count
      (65530). On older kernels the guard is an mprotect'ed page: two mappings per stack, and
@@ -127,7 +133,9 @@ CAVEATS
    CET: coro.h does not switch shadow stacks. If a CET shadow stack is active in the thread,
      coro_new fails with ENOTSUP and prints once why (build without -fcf-protection=return, or
      run with GLIBC_TUNABLES=glibc.cpu.x86_shstk=off). Indirect-branch targets carry endbr.
-   Sanitizers: under -fsanitize=address the fiber annotations are used automatically; with
+   Sanitizers: under -fsanitize=address and -fsanitize=thread the fiber annotations are used
+     automatically (each coroutine is a ThreadSanitizer fiber, so threaded programs built on
+     coro.h and coro_sched.h can be checked with TSan); with
      <valgrind/valgrind.h> present every stack is registered with Valgrind.
    Windows x64 (mingw-w64 gcc; tested under Wine, not on Windows itself; MSVC cannot compile
      the GCC-style assembly): the switch also swaps the TEB's stack bounds (StackBase,
@@ -140,7 +148,7 @@ CAVEATS
      the process ends as it would have (0xC00000FD) or the program's own handler runs. The
      thread state is a heap block; it and the pool are released when the thread ends, whether
      CreateThread, _beginthreadex or winpthreads made it. Link with -static or ship
-     libwinpthread-1.dll. There is no ASan switch or CORO_INLINE_SWITCH on Windows.
+     libwinpthread-1.dll. There is no ASan fiber switch on Windows.
 */
 #if defined(CORO_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1 /* before any system header: mmap flags, sigaltstack, mincore */
@@ -428,6 +436,20 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__ASAN 0
 #endif
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORO__HAVE_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(CORO__HAVE_TSAN)
+#define CORO__HAVE_TSAN 1
+#endif
+#if defined(CORO__HAVE_TSAN) && !defined(CORO_NO_TSAN)
+#define CORO__TSAN 1
+#else
+#define CORO__TSAN 0
+#endif
+
 #if !defined(CORO_NO_VALGRIND) && !CORO__WINDOWS && defined(__has_include) /* no Valgrind there */
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -465,7 +487,7 @@ struct coro;
 #endif
 /* x86 uses the swap function wherever it can: the inline switch there measured 15.8 ns a
    switch against 6.3 (every switching function then ends in a `ret` onto the other stack). */
-#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && CORO__NAKED_OK
+#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && !CORO__TSAN && CORO__NAKED_OK
 #define CORO__SWAP_FN 1
 #else
 #define CORO__SWAP_FN 0
@@ -564,7 +586,7 @@ CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
 #if defined(__x86_64__) && CORO__WINDOWS
 #define CORO__ARCH_NAME "x86-64 (Windows)"
 #if !CORO__SWAP_FN
-#error "coro.h: on Windows x64 only the swap function exists (no CORO_INLINE_SWITCH, no ASan)"
+#error "coro.h: on Windows x64 only the swap function exists (no ASan)"
 #endif
 static int coro__shadow_stack_active(void) {
     uintptr_t ssp = 0;
@@ -1021,6 +1043,20 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 }
 #endif
 #endif
+/* ThreadSanitizer keeps a call stack and a clock per thread; a coroutine is a fiber of its
+   own to it, switched to just before every switch of stacks. */
+#if CORO__TSAN
+#ifdef __cplusplus
+extern "C" {
+#endif
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#ifdef __cplusplus
+}
+#endif
+#endif
 
 /* >>core types */
 typedef struct coro__defer {
@@ -1061,6 +1097,9 @@ struct coro {
 #endif
 #if CORO__VALGRIND
     unsigned vg_stack;
+#endif
+#if CORO__TSAN
+    void *tsan_fiber;
 #endif
     char name[CORO__NAME_MAX];
 };
@@ -1738,6 +1777,9 @@ static CORO__NOINLINE coro__thread *coro__thread_setup(coro__thread *t) {
     t->main.status = CORO_RUNNING;
     t->main.thread = t;
     t->main.magic = CORO__MAGIC;
+#if CORO__TSAN
+    t->main.tsan_fiber = __tsan_get_current_fiber();
+#endif
     t->current = &t->main;
     t->shadow_stack = coro__shadow_stack_active();
 #if defined(__i386__)
@@ -1808,6 +1850,9 @@ CORO__INLINE void *coro__switch_inline(coro__thread *t, struct coro *from, struc
                                    to->asan_size);
 #else
     (void)from_finished;
+#endif
+#if CORO__TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     t->current = to;
     {
@@ -1947,6 +1992,9 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     co->flags = CORO__F_FRESH;
     co->raised = 0;
     co->magic = CORO__MAGIC;
+#if CORO__TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
     co->fn = fn;
     co->data = NULL;
     co->runtime = NULL;
@@ -1998,6 +2046,9 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
         }
     }
     if (co->defers != co->inline_defers) CORO_FREE(co->defers); /* never started */
+#if CORO__TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
     coro__list_remove(t, co);
     coro__stack_put(t, co);
     return 0;

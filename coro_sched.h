@@ -7,7 +7,8 @@
    variables, mutexes, semaphores, channels, join, blocking work moved to worker threads, and
    signals received as events. It uses only coro.h's public API (and coro.h's misuse report,
    so that CORO_DEBUG covers both headers). One scheduler per thread; run one per core for
-   more.
+   more: threads post coroutines to each other, wake each other's coroutines and share
+   channels (see THREADS).
 
 USAGE
    In exactly one file, before any #include:
@@ -84,6 +85,30 @@ FDS
    sent to the back of the ready queue every CORO_SCHED_IO_BUDGET calls, so no connection can
    starve the others.
 
+THREADS
+   Share nothing, pass messages: each thread has its own scheduler, coroutines never move
+   between threads (a compiler may keep a thread-local address, errno's included, across any
+   call), and work and messages cross freely:
+   - channels: any mix of coroutines of any threads and plain threads, buffered or rendezvous;
+   - coro_sched_post(s, fn, arg, 0) spawns fn(arg) on s's thread, from any thread;
+   - coro_wake(co, v) from another thread resumes co's coro_suspend on co's thread;
+   - coro_sched_stop(s), from anywhere including a signal handler, makes s's loop return;
+   - coro_serve() keeps a loop running with nothing to do, serving posts, until stopped;
+   - coro_threads_start(n, init, arg) runs n such serving threads; coro_threads_stop and
+     coro_threads_join end them.
+   cond, mutex and semaphore are per thread and cost no atomics. A loop pays for the others
+   only when something arrives: one load of a flag per round, a wakeup fd written only while
+   the target loop sleeps. Handles: a coro_sched_t stays valid while its scheduler lives or
+   while a reference taken with coro_sched_ref is held; posting to one whose scheduler stopped,
+   was freed or whose thread exited fails with ESHUTDOWN, never crashes.
+       static void *job(void *arg) { ... }                 // runs on the thread it was posted to
+       coro_threads_t *g = coro_threads_start(4, NULL, NULL);
+       for (i = 0; i < 1000; i++)
+           coro_sched_post(coro_threads_sched(g, i % 4), job, &jobs[i], 0);
+       ...                                                 // gather results through a channel
+       coro_threads_stop(g);                               // or from a SIGINT handler
+       coro_threads_join(g);
+
 BACKENDS
    epoll on Linux (default), poll() elsewhere or with CORO_SCHED_POLL. poll() costs O(all fds
    waited on) per wakeup: with 10 busy and 9,990 idle connections a poll() server manages about
@@ -93,7 +118,9 @@ BACKENDS
 THE API (details at each declaration)
    loop:      coro_now coro_spawn coro_run coro_stop coro_sched_yield coro_suspend coro_wake
               coro_sleep coro_sleep_until coro_wait_fd coro_join coro_joinable coro_count
-              coro_dump coro_find coro_sched_backend coro_sched_free
+              coro_dump coro_find coro_sched_backend coro_sched_free coro_serve
+   threads:   coro_sched_self coro_sched_ref coro_sched_unref coro_sched_post coro_sched_stop
+              coro_threads_start coro_threads_sched coro_threads_stop coro_threads_join
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
               coro_writev coro_sendfile coro_close coro_fd_forget coro_pipe coro_tcp_listen
               coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
@@ -103,6 +130,8 @@ THE API (details at each declaration)
 CONFIGURATION (define before the implementation; defaults in brackets)
    CORO_SCHED_POLL          use poll() even where epoll exists
    CORO_SCHED_IO_BUDGET     I/O calls without waiting before a forced yield [64]
+   CORO_SCHED_SPIN_US       microseconds a loop with coroutines waiting on channels watches for
+                            another thread's completion before it sleeps in the kernel [20]
    CORO_SCHED_WORKERS       worker threads for coro_offload and name resolution [4]
    CORO_SCHED_KEEP_SIGPIPE  do not set SIGPIPE to SIG_IGN
    coro.h's macros (CORO_MALLOC/CORO_FREE, CORO_STATIC, ...) apply here too; with CORO_DEBUG
@@ -148,7 +177,9 @@ CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size);
    spawned coroutine or while a loop already runs on this thread; EDEADLK if every coroutine left
    waits for something only another coroutine could do (a cond, mutex, channel, join, suspend)
    and no fd, timer or worker can ever wake one (they stay blocked; coro_run may be called
-   again). */
+   again). EDEADLK is reported only while no other thread can reach this loop: not once
+   coro_sched_self() has been called on this thread (a post or a coro_wake may come), nor while
+   a coroutine waits on a channel (any thread may complete it); the loop then sleeps instead. */
 CORO_API int coro_run(void);
 
 /* coro_stop: make coro_run return 0 once the coroutines that are ready now have run. Called
@@ -168,7 +199,10 @@ CORO_API void *coro_suspend(void);
 
 /* coro_wake: make co's coro_suspend return value: at once queued if co is suspended, else kept
    for its next coro_suspend. 0, or -1 with errno ESRCH (not a live spawned coroutine of this
-   thread) or EBUSY (a wake is already pending). */
+   thread) or EBUSY (a wake is already pending). From another thread (co belongs to a scheduler
+   whose handle was made, see coro_sched_self): 0 once the wake is sent to co's thread, which
+   applies it at its next round (a wake that then finds co ended, or a wake already pending, is
+   dropped), -1 with errno ESRCH (co is no live coroutine of any such scheduler) or ENOMEM. */
 CORO_API int coro_wake(coro_t *co, void *value);
 
 /* coro_sleep: sleep ms milliseconds (0: yield); coro_sleep_until: until coro_now() >= deadline.
@@ -213,6 +247,60 @@ CORO_API const char *coro_sched_backend(void);
 /* coro_sched_free: release this thread's scheduler (poller, fd table, worker threads, pooled
    records). Coroutines still alive are killed first. Also done when the thread exits. */
 CORO_API void coro_sched_free(void);
+
+/* ---- many threads: one scheduler per thread; posts, wakes and channels cross between them -- */
+/* A coro_sched_t is a handle on one thread's scheduler that other threads may hold: they post
+   coroutines to it, wake its coroutines and stop its loop. Coroutines never move between
+   threads; work and messages do. The handle's memory lives as long as its references: the
+   scheduler's thread holds one until coro_sched_free (or the thread's exit) retires the
+   scheduler, and coro_sched_ref adds one for whoever must be able to post after that. A retired
+   scheduler's handle stays valid for its remaining holders and refuses posts with ESHUTDOWN. */
+typedef struct coro_sched coro_sched_t;
+
+/* coro_sched_self: the calling thread's scheduler handle, made on first use. The pointer is
+   borrowed: valid while the thread's scheduler lives (hand it to another thread together with a
+   coro_sched_ref taken here if that thread may use it longer). Once it has been asked for, the
+   loop can no longer conclude it is deadlocked (a post may always come): see coro_run. NULL with
+   errno ENOMEM or as eventfd/pipe (no fd left). */
+CORO_API coro_sched_t *coro_sched_self(void);
+
+/* coro_sched_ref / coro_sched_unref: take and drop a reference on s, from any thread; the last
+   unref frees the handle. ref: 0, or -1 with errno EINVAL (s NULL). */
+CORO_API int coro_sched_ref(coro_sched_t *s);
+CORO_API void coro_sched_unref(coro_sched_t *s);
+
+/* coro_sched_post: from any thread, including one with no scheduler: spawn fn(arg) as a
+   coroutine on s's thread (stack_size as coro_spawn), waking s's loop if it sleeps. A post that
+   returned 0 is spawned by s's loop at its next round, and a loop stopped by coro_sched_stop
+   spawns and starts every post it accepted before it returns. 0, or -1 with errno EINVAL (s or
+   fn NULL), ENOMEM, ESHUTDOWN (s was stopped or its scheduler retired). Posts not yet spawned
+   when s's scheduler is freed without being stopped first are dropped. */
+CORO_API int coro_sched_post(coro_sched_t *s, coro_fn fn, void *arg, size_t stack_size);
+
+/* coro_sched_stop: from any thread, and async-signal-safe (atomic stores and one write(2)):
+   s's coro_run or coro_serve returns after its current round, having spawned and started every
+   post it accepted; from then on posts to s fail with ESHUTDOWN (the thread's coroutines stay;
+   coro_run may be called again to finish them). 0, or -1 with errno EINVAL (s NULL). */
+CORO_API int coro_sched_stop(coro_sched_t *s);
+
+/* coro_serve: coro_run for a loop that exists to serve posts: it does not return when no
+   coroutine is left, only after coro_sched_stop (or coro_stop from one of its coroutines).
+   Returns as coro_run, never EDEADLK; -1 with errno ENOMEM if the handle cannot be made. */
+CORO_API int coro_serve(void);
+
+/* coro_threads_start: n threads, each with its own scheduler, each calling init(index, arg)
+   (if not NULL; it may coro_spawn) and then coro_serve until coro_threads_stop. NULL with errno
+   EINVAL (n < 1, n > 1024), ENOMEM, EAGAIN (a thread could not be started; the others are
+   stopped and joined). coro_threads_sched: thread index's scheduler, valid until
+   coro_threads_join (NULL with errno EINVAL for a bad index). coro_threads_stop: stop them all,
+   from any thread, async-signal-safe; 0 or -1 with errno EINVAL. coro_threads_join: wait for
+   every thread to end (each frees its scheduler, killing its remaining coroutines) and free the
+   group; 0 or -1 with errno EINVAL. */
+typedef struct coro_threads coro_threads_t;
+CORO_API coro_threads_t *coro_threads_start(int n, void (*init)(int index, void *arg), void *arg);
+CORO_API coro_sched_t *coro_threads_sched(coro_threads_t *g, int index);
+CORO_API int coro_threads_stop(coro_threads_t *g);
+CORO_API int coro_threads_join(coro_threads_t *g);
 
 /* ---- fds and sockets ----------------------------------------------------------------------- */
 
@@ -311,12 +399,14 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
    -1 with errno EINVAL (empty set, SIGKILL, SIGSTOP) or as pipe2/sigaction. */
 CORO_API int coro_signal_watch(const sigset_t *set);
 
-/* ---- synchronisation (coroutines of one thread; no allocation; zero-filled = initialised) -- */
+/* ---- synchronisation ------------------------------------------------------------------------
+   cond, mutex and semaphore serve the coroutines of one thread (no allocation, no atomics;
+   zero-filled = initialised); channels work between any threads. */
 /* A NULL object makes the int-returning calls fail with EINVAL and the void ones do nothing.
-   Each object belongs to the thread whose scheduler first uses it after its init (a channel:
-   after coro_chan_new); coroutines of one thread only can wait on it. A call from another
-   thread (its coroutines or its main) fails with EPERM and the void ones do nothing; an init
-   call hands a mutex, condition variable or semaphore over to the next thread that uses it. */
+   A mutex, condition variable or semaphore belongs to the thread whose scheduler first uses it
+   after its init; coroutines of one thread only can wait on it. A call from another thread
+   (its coroutines or its main) fails with EPERM and the void ones do nothing; an init call
+   hands the object over to the next thread that uses it. */
 struct coro__task;
 struct coro__sched;
 typedef struct coro__waitq {
@@ -364,13 +454,18 @@ CORO_API int coro_sem_wait(coro_sem_t *s, int64_t deadline);
 CORO_API int coro_sem_post(coro_sem_t *s);
 
 /* Channel of fixed-size elements: capacity 0 is a rendezvous (send waits for a receiver),
-   otherwise a FIFO buffer of capacity elements. coro_chan_new: NULL with errno EINVAL
+   otherwise a FIFO buffer of capacity elements. Any mix of senders and receivers on any threads
+   may use one channel: a call that must wait blocks only the calling coroutine, and a thread
+   outside any coroutine that has no spawned coroutines of its own (main before coro_run, a
+   worker pool, a foreign callback) blocks itself. coro_chan_new: NULL with errno EINVAL
    (elem_size 0 or too large) or ENOMEM. send/recv: 0, or -1 with errno EPIPE (closed; recv
-   drains what was sent first), ETIMEDOUT, EPERM (a blocking call outside a spawned coroutine;
-   main may send and receive when that need not wait; or a channel another thread uses), or err
-   if raised. close wakes every waiter (EPIPE); free closes then frees (from another thread
-   only once nobody waits: a channel with another thread's waiters is left alone). Elements
-   are copied (memcpy). */
+   drains what was sent first), ETIMEDOUT, EPERM (it would have to wait in a coroutine not
+   spawned by the scheduler, or outside coroutines on a thread that has spawned coroutines,
+   which could not run meanwhile), ENOMEM (the scheduler's handle could not be made), or err if
+   raised. close wakes every waiter, on every thread (EPIPE); free closes, waits until no
+   waiter of another thread still touches the channel, then frees: no call may start on it
+   after free. Elements are copied (memcpy). A send that returned 0 is received exactly once,
+   also when the receiver's deadline passed at the same moment. */
 typedef struct coro_chan coro_chan_t;
 CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity);
 CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline);
@@ -400,6 +495,7 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,12 +552,16 @@ static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t cou
 #ifndef CORO_SCHED_IO_BUDGET
 #define CORO_SCHED_IO_BUDGET 64
 #endif
+#ifndef CORO_SCHED_SPIN_US
+#define CORO_SCHED_SPIN_US 20
+#endif
 #ifndef CORO_SCHED_WORKERS
 #define CORO_SCHED_WORKERS 4
 #endif
 #define CORO__TASK_MAGIC 0x7461736bu /* "task" */
 #define CORO__HUP 4 /* with CORO_READ/CORO_WRITE in a backend's report: the peer hung up */
 #define CORO__NO_HEAP ((size_t)-1)
+#define CORO__SCHED_NOINLINE __attribute__((noinline))
 
 
 /* task states */
@@ -509,6 +609,14 @@ typedef struct coro__task {
     int joinable, joined, has_wake, budget;
     void *wake_value;
     coro__job *job; /* an offloaded call in flight */
+    /* a channel wait: the channel's queue links are separate, since another thread that
+       completes the operation unlinks the task while its own thread may be using the others */
+    struct coro_chan *xch;    /* the channel waited on, until the wait is over */
+    coro__waitq *xq;          /* its senders or receivers */
+    struct coro__task *cnext, *cprev, *xnext;
+    int xstate, xreason;      /* CORO__X_*, atomic; the result another thread delivers */
+    struct coro_sched *h;     /* the handle other threads deliver to */
+    struct coro__tw *tw;      /* a plain thread's wait (a stand-in task on its stack) */
     struct coro__task *all_next, *all_prev; /* live tasks, or the zombie / free lists */
 } coro__task;
 
@@ -570,6 +678,34 @@ struct coro__sched {
     int nworkers, idle_workers, workers_quit, job_lock_init;
     size_t jobs_pending, jobs_queued;
     int wake_rd, wake_wr;
+    /* other threads */
+    struct coro_sched *h;    /* the handle, once made */
+    size_t nchanwait;        /* tasks queued on a channel or whose channel wake is on the way */
+    struct coro__msg *retry; /* posts whose coroutine could not be made yet */
+};
+
+/* What another thread sends: a post (fn set) or a coro_wake (fn NULL). */
+typedef struct coro__msg {
+    struct coro__msg *next;
+    coro_fn fn;
+    void *arg;
+    size_t stack_size;
+    coro_t *co;
+    void *value;
+} coro__msg;
+
+/* a channel waiter's state, changed by compare-and-swap when threads may race for it */
+enum { CORO__X_NONE, CORO__X_WAITING, CORO__X_CLAIMED, CORO__X_CANCELLED };
+
+struct coro_sched {
+    int lock;                       /* spinlock for the fields up to owner */
+    int closed, given;
+    struct coro__msg *msgs, *msgs_tail;
+    coro__task *claimed;            /* channel waiters completed by other threads (xnext) */
+    coro__sched *owner;             /* NULL once retired */
+    int refs, stop, mail, sleeping; /* atomics */
+    int wake_rd, wake_wr;
+    struct coro_sched *next, *prev; /* the process's live handles */
 };
 
 /* The thread's scheduler. Coroutines never change threads, so the address taken before a
@@ -577,6 +713,72 @@ struct coro__sched {
    read through the pointer are fetched again after one. */
 static __thread coro__sched coro__sched_state;
 static inline coro__sched *coro__s(void) { return &coro__sched_state; }
+
+/* >>spinlock: guards a channel or an inbox for a few dozen instructions. One atomic exchange
+   to take it, a release store to give it back: what a same-thread channel operation pays for
+   being able to cross threads. A waiter that finds it taken for long yields its core. */
+static CORO__SCHED_NOINLINE void coro__spin_wait(int *l) {
+    int spins = 0;
+    do
+        while (__atomic_load_n(l, __ATOMIC_RELAXED))
+            if (++spins > 100) {
+                spins = 0;
+                sched_yield();
+            }
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE));
+}
+static inline void coro__spin_lock(int *l) {
+    if (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) coro__spin_wait(l);
+}
+static void coro__spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+/* >>wakeup: how another thread (or a signal handler) wakes a loop sleeping in the poller:
+   open/signal/drain/close, an eventfd on Linux, a pipe elsewhere. signal is async-signal-safe. */
+#if defined(__linux__)
+#include <sys/eventfd.h>
+static int coro__wakeup_open(int *rd, int *wr) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return -1;
+    *rd = *wr = fd;
+    return 0;
+}
+static void coro__wakeup_signal(int wr) {
+    uint64_t one = 1;
+    ssize_t w = write(wr, &one, sizeof one); /* fails only when the counter is full: awake */
+    (void)w;
+}
+static void coro__wakeup_drain(int rd) {
+    uint64_t v;
+    ssize_t r = read(rd, &v, sizeof v);
+    (void)r;
+}
+static void coro__wakeup_close(int rd, int wr) {
+    (void)wr;
+    close(rd);
+}
+#else
+static int coro__wakeup_open(int *rd, int *wr) {
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    *rd = fds[0];
+    *wr = fds[1];
+    return 0;
+}
+static void coro__wakeup_signal(int wr) {
+    char c = 1;
+    ssize_t w = write(wr, &c, 1); /* a full pipe: a wakeup is already pending */
+    (void)w;
+}
+static void coro__wakeup_drain(int rd) {
+    char buf[64];
+    while (read(rd, buf, sizeof buf) > 0)
+        ;
+}
+static void coro__wakeup_close(int rd, int wr) {
+    close(rd);
+    close(wr);
+}
+#endif
 
 /* >>time */
 CORO_API int64_t coro_now(void) {
@@ -691,7 +893,7 @@ static void coro__reg_put(coro__reg_slot *tab, size_t cap, coro_t *co, coro__tas
     tab[i].key = co;
     tab[i].task = t;
 }
-static int coro__reg_add(coro__sched *s, coro_t *co, coro__task *t) {
+static int coro__reg_insert(coro__sched *s, coro_t *co, coro__task *t) {
     if ((s->reg_n + 1) * 2 > s->reg_cap) {
         size_t cap = s->reg_cap ? s->reg_cap * 2 : 256, i;
         coro__reg_slot *tab = (coro__reg_slot *)CORO_MALLOC(cap * sizeof *tab);
@@ -710,7 +912,7 @@ static int coro__reg_add(coro__sched *s, coro_t *co, coro__task *t) {
     s->reg_n++;
     return 0;
 }
-static void coro__reg_del(coro__sched *s, const coro_t *co) {
+static void coro__reg_erase(coro__sched *s, const coro_t *co) {
     size_t mask = s->reg_cap - 1, i, j;
     if (!s->reg_cap) return;
     for (i = coro__reg_hash(co, s->reg_cap); s->reg[i].key != co; i = (i + 1) & mask)
@@ -726,6 +928,26 @@ static void coro__reg_del(coro__sched *s, const coro_t *co) {
     s->reg[i].key = NULL;
     s->reg[i].task = NULL;
     s->reg_n--;
+}
+
+/* Once other threads can look up coroutines here (coro_wake from them), changes take the
+   handle's lock. */
+static int coro__reg_add(coro__sched *s, coro_t *co, coro__task *t) {
+    int r;
+    if (!s->h) return coro__reg_insert(s, co, t);
+    coro__spin_lock(&s->h->lock);
+    r = coro__reg_insert(s, co, t);
+    coro__spin_unlock(&s->h->lock);
+    return r;
+}
+static void coro__reg_del(coro__sched *s, const coro_t *co) {
+    if (!s->h) {
+        coro__reg_erase(s, co);
+        return;
+    }
+    coro__spin_lock(&s->h->lock);
+    coro__reg_erase(s, co);
+    coro__spin_unlock(&s->h->lock);
 }
 
 /* >>fdtable */
@@ -953,10 +1175,14 @@ static int coro__poller_ready(coro__sched *s) {
     return 0;
 }
 
-/* Take t out of whatever it waits on. */
-static void coro__unwait(coro__sched *s, coro__task *t) {
+static int coro__chan_cancel(coro__sched *s, coro__task *t);
+
+/* Take t out of whatever it waits on. Returns 0, or 1 if another thread has already completed
+   t's channel operation: t's wake is then on its way through the inbox and t must wait for it. */
+static int coro__unwait(coro__sched *s, coro__task *t) {
     if (t->queue) coro__q_remove(t->queue, t);
     if (t->heap_idx != CORO__NO_HEAP) coro__heap_remove(s, t);
+    if (t->xch && coro__chan_cancel(s, t)) return 1;
     if (t->wait == CORO__W_FD || t->wait == CORO__W_SIGNAL) {
         coro__fd *e = &s->fds[t->fd];
         if (e->reader == t) e->reader = NULL;
@@ -965,12 +1191,13 @@ static void coro__unwait(coro__sched *s, coro__task *t) {
         s->nfdwait--;
     }
     t->wait = CORO__W_NONE;
+    return 0;
 }
 
 /* Wake t: it leaves what it waits on and joins the back of the ready queue; its blocking call
    will return reason (0 = done, or an errno value). */
 static void coro__wake(coro__sched *s, coro__task *t, int reason) {
-    coro__unwait(s, t);
+    if (coro__unwait(s, t)) return; /* a timeout lost the race: the completion is coming */
     t->woken = 1;
     t->reason = reason;
     t->state = CORO__READY;
@@ -982,7 +1209,8 @@ static void coro__fd_events(coro__sched *s, int fd, int ready, int invalid) {
     coro__fd *e = &s->fds[fd];
     coro__task *r = e->reader, *w = e->writer;
     if (e->internal) {
-        coro__jobs_drain(s);
+        if (e->internal == 2) coro__wakeup_drain(fd); /* the inbox is read by the loop */
+        else coro__jobs_drain(s);
         return;
     }
     if (ready & CORO__HUP) e->hup = 1; /* no more edges will come: stop trusting short reads */
@@ -1043,7 +1271,8 @@ static int64_t coro__deadline_in(int64_t ms) {
 /* Whether the loop has anything to do between rounds besides starting the next one: when it
    does not, hand-offs need not stop at the end of the round. */
 static int coro__loop_idle(const coro__sched *s) {
-    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop;
+    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop &&
+           !(s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED)); /* other threads' mail */
 }
 
 static void coro__switch_out(coro__sched *s, coro__task *t) {
@@ -1084,8 +1313,8 @@ static void coro__switch_out(coro__sched *s, coro__task *t) {
 static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
     int saved = errno, err;
     t->deadline = deadline;
-    if (deadline >= 0 && t->heap_idx == CORO__NO_HEAP && coro__heap_insert(s, t) != 0) {
-        coro__unwait(s, t);
+    if (deadline >= 0 && t->heap_idx == CORO__NO_HEAP && coro__heap_insert(s, t) != 0 &&
+        !coro__unwait(s, t)) { /* (unless already completed by another thread: wait for it) */
         errno = saved;
         return ENOMEM;
     }
@@ -1105,7 +1334,11 @@ static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
             break;
         }
         if (err || (s->resumes == r && errno == ECANCELED)) { /* raised, or inside a cleanup */
-            coro__unwait(s, t);
+            if (coro__unwait(s, t)) { /* completed by another thread meanwhile: take that */
+                if (err) t->pending_raise = err;
+                t->state = CORO__WAITING;
+                continue;
+            }
             t->state = CORO__RUNNING;
             errno = saved;
             return err ? err : ECANCELED;
@@ -1236,7 +1469,8 @@ static void coro__reclaim(coro__sched *s) {
     coro__task **pp = &s->zombies;
     while (*pp) {
         coro__task *t = *pp;
-        if (t->job || coro_status(t->co) != CORO_DEAD) { /* an offloaded call still uses it */
+        if (t->job || t->xch || coro_status(t->co) != CORO_DEAD) { /* an offloaded call, or a
+                                                 channel wake from another thread, still uses it */
             pp = &t->all_next;
             continue;
         }
@@ -1269,6 +1503,294 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
     }
 }
 
+/* >>xthread: the handle, its inbox, posts, remote wakes, stop.
+   The inbox is a spinlocked list plus an atomic "mail" flag the loop reads once per round: a
+   loop nobody posts to pays one plain load per round. The loop sets "sleeping" before it would
+   block in the poller and then reads "mail" again; a poster sets "mail" and then takes
+   "sleeping": with both sequentially consistent, at least one of them sees the other, so either
+   the loop does not sleep or the poster writes the wakeup fd (and only the first poster does). */
+static coro_sched_t *coro__handles; /* every handle whose thread lives, for cross-thread wakes */
+static pthread_mutex_t coro__handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t coro__handle_key;
+static pthread_once_t coro__handle_once = PTHREAD_ONCE_INIT;
+
+static void coro__handle_detach(coro__sched *s);
+static void coro__handle_thread_exit(void *arg) {
+    coro__sched *s = coro__s();
+    (void)arg;
+    if (s->h) coro__handle_detach(s);
+}
+static void coro__handle_key_make(void) {
+    (void)pthread_key_create(&coro__handle_key, coro__handle_thread_exit);
+}
+
+static coro_sched_t *coro__handle(coro__sched *s) {
+    coro_sched_t *h;
+    coro__fd *e;
+    if (s->h) return s->h;
+    if (coro__poller_ready(s) != 0) return NULL;
+    if (!(h = (coro_sched_t *)CORO_MALLOC(sizeof *h))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(h, 0, sizeof *h);
+    h->refs = 1; /* the thread's */
+    if (coro__wakeup_open(&h->wake_rd, &h->wake_wr) != 0) {
+        CORO_FREE(h);
+        return NULL;
+    }
+    if (!(e = coro__fd_fresh(s, h->wake_rd, 0, 1))) {
+        coro__wakeup_close(h->wake_rd, h->wake_wr);
+        CORO_FREE(h);
+        errno = ENOMEM;
+        return NULL;
+    }
+    e->internal = 2;
+    if (coro__poller_add(s, h->wake_rd, e) != 0) {
+        memset(e, 0, sizeof *e);
+        coro__wakeup_close(h->wake_rd, h->wake_wr);
+        CORO_FREE(h);
+        return NULL;
+    }
+    h->owner = s;
+    pthread_once(&coro__handle_once, coro__handle_key_make);
+    pthread_setspecific(coro__handle_key, h);
+    pthread_mutex_lock(&coro__handles_lock);
+    h->next = coro__handles;
+    if (coro__handles) coro__handles->prev = h;
+    coro__handles = h;
+    pthread_mutex_unlock(&coro__handles_lock);
+    s->h = h;
+    return h;
+}
+
+CORO_API coro_sched_t *coro_sched_self(void) {
+    coro__sched *s = coro__s();
+    coro_sched_t *h;
+    coro__sched_init(s);
+    if (!(h = coro__handle(s))) return NULL;
+    h->given = 1;
+    return h;
+}
+
+CORO_API int coro_sched_ref(coro_sched_t *h) {
+    if (!h) {
+        errno = EINVAL;
+        return -1;
+    }
+    __atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+CORO_API void coro_sched_unref(coro_sched_t *h) {
+    coro__msg *m;
+    if (!h || __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    while ((m = h->msgs) != NULL) { /* posted after the owner had gone: never accepted */
+        h->msgs = m->next;
+        CORO_FREE(m);
+    }
+    coro__wakeup_close(h->wake_rd, h->wake_wr);
+    CORO_FREE(h);
+}
+
+static void coro__handle_notify(coro_sched_t *h) {
+    if (__atomic_load_n(&h->sleeping, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&h->sleeping, 0, __ATOMIC_SEQ_CST))
+        coro__wakeup_signal(h->wake_wr);
+}
+
+/* Before sleeping while a coroutine waits on a channel: another thread is often about to
+   complete it (a ping-pong partner), and a wakeup through the kernel costs microseconds on
+   both sides. Watch the inbox for up to CORO_SCHED_SPIN_US first, yielding the core each time
+   (the partner may be waiting for it: on a busy machine a plain spin made a cross-thread
+   ping-pong 4x slower, a yielding one 3x faster). 1 if mail came. */
+static int coro__spin_for_mail(coro_sched_t *h) {
+    int64_t until = 0;
+    for (;;) {
+        struct timespec ts;
+        int64_t now;
+        if (__atomic_load_n(&h->mail, __ATOMIC_RELAXED)) return 1;
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        if (!until) until = now + CORO_SCHED_SPIN_US;
+        else if (now >= until) return 0;
+    }
+}
+
+/* Queue m on h unless h refuses posts; 0 or ESHUTDOWN. */
+static int coro__handle_send(coro_sched_t *h, coro__msg *m) {
+    m->next = NULL;
+    coro__spin_lock(&h->lock);
+    if (h->closed || !h->owner || __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+        coro__spin_unlock(&h->lock);
+        return ESHUTDOWN;
+    }
+    if (h->msgs_tail) h->msgs_tail->next = m;
+    else h->msgs = m;
+    h->msgs_tail = m;
+    __atomic_store_n(&h->mail, 1, __ATOMIC_SEQ_CST);
+    coro__spin_unlock(&h->lock);
+    coro__handle_notify(h);
+    return 0;
+}
+
+CORO_API int coro_sched_post(coro_sched_t *h, coro_fn fn, void *arg, size_t stack_size) {
+    coro__msg *m;
+    int r;
+    if (!h || !fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!(m = (coro__msg *)CORO_MALLOC(sizeof *m))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memset(m, 0, sizeof *m);
+    m->fn = fn;
+    m->arg = arg;
+    m->stack_size = stack_size;
+    if ((r = coro__handle_send(h, m)) != 0) {
+        CORO_FREE(m);
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+CORO_API int coro_sched_stop(coro_sched_t *h) {
+    int saved = errno;
+    if (!h) {
+        errno = EINVAL;
+        return -1;
+    }
+    __atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->mail, 1, __ATOMIC_SEQ_CST);
+    coro__wakeup_signal(h->wake_wr);
+    errno = saved;
+    return 0;
+}
+
+/* A task of this thread whose channel operation another thread completed: wake it. */
+static void coro__claimed_deliver(coro__sched *s, coro__task *t) {
+    __atomic_store_n(&t->xstate, CORO__X_NONE, __ATOMIC_RELAXED);
+    t->xch = NULL;
+    s->nchanwait--;
+    if (t->state != CORO__DONE) coro__wake(s, t, t->xreason); /* (else killed meanwhile) */
+}
+
+/* Deliver what other threads sent: channel completions, then wakes and posts in order. */
+static void coro__inbox_drain(coro__sched *s) {
+    coro_sched_t *h = s->h;
+    coro__msg *m, *retry = s->retry;
+    coro__task *t, *rev = NULL;
+    coro__spin_lock(&h->lock);
+    __atomic_store_n(&h->mail, 0, __ATOMIC_RELAXED);
+    m = h->msgs;
+    h->msgs = h->msgs_tail = NULL;
+    t = h->claimed;
+    h->claimed = NULL;
+    coro__spin_unlock(&h->lock);
+    while (t) { /* pushed newest first: deliver oldest first */
+        coro__task *n = t->xnext;
+        t->xnext = rev;
+        rev = t;
+        t = n;
+    }
+    while ((t = rev) != NULL) {
+        rev = t->xnext;
+        coro__claimed_deliver(s, t);
+    }
+    s->retry = NULL;
+    if (retry) { /* posts that failed to spawn last time go first */
+        coro__msg *last = retry;
+        while (last->next) last = last->next;
+        last->next = m;
+        m = retry;
+    }
+    while (m) {
+        coro__msg *next = m->next;
+        if (m->fn) {
+            if (!coro_spawn(m->fn, m->arg, m->stack_size)) { /* out of memory: try next round */
+                m->next = s->retry;
+                s->retry = m;
+                m = next;
+                continue;
+            }
+        } else {
+            (void)coro_wake(m->co, m->value); /* ended meanwhile, or a wake pending: dropped */
+        }
+        CORO_FREE(m);
+        m = next;
+    }
+}
+
+/* Retire this thread's handle (coro_sched_free, or the thread's exit): posts fail from now on.
+   Its reference is dropped unless a task of this thread still sits in a channel's queue (a
+   thread that exits without freeing its scheduler): then a sender may still reach the handle,
+   which is kept. */
+static void coro__handle_detach(coro__sched *s) {
+    coro_sched_t *h = s->h;
+    coro__msg *m;
+    pthread_mutex_lock(&coro__handles_lock);
+    if (h->prev) h->prev->next = h->next;
+    else coro__handles = h->next;
+    if (h->next) h->next->prev = h->prev;
+    pthread_mutex_unlock(&coro__handles_lock);
+    coro__spin_lock(&h->lock);
+    h->closed = 1;
+    h->owner = NULL;
+    m = h->msgs;
+    h->msgs = h->msgs_tail = NULL;
+    coro__spin_unlock(&h->lock);
+    while (m) {
+        coro__msg *n = m->next;
+        CORO_FREE(m);
+        m = n;
+    }
+    while ((m = s->retry) != NULL) {
+        s->retry = m->next;
+        CORO_FREE(m);
+    }
+    if (s->fds && (size_t)h->wake_rd < s->nfds) {
+        coro__fd *e = &s->fds[h->wake_rd];
+        coro__poller_del(s, h->wake_rd, e);
+        memset(e, 0, sizeof *e);
+    }
+    pthread_setspecific(coro__handle_key, NULL);
+    s->h = NULL;
+    if (!s->nchanwait) coro_sched_unref(h);
+}
+
+/* coro_wake from a thread that does not own co: find co's scheduler and send it the wake. */
+static int coro__wake_remote(coro_t *co, void *value) {
+    coro__msg *m;
+    coro_sched_t *h;
+    if (!co || !(m = (coro__msg *)CORO_MALLOC(sizeof *m))) {
+        errno = co ? ENOMEM : ESRCH;
+        return -1;
+    }
+    memset(m, 0, sizeof *m);
+    m->co = co;
+    m->value = value;
+    pthread_mutex_lock(&coro__handles_lock);
+    for (h = coro__handles; h; h = h->next) {
+        coro__task *t;
+        coro__spin_lock(&h->lock); /* the owner changes its registry under this lock */
+        t = h->owner ? coro__reg_find(h->owner, co) : NULL;
+        coro__spin_unlock(&h->lock);
+        if (t) break;
+    }
+    if (h && coro__handle_send(h, m) == 0) {
+        pthread_mutex_unlock(&coro__handles_lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&coro__handles_lock);
+    CORO_FREE(m);
+    errno = ESRCH;
+    return -1;
+}
+
 /* >>loop */
 static void coro__timers_fire(coro__sched *s) {
     int64_t now;
@@ -1288,36 +1810,78 @@ static int coro__loop_timeout(coro__sched *s) {
 
 static void coro__workers_stop(coro__sched *s);
 
-CORO_API int coro_run(void) {
+static void coro__inbox_drain(coro__sched *s);
+
+/* One round of the ready queue: those ready now, not the ones they make ready. */
+static inline void coro__run_round(coro__sched *s) {
+    for (s->budget = s->nready; s->budget && s->ready.head;) {
+        coro__task *t = coro__q_pop(&s->ready);
+        s->nready--;
+        s->budget--;
+        coro__resume_task(s, t);
+    }
+}
+
+/* coro_sched_stop was seen: refuse posts from now on, spawn and start the ones accepted. */
+static void coro__loop_stopped(coro__sched *s) {
+    coro_sched_t *h = s->h;
+    coro__spin_lock(&h->lock);
+    h->closed = 1;
+    coro__spin_unlock(&h->lock);
+    coro__inbox_drain(s);
+    coro__run_round(s);
+    __atomic_store_n(&h->stop, 0, __ATOMIC_RELAXED);
+}
+
+static int coro__run(int serve) {
     coro__sched *s = coro__s();
+    coro_sched_t *h;
     if (s->running || coro__me(s)) {
         CORO__MISUSE("coro_run", EBUSY, "called from a spawned coroutine, or a loop already runs");
         return -1;
     }
     if (coro__poller_ready(s) != 0) return -1;
+    if (serve && !coro__handle(s)) return -1;
     s->running = 1;
-    while (s->count) { /* a stop asked for before coro_run still gives one round */
+    for (;;) { /* a stop asked for before coro_run still gives one round */
         int timeout;
-        coro__timers_fire(s);
-        for (s->budget = s->nready; s->budget && s->ready.head;) {
-            coro__task *t = coro__q_pop(&s->ready);
-            s->nready--;
-            s->budget--;
-            coro__resume_task(s, t);
+        if ((h = s->h) != NULL && __atomic_load_n(&h->mail, __ATOMIC_ACQUIRE)) {
+            if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+                coro__loop_stopped(s);
+                break;
+            }
+            coro__inbox_drain(s);
         }
+        if (!s->count && !serve) break;
+        coro__timers_fire(s);
+        coro__run_round(s);
         if (s->zombies) coro__reclaim(s);
-        if (!s->count || s->stop) break;
+        if (s->stop || (!s->count && !serve)) break;
+        h = s->h;
         timeout = coro__loop_timeout(s);
-        if (timeout < 0 && !s->nfdwait && !s->jobs_pending) {
+        if (s->retry && (timeout < 0 || timeout > 10)) timeout = 10; /* posts short of memory */
+        if (timeout == 0 && !s->nfdwait && !s->jobs_pending) continue; /* nothing to poll for */
+        if (timeout < 0 && !s->nfdwait && !s->jobs_pending && !s->nchanwait && !serve &&
+            !(h && h->given)) {
             s->running = 0;
             errno = EDEADLK;
             return -1;
         }
-        if (timeout == 0 && !s->nfdwait && !s->jobs_pending) continue; /* nothing to poll for */
+        if (h && timeout != 0 && s->nchanwait && CORO_SCHED_SPIN_US > 0 && coro__spin_for_mail(h))
+            continue;
+        if (h && timeout != 0) { /* tell posters to write the wakeup fd, then look once more */
+            __atomic_store_n(&h->sleeping, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&h->mail, __ATOMIC_SEQ_CST)) {
+                __atomic_store_n(&h->sleeping, 0, __ATOMIC_RELAXED);
+                continue;
+            }
+        }
         if (coro__poller_wait(s, timeout) != 0 && errno != EINTR) {
+            if (h) __atomic_store_n(&h->sleeping, 0, __ATOMIC_RELAXED);
             s->running = 0;
             return -1;
         }
+        if (h) __atomic_store_n(&h->sleeping, 0, __ATOMIC_RELAXED);
     }
     if (s->zombies) coro__reclaim(s);
     s->running = 0;
@@ -1325,6 +1889,9 @@ CORO_API int coro_run(void) {
     if (!s->count && !s->jobs_pending) coro__workers_stop(s);
     return 0;
 }
+
+CORO_API int coro_run(void) { return coro__run(0); }
+CORO_API int coro_serve(void) { return coro__run(1); }
 
 CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 
@@ -1391,8 +1958,9 @@ CORO_API void *coro_suspend(void) {
 CORO_API int coro_wake(coro_t *co, void *value) {
     coro__sched *s = coro__s();
     coro__task *t = coro__reg_find(s, co);
-    if (!t || t->state == CORO__DONE) {
-        CORO__MISUSE("coro_wake", ESRCH, "not a live spawned coroutine of this thread");
+    if (!t) return coro__wake_remote(co, value);
+    if (t->state == CORO__DONE) {
+        CORO__MISUSE("coro_wake", ESRCH, "not a live spawned coroutine");
         return -1;
     }
     if (t->wait == CORO__W_SUSPEND && t->state == CORO__WAITING) {
@@ -2444,16 +3012,219 @@ CORO_API int coro_sem_post(coro_sem_t *sem) {
     return 0;
 }
 
-/* >>chan */
+/* >>chan: any thread may use a channel, and a plain thread (no scheduler) may block on one.
+   The channel's spinlock guards its buffer and its two queues of waiters. A waiter belongs to
+   one thread; whoever completes its operation copies the element to or from it and then wakes
+   it: directly if it is a coroutine of the same thread, through its scheduler's inbox if it is
+   another thread's, through a condition variable if it is a plain thread. A waiter that gives up
+   (deadline, raise, kill) races with a completer from another thread: a compare-and-swap on its
+   state decides, and a completed operation is never undone. */
+typedef struct coro__tw {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int done;
+} coro__tw;
+
 struct coro_chan {
-    size_t elem, cap, head, len;
+    int lock;
     int closed;
+    size_t elem, cap, head, len;
     coro__waitq senders, receivers;
-    coro__sched *sched; /* the scheduler whose coroutines use it (the first to) */
     unsigned char *buf;
 };
-/* Channels are for the coroutines of one thread: the check each call makes. */
-#define CORO__CHAN_FOREIGN(s, ch, fn) coro__foreign(s, &(ch)->sched, fn)
+
+static void coro__cq_push(coro__waitq *q, coro__task *t) {
+    t->cnext = NULL;
+    t->cprev = q->tail;
+    if (q->tail) q->tail->cnext = t;
+    else q->head = t;
+    q->tail = t;
+}
+static void coro__cq_remove(coro__waitq *q, coro__task *t) {
+    if (t->cprev) t->cprev->cnext = t->cnext;
+    else q->head = t->cnext;
+    if (t->cnext) t->cnext->cprev = t->cprev;
+    else q->tail = t->cprev;
+    t->cnext = t->cprev = NULL;
+}
+
+/* The first waiter of q that this thread may complete, taken out of q (channel locked). */
+static CORO__SCHED_NOINLINE coro__task *coro__chan_take_slow(coro__sched *me, coro__waitq *q) {
+    coro__task *w;
+    for (w = q->head; w; w = w->cnext) {
+        if (w->s != me) { /* another thread's: it may be giving up right now */
+            int expect = CORO__X_WAITING;
+            if (!__atomic_compare_exchange_n(&w->xstate, &expect, CORO__X_CLAIMED, 0,
+                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                continue; /* it gave up and removes itself */
+        }
+        coro__cq_remove(q, w);
+        return w;
+    }
+    return NULL;
+}
+static inline coro__task *coro__chan_take(coro__sched *me, coro__waitq *q) {
+    coro__task *w = q->head;
+    if (!w) return NULL;
+    if (w->s != me) return coro__chan_take_slow(me, q);
+    q->head = w->cnext; /* the head, of this thread: nobody races for it */
+    if (q->head) q->head->cprev = NULL;
+    else q->tail = NULL;
+    w->cnext = NULL;
+    return w;
+}
+
+/* Wake w, whose operation the caller completed with result reason (channel unlocked). */
+static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__task *w, int reason) {
+    coro_sched_t *h;
+    w->xreason = reason;
+    if (w->tw) {
+        pthread_mutex_lock(&w->tw->m);
+        w->tw->done = 1;
+        pthread_cond_signal(&w->tw->c);
+        pthread_mutex_unlock(&w->tw->m);
+        return;
+    }
+    h = w->h;
+    coro__spin_lock(&h->lock);
+    w->xnext = h->claimed;
+    h->claimed = w;
+    __atomic_store_n(&h->mail, 1, __ATOMIC_SEQ_CST);
+    coro__spin_unlock(&h->lock);
+    coro__handle_notify(h);
+}
+static inline void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
+    if (w->s != me) {
+        coro__chan_done_remote(w, reason);
+        return;
+    }
+    /* what coro__wake does, knowing where w waits: in no other queue, maybe on a timer */
+    w->xch = NULL;
+    me->nchanwait--;
+    if (w->heap_idx != CORO__NO_HEAP) coro__heap_remove(me, w);
+    w->wait = CORO__W_NONE;
+    w->woken = 1;
+    w->reason = reason;
+    w->state = CORO__READY;
+    coro__q_push(&me->ready, w);
+    me->nready++;
+}
+
+/* t (of s) gives up its channel wait. 0 if it left the queue, 1 if another thread completed
+   the operation first (its wake comes through the inbox). */
+static int coro__chan_cancel(coro__sched *s, coro__task *t) {
+    coro_chan_t *ch = t->xch;
+    int expect = CORO__X_WAITING;
+    if (!__atomic_compare_exchange_n(&t->xstate, &expect, CORO__X_CANCELLED, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return 1;
+    coro__spin_lock(&ch->lock);
+    coro__cq_remove(t->xq, t);
+    coro__spin_unlock(&ch->lock);
+    t->xch = NULL;
+    s->nchanwait--;
+    return 0;
+}
+
+/* Queue t on q of ch (locked by the caller; unlocked here) and wait for a completer. */
+static int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch, coro__waitq *q,
+                           void *elem, int kind, int64_t deadline) {
+    int r;
+    t->wait = kind;
+    t->elem = elem;
+    t->xch = ch;
+    t->xq = q;
+    t->h = s->h;
+    __atomic_store_n(&t->xstate, CORO__X_WAITING, __ATOMIC_RELAXED);
+    coro__cq_push(q, t);
+    s->nchanwait++;
+    coro__spin_unlock(&ch->lock);
+    if ((r = coro__block(s, t, deadline)) != 0) {
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+/* The same for a plain thread: a stand-in task on its stack, woken through a condvar. */
+static int coro__chan_thread_wait(coro_chan_t *ch, coro__waitq *q, void *elem, int kind,
+                                  int64_t deadline) {
+    coro__task w;
+    coro__tw tw;
+    pthread_condattr_t ca;
+    int r = 0, expect;
+    memset(&w, 0, sizeof w);
+    tw.done = 0;
+    pthread_mutex_init(&tw.m, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&tw.c, &ca);
+    pthread_condattr_destroy(&ca);
+    w.tw = &tw;
+    w.wait = kind;
+    w.elem = elem;
+    w.xch = ch;
+    w.xq = q;
+    w.xstate = CORO__X_WAITING;
+    coro__cq_push(q, &w);
+    coro__spin_unlock(&ch->lock);
+    pthread_mutex_lock(&tw.m);
+    while (!tw.done) {
+        struct timespec ts;
+        if (deadline < 0) {
+            pthread_cond_wait(&tw.c, &tw.m);
+            continue;
+        }
+        ts.tv_sec = (time_t)(deadline / 1000);
+        ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+        if (pthread_cond_timedwait(&tw.c, &tw.m, &ts) != ETIMEDOUT || tw.done) continue;
+        expect = CORO__X_WAITING;
+        if (__atomic_compare_exchange_n(&w.xstate, &expect, CORO__X_CANCELLED, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            coro__spin_lock(&ch->lock);
+            coro__cq_remove(q, &w);
+            coro__spin_unlock(&ch->lock);
+            r = ETIMEDOUT;
+            break;
+        }
+        deadline = -1; /* completed meanwhile: its signal is coming */
+    }
+    if (!r) r = w.xreason;
+    pthread_mutex_unlock(&tw.m);
+    pthread_cond_destroy(&tw.c);
+    pthread_mutex_destroy(&tw.m);
+    if (r) {
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+/* Coroutine t must wait on q (channel locked by the caller; unlocked here). */
+static int coro__chan_block(coro__sched *s, coro__task *t, coro_chan_t *ch, coro__waitq *q,
+                            void *elem, int kind, int64_t deadline) {
+    if (coro__raise_pending(t)) {
+        coro__spin_unlock(&ch->lock);
+        return -1;
+    }
+    if (coro__deadline_passed(deadline)) {
+        coro__spin_unlock(&ch->lock);
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return coro__chan_wait(s, t, ch, q, elem, kind, deadline);
+}
+
+/* A plain thread waits on q (channel locked by the caller; unlocked here). */
+static int coro__chan_tblock(coro_chan_t *ch, coro__waitq *q, void *elem, int kind,
+                             int64_t deadline) {
+    if (coro__deadline_passed(deadline)) {
+        coro__spin_unlock(&ch->lock);
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return coro__chan_thread_wait(ch, q, elem, kind, deadline);
+}
 
 CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity) {
     coro_chan_t *ch;
@@ -2475,85 +3246,139 @@ CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity) {
     return ch;
 }
 
+/* Before a wait: a coroutine needs its scheduler's handle (completers on other threads deliver
+   to it); a plain thread with coroutines of its own may not block. 0 to go on waiting, 1 to
+   wait as a plain thread, -1 on error. Called unlocked. */
+static int coro__chan_prepare(coro__sched *s) {
+    if (coro__me(s)) return s->h || coro__handle(s) ? 0 : -1;
+    if (coro_current() || s->count) {
+        errno = EPERM;
+        return -1;
+    }
+    return 1;
+}
+
 CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *r, *t;
+    int how = 0;
     if (!ch || !elem) {
         CORO__MISUSE("coro_chan_send", EINVAL, "NULL channel or element");
         return -1;
     }
-    if (CORO__CHAN_FOREIGN(s, ch, "coro_chan_send")) return -1;
-    if (ch->closed) {
-        errno = EPIPE;
-        return -1;
+    for (;;) {
+        coro__spin_lock(&ch->lock);
+        if (ch->closed) {
+            coro__spin_unlock(&ch->lock);
+            errno = EPIPE;
+            return -1;
+        }
+        if ((r = coro__chan_take(s, &ch->receivers)) != NULL) { /* the buffer is empty */
+            memcpy(r->elem, elem, ch->elem);
+            coro__spin_unlock(&ch->lock);
+            coro__chan_done(s, r, 0);
+            return 0;
+        }
+        if (ch->len < ch->cap) {
+            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
+            ch->len++;
+            coro__spin_unlock(&ch->lock);
+            return 0;
+        }
+        if (how == 1)
+            return coro__chan_tblock(ch, &ch->senders, (void *)(uintptr_t)elem, CORO__W_CHAN_SEND,
+                                     deadline);
+        if (s->h && (t = coro__me(s)) != NULL)
+            return coro__chan_block(s, t, ch, &ch->senders, (void *)(uintptr_t)elem,
+                                    CORO__W_CHAN_SEND, deadline);
+        coro__spin_unlock(&ch->lock);
+        if ((how = coro__chan_prepare(s)) < 0) return -1;
     }
-    if ((r = ch->receivers.head) != NULL) { /* a receiver waits: the buffer is empty */
-        memcpy(r->elem, elem, ch->elem);
-        coro__wake(s, r, 0);
-        return 0;
-    }
-    if (ch->len < ch->cap) {
-        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
-        ch->len++;
-        return 0;
-    }
-    if (!(t = coro__enter(s, "coro_chan_send"))) return -1;
-    t->elem = (void *)(uintptr_t)elem; /* a receiver copies it out and wakes us */
-    return coro__wait_on(s, t, &ch->senders, CORO__W_CHAN_SEND, deadline);
 }
 
 CORO_API int coro_chan_recv(coro_chan_t *ch, void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *w, *t;
+    int how = 0;
     if (!ch || !elem) {
         CORO__MISUSE("coro_chan_recv", EINVAL, "NULL channel or element");
         return -1;
     }
-    if (CORO__CHAN_FOREIGN(s, ch, "coro_chan_recv")) return -1;
-    if (ch->len) {
-        memcpy(elem, ch->buf + ch->head * ch->elem, ch->elem);
-        ch->head = (ch->head + 1) % ch->cap;
-        ch->len--;
-        if ((w = ch->senders.head) != NULL) { /* room now: the longest sender moves in */
-            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
-            ch->len++;
-            coro__wake(s, w, 0);
+    for (;;) {
+        coro__spin_lock(&ch->lock);
+        if (ch->len) {
+            memcpy(elem, ch->buf + ch->head * ch->elem, ch->elem);
+            ch->head = (ch->head + 1) % ch->cap;
+            ch->len--;
+            if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* the longest sender moves in */
+                memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
+                ch->len++;
+                coro__spin_unlock(&ch->lock);
+                coro__chan_done(s, w, 0);
+                return 0;
+            }
+            coro__spin_unlock(&ch->lock);
+            return 0;
         }
-        return 0;
+        if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* rendezvous */
+            memcpy(elem, w->elem, ch->elem);
+            coro__spin_unlock(&ch->lock);
+            coro__chan_done(s, w, 0);
+            return 0;
+        }
+        if (ch->closed) {
+            coro__spin_unlock(&ch->lock);
+            errno = EPIPE;
+            return -1;
+        }
+        if (how == 1) return coro__chan_tblock(ch, &ch->receivers, elem, CORO__W_CHAN_RECV, deadline);
+        if (s->h && (t = coro__me(s)) != NULL)
+            return coro__chan_block(s, t, ch, &ch->receivers, elem, CORO__W_CHAN_RECV, deadline);
+        coro__spin_unlock(&ch->lock);
+        if ((how = coro__chan_prepare(s)) < 0) return -1;
     }
-    if ((w = ch->senders.head) != NULL) { /* rendezvous */
-        memcpy(elem, w->elem, ch->elem);
-        coro__wake(s, w, 0);
-        return 0;
-    }
-    if (ch->closed) {
-        errno = EPIPE;
-        return -1;
-    }
-    if (!(t = coro__enter(s, "coro_chan_recv"))) return -1;
-    t->elem = elem;
-    return coro__wait_on(s, t, &ch->receivers, CORO__W_CHAN_RECV, deadline);
 }
 
 CORO_API void coro_chan_close(coro_chan_t *ch) {
-    coro__task *t;
-    if (!ch || CORO__CHAN_FOREIGN(coro__s(), ch, "coro_chan_close")) return;
+    coro__sched *s = coro__s();
+    coro__task *t, *list = NULL;
+    if (!ch) return;
+    coro__spin_lock(&ch->lock);
     ch->closed = 1;
-    while ((t = ch->receivers.head) != NULL) coro__wake(t->s, t, EPIPE);
-    while ((t = ch->senders.head) != NULL) coro__wake(t->s, t, EPIPE);
+    while ((t = coro__chan_take(s, &ch->receivers)) != NULL || (t = coro__chan_take(s, &ch->senders)) != NULL) {
+        t->xnext = list;
+        list = t;
+    }
+    coro__spin_unlock(&ch->lock);
+    while ((t = list) != NULL) {
+        list = t->xnext;
+        coro__chan_done(s, t, EPIPE);
+    }
 }
 
 CORO_API void coro_chan_free(coro_chan_t *ch) {
     if (!ch) return;
-    if (CORO__CHAN_FOREIGN(coro__s(), ch, "coro_chan_free")) {
-        if (ch->senders.head || ch->receivers.head) return; /* their thread still uses it */
-    } else {
-        coro_chan_close(ch);
+    coro_chan_close(ch);
+    for (;;) { /* waiters of other threads that were giving up leave the queues */
+        int empty;
+        coro__spin_lock(&ch->lock);
+        empty = !ch->senders.head && !ch->receivers.head;
+        coro__spin_unlock(&ch->lock);
+        if (empty) break;
+        sched_yield();
     }
     CORO_FREE(ch);
 }
 
-CORO_API size_t coro_chan_len(const coro_chan_t *ch) { return ch ? ch->len : 0; }
+CORO_API size_t coro_chan_len(const coro_chan_t *ch) {
+    coro_chan_t *c = (coro_chan_t *)(uintptr_t)ch;
+    size_t n;
+    if (!c) return 0;
+    coro__spin_lock(&c->lock);
+    n = c->len;
+    coro__spin_unlock(&c->lock);
+    return n;
+}
 
 /* >>dump */
 static const char *coro__wait_name(int wait) {
@@ -2632,6 +3457,11 @@ CORO_API void coro_sched_free(void) {
     while (s->jobs_pending) { /* let offloaded calls of killed tasks finish */
         coro__poller_wait(s, 100);
     }
+    while (s->nchanwait) { /* channel completions from other threads still on their way */
+        coro__inbox_drain(s);
+        if (s->nchanwait) sched_yield();
+    }
+    if (s->h) coro__handle_detach(s);
     coro__reclaim(s);
     while ((t = s->kept) != NULL) {
         s->kept = t->all_next;
@@ -2654,6 +3484,115 @@ CORO_API void coro_sched_free(void) {
     CORO_FREE(s->reg);
     CORO_FREE(s->evfd);
     memset(s, 0, sizeof *s);
+}
+
+/* >>threads: coro_threads_*, a scheduler per thread serving posts until stopped */
+typedef struct coro__member {
+    pthread_t thread;
+    coro_sched_t *h;
+    int index, started;
+    struct coro_threads *g;
+} coro__member;
+
+struct coro_threads {
+    int n;
+    void (*init)(int index, void *arg);
+    void *arg;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int ready, failed;
+    coro__member m[1]; /* n of them */
+};
+
+static void *coro__member_main(void *arg) {
+    coro__member *m = (coro__member *)arg;
+    struct coro_threads *g = m->g;
+    coro_sched_t *h = coro_sched_self();
+    if (h) coro_sched_ref(h); /* the group's: valid until coro_threads_join */
+    pthread_mutex_lock(&g->lock);
+    m->h = h;
+    if (!h) g->failed = 1;
+    g->ready++;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+    if (!h) return NULL;
+    if (g->init) g->init(m->index, g->arg);
+    (void)coro_serve();
+    coro_sched_free();
+    return NULL;
+}
+
+CORO_API coro_threads_t *coro_threads_start(int n, void (*init)(int index, void *arg), void *arg) {
+    struct coro_threads *g;
+    int i, failed;
+    if (n < 1 || n > 1024) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!(g = (struct coro_threads *)CORO_MALLOC(sizeof *g + (size_t)(n - 1) * sizeof g->m[0]))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(g, 0, sizeof *g + (size_t)(n - 1) * sizeof g->m[0]);
+    g->n = n;
+    g->init = init;
+    g->arg = arg;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    for (i = 0; i < n; i++) {
+        g->m[i].g = g;
+        g->m[i].index = i;
+        if (pthread_create(&g->m[i].thread, NULL, coro__member_main, &g->m[i]) != 0) break;
+        g->m[i].started = 1;
+    }
+    pthread_mutex_lock(&g->lock);
+    while (g->ready < i) pthread_cond_wait(&g->cond, &g->lock);
+    failed = g->failed || i < n;
+    pthread_mutex_unlock(&g->lock);
+    if (failed) {
+        int err = i < n ? EAGAIN : ENOMEM;
+        coro_threads_stop(g);
+        coro_threads_join(g);
+        errno = err;
+        return NULL;
+    }
+    return g;
+}
+
+CORO_API coro_sched_t *coro_threads_sched(coro_threads_t *g, int index) {
+    if (!g || index < 0 || index >= g->n) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return g->m[index].h;
+}
+
+CORO_API int coro_threads_stop(coro_threads_t *g) {
+    int i;
+    if (!g) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < g->n; i++)
+        if (g->m[i].h) coro_sched_stop(g->m[i].h);
+    return 0;
+}
+
+CORO_API int coro_threads_join(coro_threads_t *g) {
+    int i;
+    if (!g) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < g->n; i++) {
+        if (!g->m[i].started) continue;
+        pthread_join(g->m[i].thread, NULL);
+        coro_sched_unref(g->m[i].h);
+    }
+    pthread_mutex_destroy(&g->lock);
+    pthread_cond_destroy(&g->cond);
+    CORO_FREE(g);
+    return 0;
 }
 
 #endif /* CORO_SCHED_IMPLEMENTATION */

@@ -26,6 +26,7 @@
 #ifndef RESP_PARSE_H
 #define RESP_PARSE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -182,7 +183,6 @@ static inline long resp_parse(char *buf, size_t len, struct resp_arg *argv, size
     *argc = 0;
     *err = NULL;
     if (len == 0) return RESP_INCOMPLETE;
-    if (len > 0x7fffffffffffll) return resp__fail(err, "Protocol error: too big inline request");
     if (buf[0] != '*') return resp__inline(buf, len, argv, cap, argc, err);
     if (!(cr = resp__find(buf, len, '\r')))
         return len > RESP_MAX_INLINE ? resp__fail(err, "Protocol error: too big mbulk count string")
@@ -218,6 +218,8 @@ static inline long resp_parse(char *buf, size_t len, struct resp_arg *argv, size
         argv[k].p = buf + pos;
         argv[k].len = (size_t)blen;
         pos += (size_t)blen + 2; /* the CRLF is not checked, as in Redis */
+        if (pos > (size_t)LONG_MAX) /* only a 32-bit build can hold that much and get here */
+            return resp__fail(err, "Protocol error: invalid bulk length");
     }
     *argc = (size_t)count;
     return (long)pos;

@@ -112,9 +112,9 @@ static void check_complete(const char *buf, size_t r, const struct http_request 
         int m;
         for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
             unsigned long long first = 7, last = 7;
-            int r = http_parse_range(v, sizes[k], &first, &last);
-            CHECK(r == -1 || r == 0 || r == 1);
-            if (r == 1) CHECK(first <= last && last < sizes[k]);
+            int rr = http_parse_range(v, sizes[k], &first, &last);
+            CHECK(rr == -1 || rr == 0 || rr == 1);
+            if (rr == 1) CHECK(first <= last && last < sizes[k]);
         }
         if (http_parse_date(v, &t) == 0) CHECK(t >= -62167219200ll && t < 253402387200ll);
         m = http_etag_match(v, "\"5f-1a\"");

@@ -171,6 +171,21 @@ elif start httpd "$dir/httpd" -p 0 -d "$www" -T 2 -l "$tmp/access.log"; then
     done
     if [ -z "$bad" ]; then ok "httpd: MIME types (wasm mjs woff2 webp mp4 pdf xml svg json, any case)"; else fail "httpd: MIME types" "$bad"; fi
 
+    # many files requested at once for the first time (each open is a job; requests for a path
+    # being opened wait for that job): every response is its own file's
+    mkdir -p "$www/many" "$tmp/many"
+    args=()
+    for ((i = 0; i < 40; i++)); do
+        printf 'file %d\n' "$i" >"$www/many/f$i.txt"
+        for k in 1 2 3; do args+=(-o "$tmp/many/f$i.$k" "$base/many/f$i.txt"); done
+    done
+    curl -s --max-time "$(secs 20)" --parallel --parallel-max 60 "${args[@]}" 2>/dev/null
+    bad=
+    for ((i = 0; i < 40; i++)); do
+        for k in 1 2 3; do [ "$(cat "$tmp/many/f$i.$k" 2>/dev/null)" = "file $i" ] || bad="$bad f$i.$k"; done
+    done
+    if [ -z "$bad" ]; then ok "httpd: 120 concurrent first requests for 40 files: each gets its own"; else fail "httpd: concurrent opens" "wrong or missing:$bad"; fi
+
     stop httpd "$hpid"
     expect "httpd: access log in the common log format" "$tmp/access.log" \
         '^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}\] "GET /sub/a.txt HTTP/1.1" 200 18$'
@@ -179,11 +194,21 @@ elif start httpd "$dir/httpd" -p 0 -d "$www" -T 2 -l "$tmp/access.log"; then
 fi
 
 # graceful drain: a download that outlasts the socket buffers, cut by SIGTERM in the middle
+# (at a rate that leaves most of the 16 MB unsent when the signal comes, however slow the
+# wrapper makes the server)
 head -c 16000000 /dev/urandom >"$www/huge.bin"
-if have curl && start httpd-drain "$dir/httpd" -p 0 -d "$www" -g 20; then
+rate=$((2000 / slow))K
+drain=1
+if [ -n "${CORO_TEST_EMULATOR:-}" ]; then
+    # qemu-user ends a process whose worker threads have started on SIGTERM without running
+    # its handler (exit 0, nothing drained): the same for httpd before graceful drain existed
+    echo "SKIPPED httpd drain checks: SIGTERM is not handled by the program under $CORO_TEST_EMULATOR once threads exist"
+    drain=0
+fi
+if [ $drain = 1 ] && have curl && start httpd-drain "$dir/httpd" -p 0 -d "$www" -g 20; then
     dpid=$pid
     dport=$port
-    curl -s --max-time "$(secs 30)" --limit-rate 2M -o "$tmp/huge.got" "http://127.0.0.1:$dport/huge.bin" &
+    curl -s --max-time "$(secs 30)" --limit-rate "$rate" -o "$tmp/huge.got" "http://127.0.0.1:$dport/huge.bin" &
     cpid=$!
     nap 1
     # an idle keep-alive connection: closed at once by the drain
@@ -210,9 +235,9 @@ if have curl && start httpd-drain "$dir/httpd" -p 0 -d "$www" -g 20; then
     fi
 fi
 # ... and one that does not finish within -g: cut at the deadline
-if have curl && start httpd-drain2 "$dir/httpd" -p 0 -d "$www" -g 1; then
+if [ $drain = 1 ] && have curl && start httpd-drain2 "$dir/httpd" -p 0 -d "$www" -g 1; then
     dpid=$pid
-    curl -s --max-time "$(secs 30)" --limit-rate 2M -o "$tmp/huge2.got" "http://127.0.0.1:$port/huge.bin" &
+    curl -s --max-time "$(secs 30)" --limit-rate "$rate" -o "$tmp/huge2.got" "http://127.0.0.1:$port/huge.bin" &
     cpid=$!
     nap 0.5
     t0=$(date +%s%N)
@@ -305,7 +330,8 @@ elif start kv "$dir/kv" -p 0; then
         is "kv: redis-cli SET" "$(timeout 5 redis-cli -p "$kport" set greeting 'hi there')" "OK"
         is "kv: redis-cli GET" "$(timeout 5 redis-cli -p "$kport" get greeting)" "hi there"
         is "kv: redis-cli INCR" "$(timeout 5 redis-cli -p "$kport" incr counter)" "1"
-        is "kv: redis-cli SET EX, TTL" "$(timeout 5 redis-cli -p "$kport" set t v ex 100 >/dev/null; timeout 5 redis-cli -p "$kport" ttl t)" "100"
+        ttl=$(timeout 5 redis-cli -p "$kport" set t v ex 100 >/dev/null; timeout 5 redis-cli -p "$kport" ttl t)
+        case $ttl in 100 | 99) ok "kv: redis-cli SET EX 100, TTL ($ttl)" ;; *) fail "kv: redis-cli SET EX, TTL" "got '$ttl'" ;; esac
         is "kv: redis-cli MSET/MGET" "$(timeout 5 redis-cli -p "$kport" mset x 1 y 2 >/dev/null; timeout 5 redis-cli -p "$kport" mget x nokey y | tr '\n' ' ')" "1  2 "
         is "kv: redis-cli wrong type of use" "$(timeout 5 redis-cli -p "$kport" incr greeting)" "ERR value is not an integer or out of range"
         timeout 5 redis-cli -p "$kport" set short v px 100 >/dev/null

@@ -1336,8 +1336,20 @@ static void signal_other_pending_child(void) {
     coro_sched_free();
     _exit(0);
 }
+/* Under qemu-i386 (qemu-user 7.2), a process that mixes signals with worker threads loses, in
+   some runs, the errno the C library sets (close(-1) leaves errno 0 afterwards): the emulator's
+   view of the main thread's thread pointer goes astray. It does not happen natively or under
+   qemu-aarch64, so only there are these checks skipped, visibly. */
+static int under_qemu_i386(void) {
+    const char *e = getenv("CORO_TEST_EMULATOR");
+    return e && strstr(e, "qemu-i386") != NULL;
+}
 static void test_signal_wait(void) {
     sigset_t set;
+    if (under_qemu_i386()) {
+        printf("SKIPPED test_signal_wait: qemu-i386 loses errno after signals with threads\n");
+        return;
+    }
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
     CHECK_ERR(coro_signal_wait(&set, 0) == -1, EPERM); /* from main */

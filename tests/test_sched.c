@@ -393,6 +393,11 @@ static void *closer(void *arg) {
     coro_chan_close((coro_chan_t *)arg);
     return NULL;
 }
+static void *waits_a_bit(void *arg) {
+    (void)arg;
+    coro_sleep(1);
+    return NULL;
+}
 static void test_channels(void) {
     coro_chan_t *c2;
     int v = 3, w = 0;
@@ -426,7 +431,12 @@ static void test_channels(void) {
     CHECK(coro_chan_send(c2, &v, -1) == 0);
     CHECK(coro_chan_len(c2) == 1);
     CHECK(coro_chan_recv(c2, &w, -1) == 0 && w == 3);
-    CHECK_ERR(coro_chan_recv(c2, &w, -1) == -1, EPERM); /* would wait */
+    /* with no coroutine of its own, main blocks like a plain thread (here until the deadline) */
+    CHECK_ERR(coro_chan_recv(c2, &w, coro_now() + 20) == -1, ETIMEDOUT);
+    CHECK_ERR(coro_chan_recv(c2, &w, 0) == -1, ETIMEDOUT);
+    coro_spawn(waits_a_bit, NULL, 0); /* a thread with coroutines of its own may not block */
+    CHECK_ERR(coro_chan_recv(c2, &w, -1) == -1, EPERM);
+    CHECK(coro_run() == 0);
     coro_chan_close(c2);
     CHECK_ERR(coro_chan_recv(c2, &w, -1) == -1, EPIPE);
     coro_chan_free(c2);
@@ -553,9 +563,13 @@ static void *sleep_forever(void *arg) {
     return NULL;
 }
 static int nap_started; /* a worker has started offloaded_nap (atomic) */
+static int nap_release; /* the killer has killed or raised: offloaded_nap may end (atomic) */
 static void *offloaded_nap(void *arg) {
+    int i;
     __atomic_store_n(&nap_started, 1, __ATOMIC_RELEASE);
-    usleep(20000);
+    /* until the killer is done (at most 5 s): a fixed nap (it was 20 ms) can end first on a
+       loaded machine, and then there is no waiting coroutine left to kill or raise into */
+    for (i = 0; i < 5000 && !__atomic_load_n(&nap_release, __ATOMIC_ACQUIRE); i++) usleep(1000);
     *(int *)arg = 42; /* writes into the waiting coroutine's stack: must still be there */
     return arg;
 }
@@ -605,13 +619,16 @@ static void *killer(void *arg) {
     if (k_mode == 0) {
         CHECK(coro_kill(k_victim) == 0);
         CHECK(cleanups == 1); /* its cleanup ran, on its stack, before coro_kill returned */
+        __atomic_store_n(&nap_release, 1, __ATOMIC_RELEASE);
     } else {
         coro_raise(k_victim, ECANCELED);
         /* coro_raise returns when the victim blocks again or ends; an offloaded call goes on
            waiting for its worker first */
         if (k_kind == WAIT_OFFLOAD) {
+            int64_t end = coro_now() + 5000;
             CHECK(continued == 0);
-            coro_sleep(200);
+            __atomic_store_n(&nap_release, 1, __ATOMIC_RELEASE);
+            while (continued == 0 && coro_now() < end) coro_sleep(1);
         }
         CHECK(returned_err == ECANCELED);
         CHECK(continued == 1);
@@ -639,6 +656,7 @@ static void test_kill_and_raise_in_each_wait(void) {
             CHECK(coro_pipe(k_pipe) == 0);
             cleanups = continued = 0;
             returned_err = 0;
+            __atomic_store_n(&nap_release, 0, __ATOMIC_RELAXED);
             if (kind == WAIT_MUTEX) coro_spawn(mutex_holder, NULL, 0);
             k_forever = coro_spawn(sleep_forever, NULL, 0);
             k_victim = coro_spawn(blocked_victim, P(kind), 0);
@@ -906,8 +924,20 @@ static void *signal_waiter(void *arg) {
     CHECK(coro_signal_wait(&two, 0) == SIGUSR2); /* recorded before the loop ran */
     return NULL;
 }
+/* Under qemu-i386 (qemu-user 7.2), a process that mixes signals with worker threads loses, in
+   some runs, the errno the C library sets (close(-1) leaves errno 0 afterwards): the emulator's
+   view of the main thread's thread pointer goes astray. It does not happen natively or under
+   qemu-aarch64, so only there are these checks skipped, visibly. */
+static int under_qemu_i386(void) {
+    const char *e = getenv("CORO_TEST_EMULATOR");
+    return e && strstr(e, "qemu-i386") != NULL;
+}
 static void test_signal_watch(void) {
     sigset_t both;
+    if (under_qemu_i386()) {
+        printf("SKIPPED test_signal_watch: qemu-i386 loses errno after signals with threads\n");
+        return;
+    }
     sigemptyset(&both);
     sigaddset(&both, SIGUSR1);
     sigaddset(&both, SIGUSR2);

