@@ -6,6 +6,7 @@
 # LDLIBS, VARIANT and TEST_SCRIPTS.
 #
 #   make ext        build what this machine can build of them
+#   make bench-tls  httpd_tls against nginx
 
 EXT_HOST_VARIANT := $(filter-out m32 aarch64,$(VARIANT))
 ext_pkg = $(if $(EXT_HOST_VARIANT),$(shell pkg-config --exists $(1) 2>/dev/null && echo 1))
@@ -30,6 +31,24 @@ ifeq ($(HAVE_OPENSSL),1)
   EXT_BINS += $(OUT)/tests/test_tls $(OUT)/examples/tls_hello
 endif
 TEST_SCRIPTS += $(call ext_test,tls_test.sh)
+
+# httpd and fetch once more, with TLS (-DHTTPD_TLS / -DFETCH_TLS): the plain ones stay free of it
+ifeq ($(HAVE_OPENSSL),1)
+  EXT_BINS += $(OUT)/examples/httpd_tls $(OUT)/examples/fetch_tls
+endif
+
+$(OUT)/examples/httpd_tls: examples/httpd.c examples/http_parse.h coro_tls.h coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TLS_CFLAGS) -I. -DHTTPD_TLS $< -o $@ $(TLS_LIBS) $(LDLIBS)
+
+$(OUT)/examples/fetch_tls: examples/fetch.c coro_tls.h coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TLS_CFLAGS) -I. -DFETCH_TLS $< -o $@ $(TLS_LIBS) $(LDLIBS)
+
+# httpd_tls against nginx (bench/tls/https.sh): handshakes and bulk transfer, CPU per request
+.PHONY: bench-tls
+bench-tls: $(OUT)/examples/httpd_tls
+	bash bench/tls/https.sh $(OUT)/examples/httpd_tls
 
 $(OUT)/tests/test_tls: tests/test_tls.c coro_tls.h coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)

@@ -27,11 +27,19 @@
        ./fetch -q -c 200 -n 5000 http://127.0.0.1:8080/      # 5000 requests, 200 at a time
        printf 'http://127.0.0.1:8080/\n' | ./fetch              # URLs from stdin
    Options: -c WORKERS (10), -T MS per request (10000), -n REPEAT the URL list (1), -q (summary
-   only), -h. Only http:// (no TLS). Exit status 0 if every request succeeded, 1 if any failed,
-   2 for bad usage. */
+   only), -h. Exit status 0 if every request succeeded, 1 if any failed, 2 for bad usage.
+   https:// URLs need the TLS build (coro_tls.h over OpenSSL 3; make builds it as fetch_tls
+   where OpenSSL is installed), which checks each server's certificate against the system's
+   trust store (SSL_CERT_FILE=ca.pem to trust another CA) and its name against the URL's host:
+       cc -O2 -I. -DFETCH_TLS examples/fetch.c -o fetch_tls $(pkg-config --cflags --libs openssl) -pthread */
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
+#ifdef FETCH_TLS
+#define CORO_TLS_IMPLEMENTATION
+#include "coro_tls.h"
+#else
 #include "coro_sched.h"
+#endif
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,6 +58,7 @@ struct url {
     char host[256];
     int port;
     const char *path; /* into text, or "/" */
+    int tls;          /* https:// */
 };
 
 static struct {
@@ -64,6 +73,9 @@ static struct {
     long alive;
     unsigned long long requests, errors, bytes, cancelled;
     size_t peak;
+#ifdef FETCH_TLS
+    SSL_CTX *tls; /* made when the first https:// URL is added */
+#endif
 } g;
 
 static void usage(FILE *f) {
@@ -72,6 +84,10 @@ static void usage(FILE *f) {
                "  one per line. -c workers fetching at once (default 10), -T deadline of each\n"
                "  request in milliseconds (default 10000), -n fetch the list this many times\n"
                "  (default 1), -q print only the summary.\n");
+#ifdef FETCH_TLS
+    fprintf(f, "  https:// URLs too: each server's certificate is checked against the system's trust\n"
+               "  store (SSL_CERT_FILE=FILE trusts the CAs in FILE instead) and the URL's host.\n");
+#endif
 }
 
 /* >>urls */
@@ -79,7 +95,14 @@ static int parse_url(const char *text, struct url *u, const char **why) {
     const char *p = text, *h, *he;
     size_t hl;
     memset(u, 0, sizeof u[0]);
-    if (strncasecmp(p, "https://", 8) == 0) return *why = "https is not supported (no TLS)", -1;
+#ifdef FETCH_TLS
+    if (strncasecmp(p, "https://", 8) == 0) {
+        u->tls = 1;
+        p++;
+    } else
+#else
+    if (strncasecmp(p, "https://", 8) == 0) return *why = "https is not supported (no TLS in this build: fetch_tls has it)", -1;
+#endif
     if (strncasecmp(p, "http://", 7) != 0) return *why = "not an http:// URL", -1;
     p += 7;
     if (*p == '[') { /* an IPv6 literal */
@@ -95,7 +118,7 @@ static int parse_url(const char *text, struct url *u, const char **why) {
     if (hl == 0 || hl >= sizeof u->host) return *why = "bad host", -1;
     memcpy(u->host, h, hl);
     u->host[hl] = 0;
-    u->port = 80;
+    u->port = u->tls ? 443 : 80;
     if (*p == ':') {
         long port = 0;
         p++;
@@ -127,6 +150,13 @@ static int add_url(const char *text) {
         fprintf(stderr, "fetch: %s: %s\n", text, why);
         return -1;
     }
+#ifdef FETCH_TLS
+    if (u.tls && !g.tls && (!(g.tls = coro_tls_client_ctx()) || coro_tls_ctx_alpn(g.tls, "http/1.1") != 0)) {
+        fprintf(stderr, "fetch: %s: %s\n", text, coro_tls_error(NULL));
+        free(u.text);
+        return -1;
+    }
+#endif
     if (g.nurls == g.cap) {
         size_t cap = g.cap ? g.cap * 2 : 16;
         struct url *n = (struct url *)realloc(g.urls, cap * sizeof *n);
@@ -151,6 +181,9 @@ static int add_url(const char *text) {
    kept connection) */
 struct reader {
     int fd;
+#ifdef FETCH_TLS
+    coro_tls_t *tls; /* over fd, for https:// */
+#endif
     size_t pos, len;
     char buf[4096];
 };
@@ -159,6 +192,10 @@ static ssize_t rd_fill(struct reader *r, int64_t deadline) {
     ssize_t n;
     if (r->pos == r->len) r->pos = r->len = 0;
     if (r->len == sizeof r->buf) return -1;
+#ifdef FETCH_TLS
+    if (r->tls) n = coro_tls_read(r->tls, r->buf + r->len, sizeof r->buf - r->len, deadline);
+    else
+#endif
     n = coro_read(r->fd, r->buf + r->len, sizeof r->buf - r->len, deadline);
     if (n > 0) r->len += (size_t)n;
     return n;
@@ -247,6 +284,11 @@ static int request(struct reader *r, const struct url *u, int64_t deadline, stru
                  "Accept: */*\r\n\r\n",
                  u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", port);
     if (n < 0 || (size_t)n >= sizeof req) return res->why = "URL too long", -1;
+#ifdef FETCH_TLS
+    if (r->tls) {
+        if (coro_tls_write(r->tls, req, (size_t)n, deadline) < 0) return res->why = coro_tls_error(r->tls), -1;
+    } else
+#endif
     if (coro_write(r->fd, req, (size_t)n, deadline) < 0) return res->why = strerror(errno), -1;
 next_response: /* after an interim (1xx) response, the final one follows */
     if (rd_line(r, line, sizeof line, deadline, &res->why) != 0) return -1;
@@ -303,9 +345,20 @@ next_response: /* after an interim (1xx) response, the final one follows */
 struct conn_state {
     struct reader rd; /* rd.fd = -1: no connection */
     const struct url *peer;
+#ifdef FETCH_TLS
+    char why[256]; /* a failed handshake's reason, kept past the next blocking call */
+#endif
 };
 
 static void drop_connection(struct conn_state *c) {
+#ifdef FETCH_TLS
+    if (c->rd.tls) {
+        coro_tls_shutdown(c->rd.tls, 0); /* close_notify, without waiting for the server's */
+        coro_tls_close(c->rd.tls);       /* closes rd.fd too */
+        c->rd.tls = NULL;
+        c->rd.fd = -1;
+    }
+#endif
     if (c->rd.fd >= 0) coro_close(c->rd.fd);
     c->rd.fd = -1;
     c->rd.pos = c->rd.len = 0;
@@ -313,7 +366,7 @@ static void drop_connection(struct conn_state *c) {
 }
 
 static int same_peer(const struct url *a, const struct url *b) {
-    return a && b && a->port == b->port && strcmp(a->host, b->host) == 0;
+    return a && b && a->port == b->port && a->tls == b->tls && strcmp(a->host, b->host) == 0;
 }
 
 static int fetch_one(struct conn_state *c, const struct url *u, int64_t deadline, struct result *res) {
@@ -328,6 +381,14 @@ static int fetch_one(struct conn_state *c, const struct url *u, int64_t deadline
                 return -1;
             }
             c->peer = u;
+#ifdef FETCH_TLS
+            if (u->tls && !(c->rd.tls = coro_tls_connect(c->rd.fd, u->host, g.tls, deadline))) {
+                snprintf(c->why, sizeof c->why, "%s", coro_tls_error(NULL));
+                res->why = c->why;
+                drop_connection(c);
+                return -1;
+            }
+#endif
         }
         if (request(&c->rd, u, deadline, res) == 0) {
             if (!res->keep) drop_connection(c);
@@ -349,6 +410,7 @@ static void *worker(void *arg) {
     long self = (long)(intptr_t)arg;
     struct conn_state c;
     size_t idx;
+    memset(&c, 0, sizeof c);
     c.rd.fd = -1;
     c.rd.pos = c.rd.len = 0;
     c.peer = NULL;
@@ -516,5 +578,8 @@ int main(int argc, char **argv) {
     free(g.pool);
     for (k = 0; k < g.nurls; k++) free(g.urls[k].text);
     free(g.urls);
+#ifdef FETCH_TLS
+    SSL_CTX_free(g.tls);
+#endif
     return g.errors ? 1 : 0;
 }

@@ -20,6 +20,11 @@
    the first 16 KiB) and coro_sendfile for the rest, which the kernel copies from the page cache.
    All socket I/O goes through three functions (>>io below), the place to plug in TLS.
 
+   HTTPS: built with -DHTTPD_TLS and OpenSSL 3 (make builds it as httpd_tls where OpenSSL is
+   installed), `--tls CERT KEY` serves TLS 1.2/1.3 with that certificate chain and key, ALPN
+   "http/1.1", through coro_tls.h: the >>io functions, the handshake at the start of a
+   connection (within -T) and close_notify at its end are all that change.
+
    Answers: GET and HEAD with Content-Length, Content-Type (by extension, any case), Date,
    Last-Modified, ETag and Accept-Ranges; 304 when If-None-Match (or, without it,
    If-Modified-Since) says the client's copy is current; 206 for one byte range (Range, with
@@ -45,7 +50,10 @@
    without it only the built-in page at / and /hello), -T SECONDS per request (10), -g SECONDS
    to drain at a stop (10), -l FILE access log in the common log format ("-" = stderr), -v (log
    each request on stderr), -h. Prints "listening on ADDR:PORT", and at exit
-   "httpd: R requests on C connections". */
+   "httpd: R requests on C connections".
+       cc -O2 -I. -DHTTPD_TLS examples/httpd.c -o httpd_tls $(pkg-config --cflags --libs openssl) -pthread
+       ./httpd_tls --tls cert.pem key.pem -p 8443 -d examples
+                                           # then: curl --cacert cert.pem https://localhost:8443/fringe.c */
 #define _FILE_OFFSET_BITS 64 /* files over 2 GiB on 32-bit systems too */
 /* Keep up to this many free stacks for reuse (coro.h's default is 64): connections come and go
    by the thousand, and a stack unmapped at every dip in their number would be mapped and its
@@ -53,7 +61,12 @@
 #define CORO_POOL_SIZE 1024
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
+#ifdef HTTPD_TLS
+#define CORO_TLS_IMPLEMENTATION
+#include "coro_tls.h"
+#else
 #include "coro_sched.h"
+#endif
 
 #include "http_parse.h"
 
@@ -84,6 +97,9 @@
 struct conn {
     coro_t *co;
     int fd;
+#ifdef HTTPD_TLS
+    coro_tls_t *tls; /* NULL: plain TCP */
+#endif
     int busy;                 /* a request is being read or answered (a graceful stop waits) */
     int nodelay;              /* TCP_NODELAY is set */
     int status;               /* of the last answer, for the log */
@@ -102,6 +118,9 @@ static struct {
     coro_t *log_co;
     struct conn *conns;
     unsigned long long requests, connections;
+#ifdef HTTPD_TLS
+    SSL_CTX *tls; /* --tls CERT KEY */
+#endif
 } srv;
 
 static void usage(FILE *f) {
@@ -113,21 +132,54 @@ static void usage(FILE *f) {
                "  -g SECONDS  at SIGINT/SIGTERM, time to let requests in progress finish (default 10)\n"
                "  -l FILE     access log in the common log format, '-' for stderr (default none)\n"
                "  -v          log every request on stderr\n");
+#ifdef HTTPD_TLS
+    fprintf(f, "  --tls CERT KEY  HTTPS with this certificate chain and private key (PEM files)\n");
+#endif
 }
 
-/* >>io: every byte to and from a client goes through these three, so that a connection can
-   carry another transport (TLS, say) by changing them alone */
+/* >>io: every byte to and from a client goes through these, so that a connection can carry
+   another transport (TLS, with -DHTTPD_TLS) by changing them alone */
 static ssize_t conn_read(struct conn *c, void *buf, size_t len, int64_t deadline) {
+#ifdef HTTPD_TLS
+    if (c->tls) return coro_tls_read(c->tls, buf, len, deadline);
+#endif
     return coro_read(c->fd, buf, len, deadline);
 }
 
 static ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n, int64_t deadline) {
+#ifdef HTTPD_TLS
+    if (c->tls) return coro_tls_writev(c->tls, iov, n, deadline);
+#endif
     return coro_writev(c->fd, iov, n, deadline);
 }
 
 /* count bytes of file_fd from *off on; short only if the file ended first */
 static ssize_t conn_sendfile(struct conn *c, int file_fd, off_t *off, size_t count, int64_t deadline) {
+#ifdef HTTPD_TLS
+    if (c->tls) return coro_tls_sendfile(c->tls, file_fd, off, count, deadline);
+#endif
     return coro_sendfile(c->fd, file_fd, off, count, deadline);
+}
+
+/* the end of what this side sends: TLS's close_notify (sent if the socket takes it at once,
+   without waiting for the client's), then TCP's FIN */
+static void conn_shutdown_write(struct conn *c) {
+#ifdef HTTPD_TLS
+    if (c->tls) coro_tls_shutdown(c->tls, 0);
+#endif
+    shutdown(c->fd, SHUT_WR);
+}
+
+static void conn_close(struct conn *c) {
+#ifdef HTTPD_TLS
+    if (c->tls) {
+        coro_tls_shutdown(c->tls, 0); /* (refused if the coroutine was killed mid-call) */
+        coro_tls_close(c->tls);       /* closes c->fd too */
+        c->tls = NULL;
+        return;
+    }
+#endif
+    coro_close(c->fd);
 }
 
 static ssize_t conn_write(struct conn *c, const void *buf, size_t len, int64_t deadline) {
@@ -264,7 +316,7 @@ static void linger_close(struct conn *c) {
     ssize_t n;
     c->busy = 0;
     if (srv.stopping) return;
-    shutdown(c->fd, SHUT_WR);
+    conn_shutdown_write(c);
     while (total < BODY_DISCARD_MAX && (n = conn_read(c, junk, sizeof junk, deadline)) > 0)
         total += (size_t)n;
 }
@@ -743,7 +795,7 @@ static void conn_cleanup(void *arg) {
     if (c->prev) c->prev->next = c->next;
     else srv.conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    coro_close(c->fd);
+    conn_close(c);
 }
 
 /* The requests of one connection, until it is to be closed. */
@@ -845,6 +897,13 @@ static void *http_conn(void *arg) {
         else if (sa.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&sa)->sin6_addr, self.peer, sizeof self.peer);
     }
+#ifdef HTTPD_TLS
+    if (srv.tls && !(self.tls = coro_tls_accept(self.fd, srv.tls, coro_now() + srv.timeout_ms))) {
+        if (srv.verbose) fprintf(stderr, "httpd: fd %d: %s\n", self.fd, coro_tls_error(NULL));
+        coro_defer_pop(1);
+        return NULL;
+    }
+#endif
     serve(&self);
     /* Run the cleanup while `self` is alive: left to run at the return, it would run after this
        frame is gone. (When the coroutine is killed it runs from inside the blocking call, with
@@ -935,6 +994,27 @@ int main(int argc, char **argv) {
     srv.addr = "127.0.0.1";
     srv.timeout_ms = 10000;
     srv.drain_ms = 10000;
+#ifdef HTTPD_TLS
+    { /* --tls CERT KEY, taken out of argv before getopt sees the rest */
+        int i, j;
+        for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+            if (strcmp(argv[i], "--tls") != 0) continue;
+            if (i + 2 >= argc) {
+                fprintf(stderr, "httpd: --tls needs a certificate file and a key file\n");
+                return 2;
+            }
+            if (srv.tls) SSL_CTX_free(srv.tls);
+            if (!(srv.tls = coro_tls_server_ctx(argv[i + 1], argv[i + 2])) ||
+                coro_tls_ctx_alpn(srv.tls, "http/1.1") != 0) {
+                fprintf(stderr, "httpd: --tls: %s\n", coro_tls_error(NULL));
+                return 2;
+            }
+            for (j = i; j + 3 <= argc; j++) argv[j] = argv[j + 3]; /* with the final NULL */
+            argc -= 3;
+            i--;
+        }
+    }
+#endif
     while ((opt = getopt(argc, argv, "p:b:d:T:g:l:vh")) != -1) {
         char *end;
         long v;
@@ -1005,6 +1085,9 @@ int main(int argc, char **argv) {
     if (coro_run() != 0) fprintf(stderr, "httpd: coro_run: %s\n", strerror(errno));
     coro_sched_free();
     cache_free();
+#ifdef HTTPD_TLS
+    SSL_CTX_free(srv.tls);
+#endif
     if (srv.log) {
         fflush(srv.log);
         if (srv.log != stderr) fclose(srv.log);

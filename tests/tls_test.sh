@@ -227,15 +227,17 @@ if [ -x "$out/examples/httpd_tls" ] && [ -x "$out/examples/fetch_tls" ]; then
         esac
         res=$(SSL_CERT_FILE="$tmp/ca.pem" timeout $((60 * slow)) ${wrap[@]+"${wrap[@]}"} \
             "$out/examples/fetch_tls" -q -c 10 -n 200 "https://localhost:$port/small.txt" 2>&1)
-        case $res in
-        *"requests 200 errors 0 "*) ok "fetch_tls: 200 requests from 10 workers against httpd_tls" ;;
-        *) fail "fetch_tls against httpd_tls" "$(printf '%s' "$res" | tail -n 2)" ;;
+        rc=$?
+        case $rc:$res in
+        0:*"requests 200 errors 0 "*) ok "fetch_tls: 200 requests from 10 workers against httpd_tls" ;;
+        *) fail "fetch_tls against httpd_tls" "exit $rc: $(printf '%s' "$res" | tail -n 2)" ;;
         esac
         res=$(timeout $((30 * slow)) ${wrap[@]+"${wrap[@]}"} "$out/examples/fetch_tls" \
             "https://localhost:$port/small.txt" 2>&1)
-        case $res in
-        *"certificate verify failed"*"errors 1 "*) ok "fetch_tls refuses an unknown CA, saying why" ;;
-        *) fail "fetch_tls with an unknown CA" "$(printf '%s' "$res" | tail -n 2)" ;;
+        rc=$?
+        case $rc:$res in
+        1:*"certificate verify failed"*"errors 1 "*) ok "fetch_tls refuses an unknown CA, saying why" ;;
+        *) fail "fetch_tls with an unknown CA" "exit $rc: $(printf '%s' "$res" | tail -n 2)" ;;
         esac
         kill -TERM "$hpid" 2>/dev/null
         for ((i = 0; i < 50 * slow; i++)); do kill -0 "$hpid" 2>/dev/null || break; sleep 0.1; done
@@ -255,9 +257,10 @@ if [ -x "$out/examples/httpd_tls" ] && [ -x "$out/examples/fetch_tls" ]; then
     done
     res=$(SSL_CERT_FILE="$tmp/ca.pem" timeout $((30 * slow)) ${wrap[@]+"${wrap[@]}"} \
         "$out/examples/fetch_tls" "https://localhost:$port/" 2>&1)
-    case $res in
-    "200 bytes="*"requests 1 errors 0 "*) ok "fetch_tls (verifying) against openssl s_server -www" ;;
-    *) fail "fetch_tls against s_server" "$(printf '%s' "$res" | tail -n 2)" ;;
+    rc=$?
+    case $rc:$res in
+    "0:200 bytes="*"requests 1 errors 0 "*) ok "fetch_tls (verifying) against openssl s_server -www" ;;
+    *) fail "fetch_tls against s_server" "exit $rc: $(printf '%s' "$res" | tail -n 2)" ;;
     esac
     kill -TERM "$ss" 2>/dev/null
     wait "$ss" 2>/dev/null
