@@ -3,13 +3,15 @@
 #   make            build the tests and examples (default variant: cc -O2 -g)
 #   make test       build and run the whole suite; the last line is "N passed, M failed"
 #   make variants   the suite again with gcc and clang at -O0/-O2/-O3, -m32, ASan+UBSan,
-#                   Valgrind, and aarch64 under qemu when the cross compiler is installed
+#                   Valgrind, the portable switch, and aarch64, riscv64, armhf (ARM and
+#                   Thumb-2), ppc64le and s390x under qemu when the cross compiler is installed
 #   make test VARIANT=asan     one variant (names: $(VARIANTS))
 #   make bench      benchmarks (not tests): switch/create/RSS table, echo servers
 #   make demo       the examples doing their job; exits by itself
 #   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
 
-VARIANTS := gcc-O0 gcc-O2 gcc-O3 clang-O0 clang-O2 clang-O3 m32 asan valgrind aarch64
+VARIANTS := gcc-O0 gcc-O2 gcc-O3 clang-O0 clang-O2 clang-O3 m32 asan valgrind aarch64 \
+            riscv64 armhf armhf-thumb ppc64le s390x portable
 VARIANT ?= default
 BUILD ?= build
 PREFIX ?= /usr/local
@@ -74,8 +76,57 @@ else ifeq ($(VARIANT),aarch64)
   export QEMU_LD_PREFIX := /usr/aarch64-linux-gnu
   export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
   export CORO_TEST_EMULATOR := qemu-aarch64
+else ifeq ($(VARIANT),riscv64)
+  # GCC emits no unwind tables for C on riscv64 by default; the unwinder test needs them
+  CC := riscv64-linux-gnu-gcc
+  CXX_OK := 0
+  OPT := -O2 -g -fasynchronous-unwind-tables
+  QEMU_TRIPLE := riscv64-linux-gnu
+  QEMU_ARCH := riscv64
+else ifeq ($(VARIANT),armhf)
+  # ARM (A32) code calling the switch; armhf-thumb: Thumb-2 code (the compiler's default).
+  # Unwinding on ARM reads EHABI tables, which C code gets only with -funwind-tables.
+  CC := arm-linux-gnueabihf-gcc
+  CXX_OK := 0
+  OPT := -O2 -g -marm -funwind-tables
+  ARM_OTHER_ISA := -mthumb
+  QEMU_TRIPLE := arm-linux-gnueabihf
+  QEMU_ARCH := arm
+else ifeq ($(VARIANT),armhf-thumb)
+  CC := arm-linux-gnueabihf-gcc
+  CXX_OK := 0
+  OPT := -O2 -g -mthumb -funwind-tables
+  ARM_OTHER_ISA := -marm
+  QEMU_TRIPLE := arm-linux-gnueabihf
+  QEMU_ARCH := arm
+else ifeq ($(VARIANT),ppc64le)
+  CC := powerpc64le-linux-gnu-gcc
+  CXX_OK := 0
+  OPT := -O2 -g
+  QEMU_TRIPLE := powerpc64le-linux-gnu
+  QEMU_ARCH := ppc64le
+else ifeq ($(VARIANT),s390x)
+  # no hand-written switch: the portable one is chosen automatically
+  CC := s390x-linux-gnu-gcc
+  CXX_OK := 0
+  OPT := -O2 -g
+  QEMU_TRIPLE := s390x-linux-gnu
+  QEMU_ARCH := s390x
+else ifeq ($(VARIANT),portable)
+  # the portable switch on x86-64, with _FORTIFY_SOURCE (whose checked longjmp it must avoid)
+  CC := gcc
+  CXX := g++
+  OPT := -O2 -g -DCORO_PORTABLE_SWITCH -D_FORTIFY_SOURCE=2
 else
   $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
+endif
+
+# cross-compiled variants run under qemu-user with the target's libraries
+ifdef QEMU_ARCH
+  RUNWRAP := qemu-$(QEMU_ARCH) -L /usr/$(QEMU_TRIPLE)
+  export QEMU_LD_PREFIX := /usr/$(QEMU_TRIPLE)
+  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
+  export CORO_TEST_EMULATOR := qemu-$(QEMU_ARCH)
 endif
 
 CFLAGS_ALL := $(STRICT) $(OPT)
@@ -91,8 +142,20 @@ ifeq ($(CXX_OK),1)
     CXX_MISSING := 1
   endif
 endif
+# ARM: the implementation in one instruction set, the coroutines and their caller in the other
+ifdef ARM_OTHER_ISA
+  CORE_TESTS += link_interwork
+endif
 # the scheduler's suites run once per backend
 SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
+# Under qemu (the architectures added after aarch64) each suite runs once: the poll backend and
+# CORO_FPU_KEEP=1 (the same code as 2 there) are architecture-independent C, tested natively.
+ifdef QEMU_ARCH
+  ifneq ($(VARIANT),aarch64)
+    CORE_TESTS := $(filter-out test_core_fpu1,$(CORE_TESTS))
+    SCHED_TESTS := $(filter-out %_poll,$(SCHED_TESTS))
+  endif
+endif
 TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
@@ -143,6 +206,12 @@ $(OUT)/tests/link_static: tests/link_static_a.c tests/link_static_b.c coro.h tes
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) tests/link_static_a.c tests/link_static_b.c -o $@ $(LDLIBS)
 
+$(OUT)/tests/link_interwork: tests/link_impl.c tests/link_use.c coro.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c tests/link_impl.c -o $@.impl.o
+	$(CC) $(CFLAGS_ALL) $(ARM_OTHER_ISA) -c tests/link_use.c -o $@.use.o
+	$(CC) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
+
 # the implementation compiled as C++, used from C through extern "C"
 $(OUT)/tests/link_cpp: tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
@@ -156,8 +225,11 @@ test: tests-build
 
 variants:
 	@fail=0; for v in $(VARIANTS); do \
-	  if [ $$v = aarch64 ] && ! command -v aarch64-linux-gnu-gcc-12 >/dev/null; then \
-	    echo "SKIPPED variant aarch64: aarch64-linux-gnu-gcc-12 not installed"; continue; fi; \
+	  case $$v in aarch64) need=aarch64-linux-gnu-gcc-12;; riscv64) need=riscv64-linux-gnu-gcc;; \
+	    armhf*) need=arm-linux-gnueabihf-gcc;; ppc64le) need=powerpc64le-linux-gnu-gcc;; \
+	    s390x) need=s390x-linux-gnu-gcc;; *) need=;; esac; \
+	  if [ -n "$$need" ] && ! command -v $$need >/dev/null; then \
+	    echo "SKIPPED variant $$v: $$need not installed"; continue; fi; \
 	  echo "=== variant $$v"; \
 	  $(MAKE) --no-print-directory test VARIANT=$$v > $(BUILD)/variant-$$v.log 2>&1; rc=$$?; \
 	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error:|CHECK|FAIL' $(BUILD)/variant-$$v.log | tail -n 30; \

@@ -263,7 +263,15 @@ static void map_count_child(void) {
 }
 static void test_enomem_at_max_map_count(void) {
     char out[256];
-    int status = run_child(map_count_child, out, sizeof out);
+    int status;
+    if (sizeof(void *) == 4 && getenv("CORO_TEST_EMULATOR") != NULL) {
+        /* seen with qemu-arm 7.2: after the limit was hit, half the runs fail every later mmap
+           with ENOMEM, however much is unmapped (a plain mmap, not coro.h) */
+        printf("SKIPPED test_enomem_at_max_map_count: a 32-bit guest under qemu-user does not "
+               "always get memory back from munmap after vm.max_map_count was reached\n");
+        return;
+    }
+    status = run_child(map_count_child, out, sizeof out);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 20) {
         printf("SKIPPED test_enomem_at_max_map_count: vm.max_map_count is raised\n");
         return;
