@@ -2,132 +2,100 @@
 #
 #   make            build the tests and examples (default variant: cc -O2 -g)
 #   make test       build and run the whole suite; the last line is "N passed, M failed"
-#   make variants   the suite again with gcc and clang at -O0/-O2/-O3, -m32, ASan+UBSan,
-#                   Valgrind, the portable switch, and aarch64, riscv64, armhf (ARM and
-#                   Thumb-2), ppc64le and s390x under qemu when the cross compiler is installed
-#   make test VARIANT=asan     one variant (names: $(VARIANTS))
-#   make bench      benchmarks (not tests): switch/create/RSS table, echo servers
+#   make variants   the suite again in every variant of the table below (gcc and clang at
+#                   -O0/-O2/-O3, -m32, ASan+UBSan, Valgrind, the portable switch, aarch64,
+#                   riscv64, armhf as ARM and Thumb-2 code, ppc64le, s390x); one whose compiler is
+#                   absent is SKIPPED, one this kernel cannot run runs under its emulator
+#   make test VARIANT=asan     one variant (names: $(VARIANTS)); make variants VARIANTS="m32 asan"
+#                   runs a few
+#   make bench      benchmarks (not tests): switch/create/RSS table, scheduler rows against Go
+#                   and Boost.Fiber, the corun programs, timers, echo servers
 #   make demo       the examples doing their job; exits by itself
 #   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
 
-VARIANTS := gcc-O0 gcc-O2 gcc-O3 clang-O0 clang-O2 clang-O3 m32 asan valgrind aarch64 \
-            riscv64 armhf armhf-thumb ppc64le s390x portable
+# The variants, one line each: adding one (an architecture, a sanitizer) is adding a line.
+#   compiler  the C compiler; a variant whose compiler is not installed is SKIPPED
+#   C++       the C++ compiler for the linkage test, "-" for none
+#   emulator  what runs the suite when this kernel cannot run the binaries: tests/probe.sh builds
+#             and runs a tiny program with the compiler and flags first, and only if the kernel
+#             refuses it ("Exec format error") does the suite run under the emulator
+#             (CORO_EMULATE=yes or no forces it; the variant's first line says which)
+#   runner    always: a command every test runs under, and VAR=value settings for the tests
+define VARIANT_TABLE
+# name    | compiler                 | C++     | flags                                         | emulator                               | runner
+gcc-O0    | gcc                      | g++     | -O0 -g                                        |                                        |
+gcc-O2    | gcc                      | g++     | -O2 -g                                        |                                        |
+gcc-O3    | gcc                      | g++     | -O3 -g                                        |                                        |
+clang-O0  | clang                    | clang++ | -O0 -g                                        |                                        |
+clang-O2  | clang                    | clang++ | -O2 -g                                        |                                        |
+clang-O3  | clang                    | clang++ | -O3 -g                                        |                                        |
+m32       | gcc                      | g++     | -O2 -g -m32 -idirafter $(BUILD)/m32-include   | qemu-i386                              |
+asan      | clang                    | clang++ | -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all | | ASAN_OPTIONS=detect_leaks=1:handle_segv=0:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+valgrind  | gcc                      | g++     | -O2 -g                                        |                                        | valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+aarch64   | aarch64-linux-gnu-gcc-12 | -       | -O2 -g                                        | qemu-aarch64 -L /usr/aarch64-linux-gnu |
+riscv64   | riscv64-linux-gnu-gcc    | -       | -O2 -g -fasynchronous-unwind-tables           | qemu-riscv64 -L /usr/riscv64-linux-gnu |
+armhf     | arm-linux-gnueabihf-gcc  | -       | -O2 -g -marm -funwind-tables                  | qemu-arm -L /usr/arm-linux-gnueabihf   |
+armhf-thumb | arm-linux-gnueabihf-gcc | -      | -O2 -g -mthumb -funwind-tables                | qemu-arm -L /usr/arm-linux-gnueabihf   |
+ppc64le   | powerpc64le-linux-gnu-gcc | -      | -O2 -g                                        | qemu-ppc64le -L /usr/powerpc64le-linux-gnu |
+s390x     | s390x-linux-gnu-gcc      | -       | -O2 -g                                        | qemu-s390x -L /usr/s390x-linux-gnu     |
+portable  | gcc                      | g++     | -O2 -g -DCORO_PORTABLE_SWITCH -D_FORTIFY_SOURCE=2 |                                    |
+endef
+# (riscv64 and ARM: GCC gives C code no unwind tables there unless asked, and the unwinder test
+# needs them. s390x has no hand-written switch: it gets the portable one by itself; "portable"
+# forces it on x86-64, with _FORTIFY_SOURCE, whose checked longjmp the portable switch avoids.)
+# (-m32 needs /usr/include/asm, which gcc-multilib provides; it conflicts with Debian's cross
+# compilers, so when it is absent the same symlink is made under $(BUILD)/m32-include)
+
 VARIANT ?= default
 BUILD ?= build
 PREFIX ?= /usr/local
 OUT := $(BUILD)/$(VARIANT)
 
+# the table, parsed: each row one word (its spaces as ^), each field between |s
+empty :=
+space := $(empty) $(empty)
+hash := \#
+define newline
+
+
+endef
+VT_ROWS := $(filter-out $(hash)%,$(subst $(newline), ,$(subst $(space),^,$(VARIANT_TABLE))))
+vt_field = $(strip $(subst ^, ,$(subst |,,$(word $(2),$(subst |, |,$(1))))))
+vt_row = $(firstword $(foreach r,$(VT_ROWS),$(if $(filter $(1),$(call vt_field,$(r),1)),$(r))))
+VARIANTS := $(foreach r,$(VT_ROWS),$(call vt_field,$(r),1))
+
 STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror
 CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror
 LDLIBS := -pthread -lm
-RUNWRAP := -
 CXX_OK := 1
+EMULATOR :=
+RUNNER :=
 
 ifeq ($(VARIANT),default)
   OPT := -O2 -g
-else ifeq ($(VARIANT),gcc-O0)
-  CC := gcc
-  CXX := g++
-  OPT := -O0 -g
-else ifeq ($(VARIANT),gcc-O2)
-  CC := gcc
-  CXX := g++
-  OPT := -O2 -g
-else ifeq ($(VARIANT),gcc-O3)
-  CC := gcc
-  CXX := g++
-  OPT := -O3 -g
-else ifeq ($(VARIANT),clang-O0)
-  CC := clang
-  CXX := clang++
-  OPT := -O0 -g
-else ifeq ($(VARIANT),clang-O2)
-  CC := clang
-  CXX := clang++
-  OPT := -O2 -g
-else ifeq ($(VARIANT),clang-O3)
-  CC := clang
-  CXX := clang++
-  OPT := -O3 -g
-else ifeq ($(VARIANT),m32)
-  CC := gcc
-  CXX := g++
-  # gcc-multilib provides /usr/include/asm; it conflicts with Debian's cross compilers, so when
-  # it is absent the same symlink is made under build/ (see $(M32INC))
-  M32INC := $(BUILD)/m32-include
-  OPT := -O2 -g -m32 -idirafter $(M32INC)
-else ifeq ($(VARIANT),asan)
-  CC := clang
-  CXX := clang++
-  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-  export ASAN_OPTIONS := detect_leaks=1:handle_segv=0:detect_stack_use_after_return=1
-  export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
-else ifeq ($(VARIANT),valgrind)
-  CC := gcc
-  CXX := g++
-  OPT := -O2 -g
-  RUNWRAP := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
-  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
-else ifeq ($(VARIANT),aarch64)
-  CC := aarch64-linux-gnu-gcc-12
-  CXX_OK := 0
-  OPT := -O2 -g
-  RUNWRAP := qemu-aarch64 -L /usr/aarch64-linux-gnu
-  export QEMU_LD_PREFIX := /usr/aarch64-linux-gnu
-  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
-  export CORO_TEST_EMULATOR := qemu-aarch64
-else ifeq ($(VARIANT),riscv64)
-  # GCC emits no unwind tables for C on riscv64 by default; the unwinder test needs them
-  CC := riscv64-linux-gnu-gcc
-  CXX_OK := 0
-  OPT := -O2 -g -fasynchronous-unwind-tables
-  QEMU_TRIPLE := riscv64-linux-gnu
-  QEMU_ARCH := riscv64
-else ifeq ($(VARIANT),armhf)
-  # ARM (A32) code calling the switch; armhf-thumb: Thumb-2 code (the compiler's default).
-  # Unwinding on ARM reads EHABI tables, which C code gets only with -funwind-tables.
-  CC := arm-linux-gnueabihf-gcc
-  CXX_OK := 0
-  OPT := -O2 -g -marm -funwind-tables
-  ARM_OTHER_ISA := -mthumb
-  QEMU_TRIPLE := arm-linux-gnueabihf
-  QEMU_ARCH := arm
-else ifeq ($(VARIANT),armhf-thumb)
-  CC := arm-linux-gnueabihf-gcc
-  CXX_OK := 0
-  OPT := -O2 -g -mthumb -funwind-tables
-  ARM_OTHER_ISA := -marm
-  QEMU_TRIPLE := arm-linux-gnueabihf
-  QEMU_ARCH := arm
-else ifeq ($(VARIANT),ppc64le)
-  CC := powerpc64le-linux-gnu-gcc
-  CXX_OK := 0
-  OPT := -O2 -g
-  QEMU_TRIPLE := powerpc64le-linux-gnu
-  QEMU_ARCH := ppc64le
-else ifeq ($(VARIANT),s390x)
-  # no hand-written switch: the portable one is chosen automatically
-  CC := s390x-linux-gnu-gcc
-  CXX_OK := 0
-  OPT := -O2 -g
-  QEMU_TRIPLE := s390x-linux-gnu
-  QEMU_ARCH := s390x
-else ifeq ($(VARIANT),portable)
-  # the portable switch on x86-64, with _FORTIFY_SOURCE (whose checked longjmp it must avoid)
-  CC := gcc
-  CXX := g++
-  OPT := -O2 -g -DCORO_PORTABLE_SWITCH -D_FORTIFY_SOURCE=2
 else
-  $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
+  VROW := $(call vt_row,$(VARIANT))
+  ifeq ($(VROW),)
+    $(error unknown VARIANT '$(VARIANT)'; use one of: default $(VARIANTS))
+  endif
+  CC := $(call vt_field,$(VROW),2)
+  CXX := $(call vt_field,$(VROW),3)
+  OPT := $(call vt_field,$(VROW),4)
+  EMULATOR := $(call vt_field,$(VROW),5)
+  VRUN := $(call vt_field,$(VROW),6)
+  ifeq ($(CXX),-)
+    CXX_OK := 0
+  endif
+  # the runner's VAR=value words go to the tests' environment, the rest prefixes every test
+  $(foreach w,$(filter %=%,$(VRUN)),$(eval export $(w)))
+  RUNNER := $(filter-out %=%,$(VRUN))
+  ifneq ($(RUNNER),)
+    export CORO_TEST_EXEC_WRAPPER := $(RUNNER)
+  endif
 endif
-
-# cross-compiled variants run under qemu-user with the target's libraries
-ifdef QEMU_ARCH
-  RUNWRAP := qemu-$(QEMU_ARCH) -L /usr/$(QEMU_TRIPLE)
-  export QEMU_LD_PREFIX := /usr/$(QEMU_TRIPLE)
-  export CORO_TEST_EXEC_WRAPPER := $(RUNWRAP)
-  export CORO_TEST_EMULATOR := qemu-$(QEMU_ARCH)
-endif
+M32INC := $(if $(filter -m32,$(OPT)),$(BUILD)/m32-include)
+CORO_EMULATE ?= auto
+export CORO_EMULATE
 
 CFLAGS_ALL := $(STRICT) $(OPT)
 CXXFLAGS_ALL := $(CXXSTRICT) $(OPT)
@@ -143,36 +111,44 @@ ifeq ($(CXX_OK),1)
   endif
 endif
 # ARM: the implementation in one instruction set, the coroutines and their caller in the other
-ifdef ARM_OTHER_ISA
+ARM_OTHER_ISA := $(if $(filter arm-linux-gnueabihf-gcc,$(CC)),$(if $(filter -mthumb,$(OPT)),-marm,-mthumb))
+ifneq ($(ARM_OTHER_ISA),)
   CORE_TESTS += link_interwork
 endif
 # the scheduler's suites run once per backend
 SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
-# Under qemu (the architectures added after aarch64) each suite runs once: the poll backend and
-# CORO_FPU_KEEP=1 (the same code as 2 there) are architecture-independent C, tested natively.
-ifdef QEMU_ARCH
-  ifneq ($(VARIANT),aarch64)
-    CORE_TESTS := $(filter-out test_core_fpu1,$(CORE_TESTS))
-    SCHED_TESTS := $(filter-out %_poll,$(SCHED_TESTS))
-  endif
+# The architectures qemu runs after aarch64 run each suite once: the poll backend and
+# CORO_FPU_KEEP=1 (the same code as 2 there) are architecture-independent C, tested natively,
+# and so are the HTTP and Redis-protocol servers, whose checks time real clients (below).
+EMU_LIGHT := $(filter $(VARIANT),riscv64 armhf armhf-thumb ppc64le s390x)
+ifneq ($(EMU_LIGHT),)
+  CORE_TESTS := $(filter-out test_core_fpu1,$(CORE_TESTS))
+  SCHED_TESTS := $(filter-out %_poll,$(SCHED_TESTS))
 endif
 TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
-TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples
+TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples \
+                sh:tests/examples_http.sh@$(OUT)
 ifeq ($(VARIANT),default)
-  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2
+  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh
+endif
+ifneq ($(EMU_LIGHT),)
+  TEST_SCRIPTS := $(filter-out sh:tests/examples_http.sh%,$(TEST_SCRIPTS))
 endif
 
-.PHONY: all test variants bench bench-quick demo install uninstall clean tests-build $(M32INC)
+.PHONY: all test variants probe FORCE bench bench-quick demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
 include examples/examples.mk
 include bench/core/Makefile.inc
 include bench/echo/Makefile.inc
+include bench/sched/Makefile.inc
+include bench/corun/Makefile.inc
+include examples/ext.mk
 
-tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net
+tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net ext
 
 $(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
@@ -219,20 +195,30 @@ $(OUT)/tests/link_cpp: tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
 	$(CC) $(CFLAGS_ALL) -c tests/link_use.c -o $@.use.o
 	$(CXX) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
 
-test: tests-build
-	@$(if $(CXX_MISSING),echo "SKIPPED link_cpp: no C++ compiler ($(CXX)) installed")
-	@bash tests/run.sh $(VARIANT) "$(RUNWRAP)" -- $(TEST_BINS) $(TEST_SCRIPTS)
+# the probe decides whether the suite runs natively or under the variant's emulator
+$(OUT)/exec.env: FORCE | $(M32INC)
+	@mkdir -p $(dir $@); bash tests/probe.sh $@ "$(EMULATOR)" -- $(CC) $(CFLAGS_ALL) > $@.how || \
+	  { echo "[$(VARIANT)] cannot run: $$(cat $@.how)"; rm -f $@; exit 1; }
+probe: $(OUT)/exec.env
+	@cat $(OUT)/exec.env.how
+FORCE:
 
+test: tests-build $(OUT)/exec.env
+	@echo "[$(VARIANT)] runs $$(cat $(OUT)/exec.env.how)"
+	@$(if $(CXX_MISSING),echo "SKIPPED link_cpp: no C++ compiler ($(CXX)) installed")
+	@bash tests/run.sh $(VARIANT) "$(RUNNER)" $(OUT)/exec.env -- $(TEST_BINS) $(TEST_SCRIPTS)
+
+# every variant of the table whose compiler is installed; the logs go to $(BUILD)/variant-*.log
 variants:
-	@fail=0; for v in $(VARIANTS); do \
-	  case $$v in aarch64) need=aarch64-linux-gnu-gcc-12;; riscv64) need=riscv64-linux-gnu-gcc;; \
-	    armhf*) need=arm-linux-gnueabihf-gcc;; ppc64le) need=powerpc64le-linux-gnu-gcc;; \
-	    s390x) need=s390x-linux-gnu-gcc;; *) need=;; esac; \
-	  if [ -n "$$need" ] && ! command -v $$need >/dev/null; then \
-	    echo "SKIPPED variant $$v: $$need not installed"; continue; fi; \
-	  echo "=== variant $$v"; \
+	@mkdir -p $(BUILD); fail=0; \
+	for vc in $(foreach v,$(VARIANTS),$(v):$(call vt_field,$(call vt_row,$(v)),2)); do \
+	  v=$${vc%%:*}; cc=$${vc#*:}; \
+	  if ! command -v $$cc >/dev/null 2>&1; then echo "SKIPPED variant $$v: $$cc not installed"; continue; fi; \
+	  if ! how=$$($(MAKE) -s --no-print-directory probe VARIANT=$$v 2>/dev/null); then \
+	    echo "SKIPPED variant $$v: $$(echo "$$how" | tail -n 1 | sed 's/^\[[^]]*\] cannot run: //')"; continue; fi; \
+	  echo "=== variant $$v ($$how)"; \
 	  $(MAKE) --no-print-directory test VARIANT=$$v > $(BUILD)/variant-$$v.log 2>&1; rc=$$?; \
-	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error:|CHECK|FAIL' $(BUILD)/variant-$$v.log | tail -n 30; \
+	  grep -E '^\[|^SKIPPED|passed, .* failed$$|error:|CHECK|FAIL' $(BUILD)/variant-$$v.log | grep -v '^\[[^]]*\] runs ' | tail -n 30; \
 	  [ $$rc -eq 0 ] || { echo "variant $$v FAILED (log: $(BUILD)/variant-$$v.log)"; fail=1; }; \
 	done; exit $$fail
 
@@ -248,10 +234,15 @@ $(BENCH_OUT)/timers: bench/timers.c coro.h coro_sched.h
 $(BENCH_OUT)/echo_coro: bench/echo/coro_server.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
-bench-bins: core-bench-bins echo-bench-bins $(BENCH_OUT)/timers $(BENCH_OUT)/echo_coro
+bench-bins: core-bench-bins echo-bench-bins sched-bench-bins corun-bench-bins $(BENCH_OUT)/timers \
+            $(BENCH_OUT)/echo_coro
 bench: bench-bins
 	@echo "=== switch, create, memory (bench/core)"
 	$(BENCH_OUT)/bench_core $(BENCH_OUT)/core.tsv
+	@echo "=== scheduler rows against Go and Boost.Fiber (bench/sched)"
+	BIN=$(BENCH_OUT) bash bench/sched/run.sh
+	@echo "=== the corun programs (bench/corun)"
+	BIN=$(BENCH_OUT) bash bench/corun/run.sh
 	@echo "=== timers"
 	$(BENCH_OUT)/timers
 	@echo "=== echo servers (bench/echo)"

@@ -83,9 +83,9 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_GUARD_SIZE         bytes of guard below each stack, rounded up to pages [16 KiB]
    CORO_NO_GUARD           no guard pages at all (an overflow then corrupts memory silently)
    CORO_GUARD_MPROTECT     always make guards with mprotect, as on kernels before 6.13 (tests)
-   CORO_POOL_SIZE          free stacks a thread keeps for reuse before it unmaps a slab whose
-                           stacks are all free [64]
-   CORO_INLINE_SWITCH      use the inline-asm switch on x86 too (as under ASan and on aarch64)
+   CORO_POOL_SIZE          free stacks a thread keeps for reuse, beyond those its recent
+                           high-water mark of live coroutines needs, before it unmaps a slab
+                           whose stacks are all free [64]
    CORO_PORTABLE_SWITCH    use the portable switch even where a hand-written one exists. It is
                            what architectures without one get: the C library's _setjmp and
                            _longjmp (a stack is entered once with makecontext), several times
@@ -114,8 +114,10 @@ CAVEATS
      coroutine (coro_sched.h does, around every blocking call).
    Stacks: mmap'd in slabs of up to 64, lazily committed, MAP_NORESERVE: a 256 KiB stack costs
      one page of RSS until it is used deeper (the struct coro sits in that page). Freed stacks
-     stay on the thread's free list; a slab whose stacks are all free is unmapped once the list
-     holds CORO_POOL_SIZE others, and coro_pool_trim (or the thread's exit) releases the rest. A guard region below each stack turns an overflow into SIGSEGV, and the
+     stay on the thread's free list and the most recently freed (still resident) is reused
+     first; a slab whose stacks are all free is unmapped once the list holds CORO_POOL_SIZE
+     others beyond what the recent high-water mark of live coroutines needs (that mark decays
+     as coroutines are freed), and coro_pool_trim (or the thread's exit) releases the rest. A guard region below each stack turns an overflow into SIGSEGV, and the
      handler (installed once, on an alternate signal stack per thread, chaining to any previous
      handler) prints "coro: stack overflow in coroutine <id> ..." before the process dies by the
      signal. A single frame larger than the guard can jump over it: build with
@@ -454,8 +456,9 @@ struct coro;
 #else
 #define CORO__NAKED_OK 1
 #endif
-#if (defined(CORO__ARCH_X86_64) || defined(CORO__ARCH_I386)) && !CORO__ASAN && CORO__NAKED_OK && \
-    !defined(CORO_INLINE_SWITCH)
+/* x86 uses the swap function wherever it can: the inline switch there measured 15.8 ns a
+   switch against 6.3 (every switching function then ends in a `ret` onto the other stack). */
+#if (defined(CORO__ARCH_X86_64) || defined(CORO__ARCH_I386)) && !CORO__ASAN && CORO__NAKED_OK
 #define CORO__SWAP_FN 1
 #else
 #define CORO__SWAP_FN 0
@@ -1399,6 +1402,9 @@ typedef struct coro__pool_bin {
     size_t map_size;
     struct coro *head; /* free stacks of this size, most recently freed first */
     unsigned n, live, slab_next;
+    unsigned high, peak, last, frees; /* recent high-water mark of live, the peaks of the
+                                         current and the last epoch, frees in this epoch (see
+                                         coro__stack_put) */
 } coro__pool_bin;
 
 struct coro__thread {
@@ -1490,13 +1496,18 @@ static int coro__guard_install(char *lo, size_t len) {
 
 /* Stacks are made in slabs: one mmap for several, their guards installed with one
    process_madvise(2) call where the kernel allows it (MADV_GUARD_INSTALL for ourselves), and
-   freed stacks are kept on the thread's free list for reuse. A slab whose stacks are all free
-   is unmapped in one call once the free list holds CORO_POOL_SIZE stacks besides it; stacks of
-   a slab that still has live neighbours stay cached (coro_pool_trim releases them). Unmapping
+   freed stacks are kept on the thread's free list for reuse, most recently freed first (its
+   pages are resident and its cache lines warm). A slab whose stacks are all free is unmapped in
+   one call once the free list holds, besides it, CORO_POOL_SIZE stacks plus what the recent
+   high-water mark of live coroutines still needs: a server whose connections come and go
+   around the same number would otherwise unmap and map slabs over and over, paying fresh page
+   faults for every stack each time. Stacks of a slab that still has live neighbours stay
+   cached (coro_pool_trim releases them). Unmapping
    single stacks instead would split the kernel's merged mapping for each one, which costs tens
    of microseconds per stack; on a machine where a syscall costs microseconds this is what lets
    100,000 coroutines come and go in well under a second. */
 #define CORO__SLAB_MAX 64
+#define CORO__POOL_EPOCH 64 /* frees between two decays of a bin's high-water mark */
 
 /* A region holds the guard at the bottom, the stack, and the struct coro at the very top, so an
    idle coroutine's struct and its few frames share one page. */
@@ -1580,6 +1591,7 @@ static coro__pool_bin *coro__bin_for(coro__thread *t, size_t map_size, int claim
     if (claim && empty) {
         empty->map_size = map_size;
         empty->slab_next = 0;
+        empty->high = empty->peak = empty->last = empty->frees = 0;
         return empty;
     }
     return NULL;
@@ -1593,12 +1605,15 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     char *map;
     struct coro *co;
     if (!b || b->map_size != map_size) b = t->last_bin = coro__bin_for(t, map_size, 1);
+    if (b && ++b->live > b->peak) {
+        b->peak = b->live;
+        if (b->peak > b->high) b->high = b->peak;
+    }
     if (b && b->head) {
         co = b->head;
         coro__bin_remove(b, co);
         t->pooled--;
         co->slab->slab_free--;
-        b->live++;
 #if CORO__ASAN
         /* frames of the previous owner may still be poisoned */
         __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
@@ -1616,6 +1631,7 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
             munmap(map, k * map_size); /* most likely vm.max_map_count: see coro_new */
         }
         if (k == 1) {
+            if (b) b->live--;
             errno = ENOMEM;
             return NULL;
         }
@@ -1649,7 +1665,6 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     }
     co = coro__region_coro(map, map_size);
     co->slab_free = b ? k - 1 : 0;
-    if (b) b->live++;
     return co;
 }
 
@@ -1669,7 +1684,21 @@ static void coro__stack_put(coro__thread *t, struct coro *co) {
     b->head = co;
     b->n++;
     t->pooled++;
-    if (++slab->slab_free == slab->slab_n && t->pooled >= CORO_POOL_SIZE + slab->slab_n)
+    /* The high-water mark decays by an eighth per epoch of CORO__POOL_EPOCH frees, but never
+       below the peak of this epoch or the last: a load that keeps coming back to the same number of live
+       coroutines keeps the stacks it needs (and their resident pages); a large load that went
+       away gives them back nearly at the pace it frees them, as the mark soon meets the
+       falling peaks. Once it has gone, at most about 8 * CORO__POOL_EPOCH stacks stay besides
+       CORO_POOL_SIZE (and partly used slabs). */
+    if (++b->frees == CORO__POOL_EPOCH) {
+        unsigned decayed = b->high - b->high / 8, peak = b->peak > b->last ? b->peak : b->last;
+        b->high = peak > decayed ? peak : decayed;
+        b->last = b->peak;
+        b->peak = b->live;
+        b->frees = 0;
+    }
+    if (++slab->slab_free == slab->slab_n &&
+        t->pooled >= CORO_POOL_SIZE + slab->slab_n + (b->high > b->live ? b->high - b->live : 0))
         coro__slab_unmap(t, b, slab);
 }
 
@@ -2123,6 +2152,18 @@ CORO__OPAQUE CORO_API void *coro_yield(void *value) {
 CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
     coro__thread *t = coro__tls();
     struct coro *cur = t->current, *p;
+    if (CORO__LIKELY(to && to->thread == t && to->magic == CORO__MAGIC &&
+                     to->status == CORO_SUSPENDED && !(cur->flags & CORO__F_DYING))) {
+        /* the common case, a tail call to a suspended coroutine (to->thread == t: the thread
+           is set up) */
+        to->resumer = cur == &t->main ? NULL : cur->resumer;
+        to->flags |= CORO__F_STARTED;
+        cur->resumer = NULL;
+        cur->status = CORO_SUSPENDED;
+        to->status = CORO_RUNNING;
+        to->raised = 0;
+        return coro__jump(t, cur, to, value);
+    }
     if (CORO__UNLIKELY(!t->ready)) coro__thread_setup(t);
     cur = t->current;
     if (!to) to = &t->main;

@@ -92,7 +92,7 @@ THE API (details at each declaration)
               coro_sleep coro_sleep_until coro_wait_fd coro_join coro_joinable coro_count
               coro_dump coro_find coro_sched_backend coro_sched_free
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
-              coro_writev coro_close coro_fd_forget coro_pipe coro_tcp_listen
+              coro_writev coro_sendfile coro_close coro_fd_forget coro_pipe coro_tcp_listen
               coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
    sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_*
    off-loop:  coro_offload coro_signal_wait coro_signal_watch
@@ -232,6 +232,18 @@ CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadlin
    Errors as coro_write, plus EINVAL (iovcnt < 0, iov NULL with iovcnt > 0, or a total above
    SSIZE_MAX). */
 CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+
+/* coro_sendfile: count bytes of the file in_fd, from *offset on, to out_fd (a socket or pipe),
+   as coro_write would write them, without copying them through user space where the kernel
+   can (sendfile(2) on Linux; elsewhere pread into a buffer and write). *offset advances by
+   every byte sent, also when the call fails, so a caller knows how far it got; in_fd's file
+   position is not used or changed. Returns count, or fewer if the file ended first (it shrank:
+   *offset is then its end), or -1 with errno as coro_write (ETIMEDOUT, EPIPE or ECONNRESET
+   when the peer went away, EBADF for a bad or closed out_fd or a bad in_fd, raised errs), or
+   EINVAL (offset NULL, *offset negative, count above SSIZE_MAX). The file's pages are read on
+   the calling thread, like nginx without aio: fine for files in the page cache; for cold or
+   remote files, read them with coro_offload instead. */
+CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t count, int64_t deadline);
 
 /* coro_close: close fd; coroutines waiting on it wake with -1, errno EBADF. Returns close's
    result. coro_fd_forget: the same without closing: the scheduler forgets fd (it stays open
@@ -377,6 +389,38 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #define CORO__EPOLL 0
 #endif
 
+/* >>sendfile: one non-blocking attempt to move bytes of a file to a socket or pipe, with
+   sendfile(2)'s contract (bytes sent, 0 at the file's end, -1 with errno EAGAIN when out_fd is
+   full); Linux's zero-copy call, elsewhere a pread into a buffer and one write of it. */
+#if defined(__linux__)
+#include <sys/sendfile.h>
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket);
+static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    ssize_t n = sendfile(out_fd, in_fd, off, count);
+    if (n < 0 && (errno == EINVAL || errno == ENOSYS) && *off >= 0) /* in_fd cannot be mapped */
+        return coro__sendfile_copy(out_fd, in_fd, off, count, socket);
+    return n;
+}
+#else
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket);
+static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    return coro__sendfile_copy(out_fd, in_fd, off, count, socket);
+}
+#endif
+/* What the bytes read but not accepted by out_fd cost is a second read of them next time. */
+static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    char buf[16384];
+    ssize_t r, w;
+    if (count > sizeof buf) count = sizeof buf;
+    do r = pread(in_fd, buf, count, *off);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0) return r;
+    do w = socket ? send(out_fd, buf, (size_t)r, MSG_NOSIGNAL) : write(out_fd, buf, (size_t)r);
+    while (w < 0 && errno == EINTR);
+    if (w > 0) *off += (off_t)w;
+    return w;
+}
+
 #if !defined(SOCK_NONBLOCK) || !defined(MSG_NOSIGNAL)
 #error "coro_sched.h: the implementation needs POSIX extensions: put the #defines before any #include, or compile with -D_GNU_SOURCE"
 #endif
@@ -476,6 +520,8 @@ struct coro__sched {
     struct coro__hent *heap;
     size_t nheap, cap_heap;
     uint64_t seq, resumes;
+    coro__task *cur;         /* the task the loop (or a hand-off) switched to last */
+    size_t budget;           /* switches to ready tasks left in this round of the loop */
     coro__fd *fds;
     size_t nfds;
     size_t nfdwait;          /* tasks waiting on fds: the loop has something to wait for */
@@ -950,6 +996,50 @@ static coro__task *coro__enter(coro__sched *s) {
 
 static int coro__deadline_passed(int64_t deadline) { return deadline >= 0 && coro_now() >= deadline; }
 
+/* Leave the running task t for the next one. While the loop's round has switches left and t
+   was itself switched to by the loop (not resumed or raised by another coroutine), control goes
+   straight to the head of the ready queue by a transfer, which puts that task where t was in
+   the resumer chain, under the loop; t itself, when it is the head, just keeps running. Else,
+   and when the round is spent (timers and fds wait between rounds), back to the loop. */
+/* Whether the loop has anything to do between rounds besides starting the next one: when it
+   does not, hand-offs need not stop at the end of the round. */
+static int coro__loop_idle(const coro__sched *s) {
+    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop;
+}
+
+static void coro__switch_out(coro__sched *s, coro__task *t) {
+    coro__task *n = s->ready.head;
+    if ((s->budget || coro__loop_idle(s)) && n && s->cur == t &&
+        (n == t || coro_status(n->co) == CORO_SUSPENDED)) {
+        coro__q_remove(&s->ready, n);
+        s->nready--;
+        if (s->budget) s->budget--;
+        n->state = CORO__RUNNING;
+        s->resumes++;
+        if (n == t) return;
+        s->cur = n;
+        errno = 0;
+        coro_transfer(n->co, NULL);
+        /* t is continued (by whoever), or the transfer failed: a cleanup handler cannot switch
+           away, and then n is untouched and stays first in line */
+        if (errno != ECANCELED || s->cur != n || n->state != CORO__RUNNING ||
+            coro_status(n->co) != CORO_SUSPENDED)
+            return;
+        s->cur = t;
+        s->resumes--;
+        n->state = CORO__READY;
+        n->next = s->ready.head;
+        n->prev = NULL;
+        if (s->ready.head) s->ready.head->prev = n;
+        else s->ready.tail = n;
+        s->ready.head = n;
+        n->queue = &s->ready;
+        s->nready++;
+        return;
+    }
+    coro_yield(NULL);
+}
+
 /* Park t (already registered where it waits) until woken, with an optional deadline. Returns
    0 or an errno value. errno is preserved across the wait. */
 static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
@@ -964,7 +1054,7 @@ static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
     for (;;) {
         uint64_t r = s->resumes;
         errno = 0;
-        coro_yield(NULL);
+        coro__switch_out(s, t);
         err = coro_raised();
         if (t->queue == &s->ready) { /* continued by a raise after it was woken */
             coro__q_remove(&s->ready, t);
@@ -1128,7 +1218,10 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
     }
     t->state = CORO__RUNNING;
     s->resumes++;
+    s->cur = t;
     coro_resume(t->co, NULL);
+    t = s->cur; /* who came back: t may have handed its place on (coro__switch_out) */
+    s->cur = NULL;
     if (t->state == CORO__RUNNING && coro_status(t->co) == CORO_SUSPENDED) {
         /* a bare coro_yield: to the back of the queue, like coro_sched_yield */
         t->state = CORO__READY;
@@ -1166,12 +1259,12 @@ CORO_API int coro_run(void) {
     s->running = 1;
     s->stop = 0;
     while (s->count && !s->stop) {
-        size_t n;
         int timeout;
         coro__timers_fire(s);
-        for (n = s->nready; n && s->ready.head; n--) {
+        for (s->budget = s->nready; s->budget && s->ready.head;) {
             coro__task *t = coro__q_pop(&s->ready);
             s->nready--;
+            s->budget--;
             coro__resume_task(s, t);
         }
         if (s->zombies) coro__reclaim(s);
@@ -1200,15 +1293,27 @@ CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 CORO_API int coro_sched_yield(void) {
     coro__sched *s = coro__s();
     coro__task *t = coro__enter(s);
-    int r;
+    int saved, err;
     if (!t) return -1;
+    /* coro__block's work for a task that waits on nothing and is woken already: to the back of
+       the queue, switch out, and once continued take note of a raise that came meanwhile (the
+       yield itself has completed: the next blocking call fails with it) */
+    saved = errno;
     t->wait = CORO__W_YIELD;
-    coro__wake(s, t, 0); /* straight to the back of the queue */
-    r = coro__block(s, t, -1);
-    if (r) {
-        errno = r;
-        return -1;
+    t->state = CORO__READY;
+    coro__q_push(&s->ready, t);
+    s->nready++;
+    coro__switch_out(s, t);
+    err = coro_raised();
+    if (t->queue == &s->ready) { /* continued by a raise before its turn came */
+        coro__q_remove(&s->ready, t);
+        s->nready--;
     }
+    if (err) t->pending_raise = err;
+    t->state = CORO__RUNNING;
+    t->wait = CORO__W_NONE;
+    t->budget = CORO_SCHED_IO_BUDGET;
+    errno = saved;
     return 0;
 }
 
@@ -1692,6 +1797,55 @@ CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_
         total += iov[i].iov_len;
     }
     return coro__write_all(fd, iov, iovcnt, total, deadline);
+}
+
+CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t count, int64_t deadline) {
+    coro__sched *s = coro__s();
+    coro__task *t = coro__me(s);
+    size_t done = 0;
+    coro__fd *e;
+    int tried = 0, saved = errno;
+    if (!offset || *offset < 0 || count > (size_t)SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (in_fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (coro__raise_pending(t)) return -1;
+    for (;;) {
+        if (!(e = coro__fd_get(s, out_fd))) return -1;
+        if (done == count) {
+            coro__spend(s, t);
+            errno = saved;
+            return (ssize_t)count;
+        }
+        if ((e->ready & CORO_WRITE) || (!tried && (!t || coro__deadline_passed(deadline)))) {
+            size_t want = count - done;
+            ssize_t n = coro__sendfile_once(out_fd, in_fd, offset, want, e->socket);
+            tried = 1;
+            if (n > 0) {
+                done += (size_t)n; /* short: out_fd is full or the file ended; the next try says which */
+                continue;
+            } else if (n == 0) { /* the file ended before count */
+                coro__spend(s, t);
+                errno = saved;
+                return (ssize_t)done;
+            } else if (errno == EINTR) {
+                continue;
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                e->ready = (unsigned char)(e->ready & ~CORO_WRITE);
+            } else {
+                return -1;
+            }
+        }
+        if (!t) {
+            errno = EPERM;
+            return -1;
+        }
+        if (coro__fd_wait(s, t, out_fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
+    }
 }
 
 static void coro__fd_drop(coro__sched *s, int fd) {

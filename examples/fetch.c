@@ -8,6 +8,9 @@
    keeps its connection when the next URL has the same host and port and the server agreed to
    keep it (HTTP/1.1 keep-alive), and retries once on a fresh connection if a kept one turns out
    to have been closed by the server meanwhile.
+   An interim response (100 Continue, 103 Early Hints, any 1xx but 101) is skipped: the final
+   one that follows is the answer. Status and header lines may be up to 32 KiB long
+   (RESPONSE_LINE_MAX); a longer one fails the request with "response line too long".
    It reports one line per URL (status, bytes of body, milliseconds) and a summary line
        requests N errors E rps R peak_coroutines P rss_kb K
    where an error is a request that got no complete response or a status of 400 or more, peak
@@ -17,7 +20,6 @@
 
    Seed: corourl.py ("fetch an http url with a coroutine") and crawler.py ("uses a pool of
    'worker threads'", "async dns") of the eGroups coroutine library
-   (seeds/egroups-coro-readme.txt).
 
    Build and run, from the repository root:
        cc -O2 -I. examples/fetch.c -o fetch -pthread
@@ -140,6 +142,11 @@ static int add_url(const char *text) {
     return 0;
 }
 
+/* The longest status or header line accepted (without its CRLF). Real servers send long
+   Set-Cookie and Content-Security-Policy lines; nginx and Apache accept 8 KiB per request line,
+   curl 100 KiB per response header. */
+#define RESPONSE_LINE_MAX 32768
+
 /* >>reader: a small buffered reader over a socket, one per worker (it outlives requests on a
    kept connection) */
 struct reader {
@@ -157,7 +164,8 @@ static ssize_t rd_fill(struct reader *r, int64_t deadline) {
     return n;
 }
 
-/* One line without its CR LF into line (cap bytes). 0, or -1 with *why. */
+/* One line without its CR LF into line (cap bytes, so at most cap - 1 of them). 0, or -1 with
+   *why. */
 static int rd_line(struct reader *r, char *line, size_t cap, int64_t deadline, const char **why) {
     size_t used = 0;
     for (;;) {
@@ -230,8 +238,8 @@ static long long chunked_body(struct reader *r, int64_t deadline, const char **w
 }
 
 static int request(struct reader *r, const struct url *u, int64_t deadline, struct result *res) {
-    char req[2048], line[2048], port[8] = "";
-    int n, http10, conn_close = 0, conn_keep = 0, chunked = 0, v6 = strchr(u->host, ':') != NULL;
+    char req[2048], line[RESPONSE_LINE_MAX + 1], port[8] = "";
+    int n, http10, conn_close = 0, conn_keep = 0, chunked = 0, interim = 0, v6 = strchr(u->host, ':') != NULL;
     long long length = -1;
     if (u->port != 80) snprintf(port, sizeof port, ":%d", u->port);
     n = snprintf(req, sizeof req,
@@ -240,6 +248,7 @@ static int request(struct reader *r, const struct url *u, int64_t deadline, stru
                  u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", port);
     if (n < 0 || (size_t)n >= sizeof req) return res->why = "URL too long", -1;
     if (coro_write(r->fd, req, (size_t)n, deadline) < 0) return res->why = strerror(errno), -1;
+next_response: /* after an interim (1xx) response, the final one follows */
     if (rd_line(r, line, sizeof line, deadline, &res->why) != 0) return -1;
     res->got_any = 1;
     if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[7]) || line[8] != ' ' ||
@@ -248,6 +257,7 @@ static int request(struct reader *r, const struct url *u, int64_t deadline, stru
         return res->why = "not an HTTP/1.x response", -1;
     http10 = line[7] == '0';
     res->status = atoi(line + 9);
+    if (res->status == 101) return res->why = "101 Switching Protocols, which was not asked for", -1;
     for (;;) { /* header fields */
         char *colon, *v;
         if (rd_line(r, line, sizeof line, deadline, &res->why) != 0) return -1;
@@ -268,9 +278,15 @@ static int request(struct reader *r, const struct url *u, int64_t deadline, stru
             if (strstr(v, "keep-alive") || strstr(v, "Keep-Alive")) conn_keep = 1;
         }
     }
+    if (res->status < 200) { /* 100 Continue, 103 Early Hints, ...: no body, not the answer */
+        if (++interim > 100) return res->why = "more than 100 interim responses", -1;
+        conn_close = conn_keep = chunked = 0;
+        length = -1;
+        goto next_response;
+    }
     res->keep = !conn_close && (!http10 || conn_keep);
-    if (res->status < 200 || res->status == 204 || res->status == 304) {
-        res->bytes = 0; /* no body (a 1xx interim response is not expected for a GET) */
+    if (res->status == 204 || res->status == 304) {
+        res->bytes = 0; /* no body */
     } else if (chunked) {
         if ((res->bytes = chunked_body(r, deadline, &res->why)) < 0) return -1;
     } else if (length >= 0) {

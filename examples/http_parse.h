@@ -15,10 +15,16 @@
    the parts of the request line, no whitespace before a header's colon, no folded header lines,
    no control characters, Content-Length all digits and never contradicted, not both
    Content-Length and Transfer-Encoding, exactly one Host in HTTP/1.1. Lines may end in CRLF or a
-   bare LF. The target must be origin-form ("/path?query") or "*". A line that is complete is
+   bare LF. The target must be origin-form ("/path?query"), absolute-form
+   ("http://host:port/path?query", which RFC 9112 requires servers to accept; req.authority is
+   then the host:port part and the path "/" when the target has none) or "*". A line that is complete is
    checked at once, so a bad request line is rejected before the rest of the head arrives.
    Bounding the head's size is the caller's job: a buffer that fills up while the result is
-   still HTTP_INCOMPLETE is a 431. More than HTTP_MAX_HEADERS header lines is a 431 here. */
+   still HTTP_INCOMPLETE is a 431. More than HTTP_MAX_HEADERS header lines is a 431 here.
+
+   Helpers for header values (also fuzzed): http_parse_range (a Range header against a file
+   size), http_parse_date (an IMF-fixdate, as in If-Modified-Since), http_etag_match (an
+   If-None-Match list against an entity tag). */
 #ifndef HTTP_PARSE_H
 #define HTTP_PARSE_H
 
@@ -44,6 +50,7 @@ struct http_header {
 struct http_request {
     struct http_str method, target; /* target = path + ("?" query) */
     struct http_str path, query;    /* query.p is NULL when the target has no '?' */
+    struct http_str authority;      /* host[:port] of an absolute-form target, else p NULL */
     int major, minor;               /* HTTP/major.minor; major is always 1 on success */
     size_t nheaders;
     struct http_header headers[HTTP_MAX_HEADERS];
@@ -115,15 +122,36 @@ static inline int http__request_line(const char *p, size_t n, struct http_reques
         req->path = req->target;
         return 0;
     }
-    if (req->target.p[0] != '/') return http__fail(req, 400, "target is not origin-form");
     req->path = req->target;
+    if (req->target.p[0] != '/') { /* absolute-form: scheme "://" authority [path] */
+        struct http_str t = req->target, scheme;
+        size_t k = 0, a;
+        while (k < t.len && t.p[k] != ':') k++;
+        scheme.p = t.p;
+        scheme.len = k;
+        if (!(http_str_ieq(scheme, "http") || http_str_ieq(scheme, "https")) || t.len - k < 3 ||
+            t.p[k + 1] != '/' || t.p[k + 2] != '/')
+            return http__fail(req, 400, "target is neither origin-form nor absolute-form");
+        a = k += 3;
+        while (k < t.len && t.p[k] != '/' && t.p[k] != '?' && t.p[k] != '#') k++;
+        if (k == a || memchr(t.p + a, '@', k - a) || (k < t.len && t.p[k] == '#'))
+            return http__fail(req, 400, "bad authority in absolute-form target");
+        req->authority.p = t.p + a;
+        req->authority.len = k - a;
+        req->path.p = t.p + k;
+        req->path.len = t.len - k;
+    }
     {
-        const char *q = (const char *)memchr(req->target.p, '?', req->target.len);
+        const char *q = (const char *)memchr(req->path.p, '?', req->path.len);
         if (q) {
-            req->path.len = (size_t)(q - req->target.p);
             req->query.p = q + 1;
-            req->query.len = req->target.len - req->path.len - 1;
+            req->query.len = req->path.len - (size_t)(q - req->path.p) - 1;
+            req->path.len = (size_t)(q - req->path.p);
         }
+    }
+    if (req->path.len == 0) { /* "http://host" or "http://host?q" means "/" */
+        req->path.p = "/";
+        req->path.len = 1;
     }
     return 0;
 }
@@ -223,6 +251,115 @@ static inline int http_parse_request(const char *buf, size_t len, struct http_re
     if (hosts > 1) return http__fail(req, 400, "more than one Host");
     req->keep_alive = req->minor >= 1 ? !close : (keep && !close);
     return (int)req->head_len;
+}
+
+/* A decimal number of at most 18 digits (so it cannot overflow); 0, or -1 if there is none. */
+static inline int http__number(const char *p, size_t n, size_t *i, unsigned long long *v) {
+    size_t start = *i;
+    *v = 0;
+    while (*i < n && p[*i] >= '0' && p[*i] <= '9' && *i - start < 18)
+        *v = *v * 10 + (unsigned long long)(p[(*i)++] - '0');
+    return *i > start && !(*i < n && p[*i] >= '0' && p[*i] <= '9') ? 0 : -1;
+}
+
+/* http_parse_range: a Range header value against a representation of size bytes. Returns 1 and
+   the inclusive byte range [*first, *last] for one satisfiable range ("bytes=A-B", "bytes=A-",
+   "bytes=-N"); -1 when it is valid but cannot be satisfied (A at or past the end, or "-0"),
+   which is a 416; 0 when it is to be ignored and the whole representation sent: a syntax
+   error, another unit, or several ranges (RFC 9110 allows a server to ignore Range). */
+static inline int http_parse_range(struct http_str v, unsigned long long size,
+                                   unsigned long long *first, unsigned long long *last) {
+    size_t i = 6, n = v.len;
+    unsigned long long a = 0, b = 0;
+    int has_a = 0, has_b = 0;
+    struct http_str unit;
+    unit.p = v.p;
+    unit.len = 6;
+    if (n < 7 || !http_str_ieq(unit, "bytes=")) return 0;
+    while (i < n && (v.p[i] == ' ' || v.p[i] == '\t')) i++;
+    if (i < n && v.p[i] != '-') {
+        if (http__number(v.p, n, &i, &a) != 0) return 0;
+        has_a = 1;
+    }
+    if (i == n || v.p[i] != '-') return 0;
+    i++;
+    if (i < n && v.p[i] >= '0' && v.p[i] <= '9') {
+        if (http__number(v.p, n, &i, &b) != 0) return 0;
+        has_b = 1;
+    }
+    while (i < n && (v.p[i] == ' ' || v.p[i] == '\t')) i++;
+    if (i != n) return 0; /* several ranges, or junk */
+    if (!has_a && !has_b) return 0;
+    if (has_a && has_b && b < a) return 0; /* invalid, so ignored */
+    if (!has_a) { /* the last b bytes */
+        if (b == 0 || size == 0) return -1;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 1;
+    }
+    if (a >= size) return -1;
+    *first = a;
+    *last = has_b && b < size - 1 ? b : size - 1;
+    return 1;
+}
+
+/* http_parse_date: an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") into seconds since 1970.
+   0, or -1 if v is not one (the obsolete RFC 850 and asctime forms included: a cache
+   validator that cannot be read is ignored). */
+static inline int http_parse_date(struct http_str v, long long *t) {
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char *p = v.p;
+    int d, mo, y, hh, mm, ss, k;
+    long long days, yy;
+    if (v.len != 29 || p[3] != ',' || p[4] != ' ' || p[7] != ' ' || p[11] != ' ' || p[16] != ' ' ||
+        p[19] != ':' || p[22] != ':' || p[25] != ' ' || memcmp(p + 26, "GMT", 3) != 0)
+        return -1;
+    for (k = 0; k < 29; k++)
+        if ((k == 5 || k == 6 || (k >= 12 && k <= 15) || k == 17 || k == 18 || k == 20 || k == 21 ||
+             k == 23 || k == 24) && (p[k] < '0' || p[k] > '9'))
+            return -1;
+    for (mo = 0; mo < 12; mo++)
+        if (memcmp(p + 8, months + 3 * mo, 3) == 0) break;
+    if (mo == 12) return -1;
+    d = (p[5] - '0') * 10 + p[6] - '0';
+    y = (p[12] - '0') * 1000 + (p[13] - '0') * 100 + (p[14] - '0') * 10 + p[15] - '0';
+    hh = (p[17] - '0') * 10 + p[18] - '0';
+    mm = (p[20] - '0') * 10 + p[21] - '0';
+    ss = (p[23] - '0') * 10 + p[24] - '0';
+    if (d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60) return -1;
+    /* days from 1970-01-01 to y-(mo+1)-d (civil calendar, proleptic Gregorian) */
+    yy = mo < 2 ? y - 1 : y;
+    {
+        long long era = (yy >= 0 ? yy : yy - 399) / 400, yoe = yy - era * 400;
+        long long mp = (mo + 10) % 12, doy = (153 * mp + 2) / 5 + d - 1;
+        long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        days = era * 146097 + doe - 719468;
+    }
+    *t = days * 86400 + hh * 3600 + mm * 60 + ss;
+    return 0;
+}
+
+/* http_etag_match: does the If-None-Match value list (entity tags separated by commas, or "*")
+   name etag (a quoted entity tag such as "\"5f1-2a\"")? Weak comparison: a W/ prefix on
+   either side is ignored, as RFC 9110 prescribes for If-None-Match. */
+static inline int http_etag_match(struct http_str list, const char *etag) {
+    size_t i = 0, elen;
+    if (etag[0] == 'W' && etag[1] == '/') etag += 2;
+    elen = strlen(etag);
+    while (i < list.len) {
+        size_t s, e;
+        while (i < list.len && (list.p[i] == ' ' || list.p[i] == '\t' || list.p[i] == ',')) i++;
+        if (i == list.len) break;
+        if (list.p[i] == '*') return 1;
+        if (list.len - i >= 2 && list.p[i] == 'W' && list.p[i + 1] == '/') i += 2;
+        if (i == list.len || list.p[i] != '"') return 0; /* malformed: no match */
+        s = i++;
+        while (i < list.len && list.p[i] != '"') i++;
+        if (i == list.len) return 0;
+        e = ++i;
+        if (e - s == elen && memcmp(list.p + s, etag, elen) == 0) return 1;
+    }
+    return 0;
 }
 
 #endif /* HTTP_PARSE_H */

@@ -1,45 +1,63 @@
-/* httpd.c - a small HTTP/1.1 server: one coroutine per connection, keep-alive, static files.
+/* httpd.c - a small HTTP/1.1 static file server: one coroutine per connection, keep-alive.
 
    What it shows: a request/response server written as plain sequential code per connection
-   (read a head, answer, repeat while the client keeps the connection) with every limit a
-   server on the open network needs: a deadline for each request (a client that sends nothing,
-   or half a request, for -T seconds is closed), a bounded head (8 KiB, then 431), at most 32
-   header lines, no path escaping the document root, lingering close so an error answer is not
-   lost to a reset, and a clean stop on SIGINT/SIGTERM. The parser is a separate function over
-   bytes (examples/http_parse.h) so that it can be fuzzed (fuzz/fuzz_http.c).
+   (read a head, answer, repeat while the client keeps the connection) that costs about what a
+   hand-written event-loop server costs (bench/servers/http.sh holds it against nginx and
+   lighttpd), with every limit a server on the open network needs: a deadline for each request
+   (a client that sends nothing, or half a request, for -T seconds is closed; a 408 if it had
+   begun), a bounded head (8 KiB, then 431), at most 32 header lines, no path escaping the
+   document root, lingering close so an error answer is not lost to a reset, and a graceful stop
+   on SIGINT/SIGTERM. The parser is a separate function over bytes (examples/http_parse.h) so
+   that it can be fuzzed (fuzz/fuzz_http.c).
 
-   Files: open(), stat() and read() of a regular file never return EAGAIN (epoll refuses regular
-   files), so on a cold cache or a network file system each of them would stall every
-   connection of the thread. They run on coro_sched.h's worker threads with coro_offload: one
-   job resolves and opens the file (realpath, then a check that the result is still under the
-   root, so neither ".." nor a symlink can leave it), then one job per 16 KiB chunk reads it
-   with pread. Chunks keep a big file from holding a connection's memory or a worker for long;
-   the first chunk goes out in the same write as the head.
+   Files: open() and stat() of a file never return EAGAIN, so on a cold cache or a network file
+   system each of them would stall every connection of the thread: they run on coro_sched.h's
+   worker threads (coro_offload), which resolve the path (realpath, then a check that the result
+   is still under the root, so neither ".." nor a symlink can leave it), open it and read its
+   first 16 KiB. The open file is then shared by the requests for that path for a second (a
+   small cache, like nginx's open_file_cache), so a busy file costs no thread hop at all: a
+   small one is answered with one writev (head and body), a larger one with a writev (head and
+   the first 16 KiB) and coro_sendfile for the rest, which the kernel copies from the page cache.
+   All socket I/O goes through three functions (>>io below), the place to plug in TLS.
 
-   Answers: GET and HEAD (200, with Content-Length, Content-Type, Date, Server); 400 for a
-   malformed request, 403, 404, 405 with "Allow: GET, HEAD" for any other method, 408 when a
-   started request times out, 414, 431 for a head over 8 KiB or too many header lines, 505 for
-   HTTP/2+. HTTP/1.1 keeps the connection unless "Connection: close"; HTTP/1.0 closes unless
-   "Connection: keep-alive". A request body of up to 64 KiB is read and discarded (the
-   connection stays usable); a larger or chunked one gets its answer and a closed connection.
+   Answers: GET and HEAD with Content-Length, Content-Type (by extension, any case), Date,
+   Last-Modified, ETag and Accept-Ranges; 304 when If-None-Match (or, without it,
+   If-Modified-Since) says the client's copy is current; 206 for one byte range (Range, with
+   If-Range), 416 when it cannot be satisfied; several ranges are answered with the whole file;
+   301 to DIR/ for a directory named without its slash (then DIR/index.html); 400 for a
+   malformed request, 403, 404, 405 with "Allow: GET, HEAD" for any other method, 408, 414,
+   431, 505 for HTTP/2+. Request targets may be origin-form or absolute-form
+   ("GET http://host/path", as proxies send). HTTP/1.1 keeps the connection unless
+   "Connection: close"; HTTP/1.0 closes unless "Connection: keep-alive". A request body of up
+   to 64 KiB is read and discarded (the connection stays usable); a larger or chunked one gets
+   its answer and a closed connection.
 
-   Seed: coro_ehttpd.py, the "medusa-ish web server" of the eGroups coroutine library
-   (seeds/egroups-coro-readme.txt).
+   Stopping: on SIGINT/SIGTERM it stops accepting, closes idle connections, and lets requests
+   in progress finish (a download in flight completes) for up to -g seconds; then whatever is
+   left is cancelled. A second signal cancels at once.
+
+   Seed: coro_ehttpd.py, the "medusa-ish web server" of the eGroups coroutine library.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/httpd.c -o httpd -pthread
        ./httpd -p 8080 -d examples        # then: curl -v http://127.0.0.1:8080/fringe.c
    Options: -p PORT (0 = any free port, the default), -b ADDR (127.0.0.1), -d DIR (serve files;
-   without it only the built-in page at / and /hello), -T SECONDS per request (10), -v (log
+   without it only the built-in page at / and /hello), -T SECONDS per request (10), -g SECONDS
+   to drain at a stop (10), -l FILE access log in the common log format ("-" = stderr), -v (log
    each request on stderr), -h. Prints "listening on ADDR:PORT", and at exit
    "httpd: R requests on C connections". */
 #define _FILE_OFFSET_BITS 64 /* files over 2 GiB on 32-bit systems too */
+/* Keep up to this many free stacks for reuse (coro.h's default is 64): connections come and go
+   by the thousand, and a stack unmapped at every dip in their number would be mapped and its
+   pages faulted in again for the next connection. */
+#define CORO_POOL_SIZE 1024
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
 #include "coro_sched.h"
 
 #include "http_parse.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -51,17 +69,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HEAD_MAX 8192          /* bytes of request head a connection buffers */
-#define FILE_CHUNK 16384       /* bytes read from a file per offloaded job */
-#define BODY_DISCARD_MAX 65536 /* request bodies up to this are read and dropped */
-#define LINGER_MS 2000         /* lingering close: how long to drain what the client still sends */
+#define HEAD_MAX 8192            /* bytes of request head a connection buffers */
+#define PREFIX_MAX 16384         /* bytes of each open file kept in memory */
+#define SENDFILE_CHUNK (1 << 20) /* -T applies to each chunk of this size */
+#define CACHE_SLOTS 256          /* open files kept (a power of two) */
+#define CACHE_VALID_MS 1000      /* how long an open file answers for its path */
+#define BODY_DISCARD_MAX 65536   /* request bodies up to this are read and dropped */
+#define LINGER_MS 2000           /* lingering close: how long to drain what the client still sends */
 
 struct conn {
     coro_t *co;
-    int fd, file_fd; /* file_fd: a file being sent, -1 if none */
+    int fd;
+    int busy;                 /* a request is being read or answered (a graceful stop waits) */
+    int nodelay;              /* TCP_NODELAY is set */
+    int status;               /* of the last answer, for the log */
+    unsigned long long sent;  /* body bytes of the last answer, for the log */
+    char peer[48];            /* the client's address, for the log */
     struct conn *prev, *next;
 };
 
@@ -70,35 +97,71 @@ static struct {
     const char *addr;
     char root[PATH_MAX]; /* realpath of -d DIR, "" if none */
     size_t root_len;
-    int64_t timeout_ms;
+    int64_t timeout_ms, drain_ms;
+    FILE *log;
+    coro_t *log_co;
     struct conn *conns;
     unsigned long long requests, connections;
 } srv;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: httpd [-p PORT] [-b ADDR] [-d DIR] [-T SECONDS] [-v] [-h]\n"
+    fprintf(f, "usage: httpd [-p PORT] [-b ADDR] [-d DIR] [-T SECONDS] [-g SECONDS] [-l FILE] [-v] [-h]\n"
                "  -p PORT     port to listen on, 0 = any free port (default 0)\n"
                "  -b ADDR     address to bind (default 127.0.0.1)\n"
                "  -d DIR      serve the files under DIR (default: only the built-in page)\n"
                "  -T SECONDS  time a client has to send each request (default 10)\n"
+               "  -g SECONDS  at SIGINT/SIGTERM, time to let requests in progress finish (default 10)\n"
+               "  -l FILE     access log in the common log format, '-' for stderr (default none)\n"
                "  -v          log every request on stderr\n");
+}
+
+/* >>io: every byte to and from a client goes through these three, so that a connection can
+   carry another transport (TLS, say) by changing them alone */
+static ssize_t conn_read(struct conn *c, void *buf, size_t len, int64_t deadline) {
+    return coro_read(c->fd, buf, len, deadline);
+}
+
+static ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n, int64_t deadline) {
+    return coro_writev(c->fd, iov, n, deadline);
+}
+
+/* count bytes of file_fd from *off on; short only if the file ended first */
+static ssize_t conn_sendfile(struct conn *c, int file_fd, off_t *off, size_t count, int64_t deadline) {
+    return coro_sendfile(c->fd, file_fd, off, count, deadline);
+}
+
+static ssize_t conn_write(struct conn *c, const void *buf, size_t len, int64_t deadline) {
+    struct iovec v;
+    v.iov_base = (void *)(uintptr_t)buf;
+    v.iov_len = len;
+    return conn_writev(c, &v, 1, deadline);
 }
 
 /* >>responses */
 static const char *status_text(int status) {
     switch (status) {
     case 200: return "OK";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
+}
+
+static void format_date(time_t t, char *buf, size_t cap) {
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
 /* The Date header, formatted at most once a second. */
@@ -107,24 +170,67 @@ static const char *http_date(void) {
     static time_t last = (time_t)-1;
     time_t now = time(NULL);
     if (now != last) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        format_date(now, buf, sizeof buf);
         last = now;
     }
     return buf;
 }
 
-/* Format a response head into out (cap bytes); returns its length, or 0 if it does not fit. */
-static size_t format_head(char *out, size_t cap, int status, const char *type,
+/* Appending to a bounded buffer; over is set (and nothing more written) once it would not fit. */
+struct out {
+    char *p;
+    size_t len, cap;
+    int over;
+};
+static void put(struct out *o, const char *s, size_t n) {
+    if (o->over || n > o->cap - o->len) {
+        o->over = 1;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+static void put_str(struct out *o, const char *s) { put(o, s, strlen(s)); }
+static void put_num(struct out *o, unsigned long long v) {
+    char t[24];
+    size_t i = sizeof t;
+    do t[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    put(o, t + i, sizeof t - i);
+}
+
+#define NO_LENGTH ((unsigned long long)-1)
+/* Format a response head into out (cap bytes); returns its length, or 0 if it does not fit.
+   type NULL: no Content-Type; length NO_LENGTH: no Content-Length (both for a 304). extra:
+   more header lines, each ending in CRLF. (By hand rather than snprintf: this is most of the
+   user-space work of answering a request.) */
+static size_t format_head(char *buf, size_t cap, int status, const char *type,
                           unsigned long long length, int keep, int http10, const char *extra) {
-    int n = snprintf(out, cap,
-                     "HTTP/1.1 %d %s\r\nServer: coro-httpd\r\nDate: %s\r\n"
-                     "Content-Type: %s\r\nContent-Length: %llu\r\n%s%s\r\n",
-                     status, status_text(status), http_date(), type, length,
-                     !keep ? "Connection: close\r\n" : http10 ? "Connection: keep-alive\r\n" : "",
-                     extra ? extra : "");
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    struct out o;
+    o.p = buf;
+    o.len = 0;
+    o.cap = cap;
+    o.over = 0;
+    put(&o, "HTTP/1.1 ", 9);
+    put_num(&o, (unsigned long long)status);
+    put(&o, " ", 1);
+    put_str(&o, status_text(status));
+    put(&o, "\r\nServer: coro-httpd\r\nDate: ", 28);
+    put_str(&o, http_date());
+    if (type) {
+        put(&o, "\r\nContent-Type: ", 16);
+        put_str(&o, type);
+    }
+    if (length != NO_LENGTH) {
+        put(&o, "\r\nContent-Length: ", 18);
+        put_num(&o, length);
+    }
+    put(&o, "\r\n", 2);
+    if (!keep) put(&o, "Connection: close\r\n", 19);
+    else if (http10) put(&o, "Connection: keep-alive\r\n", 24);
+    if (extra) put_str(&o, extra);
+    put(&o, "\r\n", 2);
+    return o.over ? 0 : o.len;
 }
 
 /* A whole response with a small body, in one write. 0, or -1 if the write failed. */
@@ -132,12 +238,14 @@ static int send_small(struct conn *c, int status, const char *type, const char *
                       int keep, int http10, const char *extra) {
     char out[2048];
     size_t blen = strlen(body), hl = format_head(out, sizeof out, status, type, blen, keep, http10, extra);
+    c->status = status;
     if (!hl || hl + blen > sizeof out) return -1;
     if (!head_only) {
         memcpy(out + hl, body, blen);
         hl += blen;
+        c->sent = blen;
     }
-    return coro_write(c->fd, out, hl, coro_now() + srv.timeout_ms) < 0 ? -1 : 0;
+    return conn_write(c, out, hl, coro_now() + srv.timeout_ms) < 0 ? -1 : 0;
 }
 
 static int send_error(struct conn *c, int status, int head_only, int keep, int http10) {
@@ -154,93 +262,273 @@ static void linger_close(struct conn *c) {
     int64_t deadline = coro_now() + LINGER_MS;
     size_t total = 0;
     ssize_t n;
+    c->busy = 0;
     if (srv.stopping) return;
     shutdown(c->fd, SHUT_WR);
-    while (total < BODY_DISCARD_MAX && (n = coro_read(c->fd, junk, sizeof junk, deadline)) > 0)
+    while (total < BODY_DISCARD_MAX && (n = conn_read(c, junk, sizeof junk, deadline)) > 0)
         total += (size_t)n;
 }
 
 /* >>files */
-struct open_job {
-    const char *path; /* decoded, starts with '/' */
-    int fd, status;
-    long long size;
-    char real[PATH_MAX];
-};
-
 static int under_root(const char *real) {
     return strncmp(real, srv.root, srv.root_len) == 0 &&
            (real[srv.root_len] == '/' || real[srv.root_len] == 0 ||
             (srv.root_len == 1 && srv.root[0] == '/'));
 }
 
-/* Runs on a worker thread: resolve the path, check it stays under the root, open it. */
+/* The web's types, matched on the extension ignoring case. */
+static const char *content_type(const char *path) {
+    static const char *const map[][2] = {
+        {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
+        {"txt", "text/plain; charset=utf-8"}, {"c", "text/plain; charset=utf-8"},
+        {"h", "text/plain; charset=utf-8"},   {"md", "text/markdown; charset=utf-8"},
+        {"css", "text/css; charset=utf-8"},   {"js", "text/javascript; charset=utf-8"},
+        {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
+        {"map", "application/json"},          {"xml", "application/xml"},
+        {"wasm", "application/wasm"},         {"pdf", "application/pdf"},
+        {"zip", "application/zip"},           {"gz", "application/gzip"},
+        {"tar", "application/x-tar"},         {"csv", "text/csv; charset=utf-8"},
+        {"png", "image/png"},                 {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},               {"gif", "image/gif"},
+        {"webp", "image/webp"},               {"avif", "image/avif"},
+        {"svg", "image/svg+xml"},             {"ico", "image/x-icon"},
+        {"bmp", "image/bmp"},                 {"woff", "font/woff"},
+        {"woff2", "font/woff2"},              {"ttf", "font/ttf"},
+        {"otf", "font/otf"},                  {"mp4", "video/mp4"},
+        {"webm", "video/webm"},               {"ogg", "audio/ogg"},
+        {"mp3", "audio/mpeg"},                {"wav", "audio/wav"},
+        {"m4a", "audio/mp4"},                 {"webmanifest", "application/manifest+json"},
+        {"rss", "application/rss+xml"},       {"atom", "application/atom+xml"},
+        {"epub", "application/epub+zip"},     {"rtf", "application/rtf"}};
+    const char *dot = strrchr(path, '.');
+    size_t i;
+    if (dot && !strchr(dot, '/')) {
+        struct http_str ext;
+        ext.p = dot + 1;
+        ext.len = strlen(dot + 1);
+        for (i = 0; i < sizeof map / sizeof map[0]; i++)
+            if (http_str_ieq(ext, map[i][0])) return map[i][1];
+    }
+    return "application/octet-stream";
+}
+
+/* An open file and what its responses need, shared by the requests for its path for up to
+   CACHE_VALID_MS: then the next request for it resolves and opens it again. The first
+   PREFIX_MAX bytes are kept in memory, so that a small file is answered with one writev and a
+   large one with a writev (head + prefix) and one sendfile. A file replaced by rename is seen
+   at once after that; one rewritten in place may be seen half-old for up to that time. */
+struct fentry {
+    char *key;        /* the decoded request path */
+    unsigned hash;
+    int fd, refs;     /* refs: the cache's own, plus one per response being sent */
+    int refreshing;   /* a request is opening the path again: the others use this meanwhile */
+    off_t size;
+    int64_t checked;  /* coro_now() when it was opened */
+    const char *type;
+    char etag[48], lastmod[40];
+    char meta[160];   /* the header lines every 200/206 for it carries */
+    time_t mtime;
+    char *prefix;
+    size_t prefix_len;
+};
+
+static struct fentry *cache[CACHE_SLOTS];
+
+static void fentry_put(struct fentry *f) {
+    if (!f || --f->refs > 0) return;
+    if (f->fd >= 0) close(f->fd);
+    free(f->prefix);
+    free(f->key);
+    free(f);
+}
+
+static unsigned path_hash(const char *p) {
+    unsigned h = 2166136261u;
+    while (*p) h = (h ^ (unsigned char)*p++) * 16777619u;
+    return h;
+}
+
+/* A file-resolving job, run on a worker thread: realpath, then a check that the result is still
+   under the root (so neither ".." nor a symlink can leave it), open, fstat, read the prefix. */
+struct open_job {
+    const char *path; /* decoded, starts with '/' */
+    int status;       /* 200, or the status to answer (301: a directory without its slash) */
+    struct fentry *f; /* on 200 */
+    /* on the loop's side: requests for a path being opened wait for that job, not make more */
+    unsigned hash;
+    int users, finished;
+    coro_cond_t done;
+    struct open_job *next;
+};
+
+static struct open_job *openings; /* the jobs in flight */
+
 static void *open_job(void *arg) {
     struct open_job *j = (struct open_job *)arg;
-    char full[PATH_MAX];
+    char full[PATH_MAX], real[PATH_MAX];
     struct stat st;
-    int n = snprintf(full, sizeof full, "%s%s", srv.root, j->path);
-    j->fd = -1;
+    struct fentry *f;
+    size_t plen = strlen(j->path);
+    int n = snprintf(full, sizeof full, "%s%s", srv.root, j->path), fd;
+    ssize_t got;
     j->status = 404;
+    j->f = NULL;
     if (n < 0 || (size_t)n >= sizeof full) {
         j->status = 414;
         return NULL;
     }
-    if (!realpath(full, j->real)) {
+    if (!realpath(full, real)) {
         if (errno == EACCES) j->status = 403;
         return NULL;
     }
-    if (!under_root(j->real) || stat(j->real, &st) != 0) return NULL;
+    if (!under_root(real) || stat(real, &st) != 0) return NULL;
     if (S_ISDIR(st.st_mode)) {
-        n = snprintf(full, sizeof full, "%s/index.html", j->real);
-        if (n < 0 || (size_t)n >= sizeof full || !realpath(full, j->real) || !under_root(j->real))
+        if (j->path[plen - 1] != '/') {
+            j->status = 301;
+            return NULL;
+        }
+        n = snprintf(full, sizeof full, "%s/index.html", real);
+        if (n < 0 || (size_t)n >= sizeof full || !realpath(full, real) || !under_root(real))
             return NULL;
     }
-    j->fd = open(j->real, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (j->fd < 0) {
+    fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         if (errno == EACCES) j->status = 403;
         return NULL;
     }
-    if (fstat(j->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(j->fd);
-        j->fd = -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        !(f = (struct fentry *)calloc(1, sizeof *f))) {
+        close(fd);
         return NULL;
     }
-    j->size = (long long)st.st_size;
+    f->fd = fd;
+    f->size = st.st_size;
+    f->mtime = st.st_mtime;
+    f->type = content_type(real);
+    snprintf(f->etag, sizeof f->etag, "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
+             (unsigned long long)st.st_size);
+    format_date(st.st_mtime, f->lastmod, sizeof f->lastmod);
+    snprintf(f->meta, sizeof f->meta, "Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
+             f->lastmod, f->etag);
+    f->prefix_len = st.st_size < PREFIX_MAX ? (size_t)st.st_size : PREFIX_MAX;
+    f->key = strdup(j->path);
+    f->prefix = (char *)malloc(f->prefix_len ? f->prefix_len : 1);
+    if (!f->key || !f->prefix) {
+        f->refs = 1;
+        fentry_put(f);
+        j->status = 500;
+        return NULL;
+    }
+    do got = pread(fd, f->prefix, f->prefix_len, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0 || (size_t)got != f->prefix_len) { /* changed under us: the next request retries */
+        f->refs = 1;
+        fentry_put(f);
+        j->status = 500;
+        return NULL;
+    }
+    f->hash = path_hash(f->key);
+    j->f = f;
     j->status = 200;
     return NULL;
 }
 
-struct read_job {
-    int fd;
-    char *buf;
-    size_t len;
-    off_t off;
-    ssize_t n;
-};
-
-static void *read_job(void *arg) {
-    struct read_job *j = (struct read_job *)arg;
-    do j->n = pread(j->fd, j->buf, j->len, j->off);
-    while (j->n < 0 && errno == EINTR);
-    return NULL;
+static void job_put(struct open_job *j) {
+    if (--j->users == 0) free(j);
 }
 
-static const char *content_type(const char *path) {
-    static const char *const map[][2] = {
-        {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
-        {".txt", "text/plain; charset=utf-8"}, {".c", "text/plain; charset=utf-8"},
-        {".h", "text/plain; charset=utf-8"},   {".md", "text/plain; charset=utf-8"},
-        {".css", "text/css"},                  {".js", "text/javascript"},
-        {".json", "application/json"},         {".png", "image/png"},
-        {".jpg", "image/jpeg"},                {".gif", "image/gif"},
-        {".svg", "image/svg+xml"},             {".ico", "image/x-icon"}};
-    const char *dot = strrchr(path, '.');
+/* The file for a decoded path, with a reference the caller puts back; or NULL and *status
+   (-1: this coroutine was cancelled). */
+static struct fentry *file_get(const char *path, int *status) {
+    unsigned h = path_hash(path);
+    struct fentry **slot = &cache[h & (CACHE_SLOTS - 1)], *f, *old = NULL;
+    struct open_job *j, **pp;
+    int r;
+again:
+    f = *slot;
+    for (j = openings; !f && j; j = j->next)
+        if (j->hash == h && strcmp(j->path, path) == 0) { /* being opened: wait for that */
+            j->users++;
+            while (!j->finished)
+                if (coro_cond_wait(&j->done, coro_now() + srv.timeout_ms) != 0) {
+                    job_put(j);
+                    *status = -1;
+                    return NULL;
+                }
+            *status = j->status;
+            job_put(j);
+            if (*status != 200) return NULL;
+            goto again;
+        }
+    if (f && f->hash == h && strcmp(f->key, path) == 0) {
+        if (f->refreshing || coro_now() - f->checked < CACHE_VALID_MS) {
+            f->refs++;
+            return f;
+        }
+        /* expired: this request opens it again; the ones arriving meanwhile (hundreds, on a
+           busy server) are answered from the old entry instead of each making a job */
+        old = f;
+        old->refreshing = 1;
+        old->refs++;
+    }
+    /* on the heap: if this coroutine is killed during the job, the job still finishes with it */
+    if (!(j = (struct open_job *)malloc(sizeof *j + strlen(path) + 1))) {
+        *status = 500;
+        return NULL;
+    }
+    j->path = strcpy((char *)(j + 1), path);
+    j->f = NULL;
+    j->hash = h;
+    j->users = 1;
+    j->finished = 0;
+    coro_cond_init(&j->done);
+    j->next = openings;
+    openings = j;
+    r = coro_offload(open_job, j, NULL);
+    for (pp = &openings; *pp != j; pp = &(*pp)->next)
+        ;
+    *pp = j->next;
+    j->finished = 1;
+    coro_cond_broadcast(&j->done);
+    if (r != 0) {
+        if (j->f) { /* raised while the job ran: it may have opened it */
+            j->f->refs = 1;
+            fentry_put(j->f);
+        }
+        j->status = 500;
+        job_put(j);
+        if (old) {
+            old->refreshing = 0;
+            fentry_put(old);
+        }
+        *status = -1;
+        return NULL;
+    }
+    *status = j->status;
+    f = j->f;
+    job_put(j);
+    if (old) {
+        old->refreshing = 0;
+        if (*slot == old && !f) { /* gone or changed into something else: forget it */
+            *slot = NULL;
+            fentry_put(old);
+        }
+        fentry_put(old);
+    }
+    if (!f) return NULL;
+    f->checked = coro_now();
+    f->refs = 2; /* the cache's and the caller's */
+    fentry_put(*slot);
+    *slot = f;
+    return f;
+}
+
+static void cache_free(void) {
     size_t i;
-    if (dot && !strchr(dot, '/'))
-        for (i = 0; i < sizeof map / sizeof map[0]; i++)
-            if (strcmp(dot, map[i][0]) == 0) return map[i][1];
-    return "application/octet-stream";
+    for (i = 0; i < CACHE_SLOTS; i++) {
+        fentry_put(cache[i]);
+        cache[i] = NULL;
+    }
 }
 
 /* Percent-decode the request path into out. 0, or the status to answer: 400 for a bad escape,
@@ -276,26 +564,78 @@ static int decode_path(struct http_str p, char *out, size_t cap) {
     return 0;
 }
 
-/* Send the file, the first chunk together with the head. 0, or -1: the connection must close
-   (a write failed, or the file shrank under us so Content-Length cannot be kept). */
-static int send_file(struct conn *c, struct open_job *oj, int head_only, int keep, int http10) {
-    char out[FILE_CHUNK + 512];
-    size_t hl = format_head(out, 512, 200, content_type(oj->real), (unsigned long long)oj->size,
-                            keep, http10, NULL);
-    long long off = 0;
-    if (!hl) return -1;
-    if (head_only || oj->size == 0)
-        return coro_write(c->fd, out, hl, coro_now() + srv.timeout_ms) < 0 ? -1 : 0;
-    while (off < oj->size) {
-        struct read_job rj;
-        rj.fd = c->file_fd;
-        rj.buf = out + hl;
-        rj.len = oj->size - off < FILE_CHUNK ? (size_t)(oj->size - off) : FILE_CHUNK;
-        rj.off = (off_t)off;
-        if (coro_offload(read_job, &rj, NULL) != 0 || rj.n <= 0) return -1;
-        if (coro_write(c->fd, out, hl + (size_t)rj.n, coro_now() + srv.timeout_ms) < 0) return -1;
-        off += rj.n;
-        hl = 0;
+/* Does the request's validator say the client's copy is current (a 304)? If-None-Match wins
+   over If-Modified-Since (RFC 9110 13.2.2). */
+static int not_modified(const struct http_request *req, const struct fentry *f) {
+    const struct http_header *h = http_header_get(req, "if-none-match");
+    long long t;
+    if (h) return http_etag_match(h->value, f->etag);
+    h = http_header_get(req, "if-modified-since");
+    return h && http_parse_date(h->value, &t) == 0 && (long long)f->mtime <= t;
+}
+
+/* Send the file (or the range of it the request asks for): the head and the bytes of the
+   prefix in one writev, the rest with sendfile, a chunk at a time so that -T bounds the time
+   the client may take per chunk. 0, or -1: the connection must close (a write failed, or the
+   file shrank so that Content-Length cannot be kept). */
+static int send_file(struct conn *c, const struct http_request *req, struct fentry *f,
+                     int head_only, int keep, int http10) {
+    char head[768], extra[256];
+    unsigned long long first = 0, last = 0, size = (unsigned long long)f->size, len = size;
+    const struct http_header *range = http_header_get(req, "range");
+    int status = 200, n;
+    size_t hl;
+    struct iovec iov[2];
+    off_t off;
+
+    if (not_modified(req, f)) {
+        n = snprintf(extra, sizeof extra, "ETag: %s\r\nLast-Modified: %s\r\n", f->etag, f->lastmod);
+        /* no Content-Length: a 304's would describe the 200's body */
+        if (n < 0 || (size_t)n >= sizeof extra ||
+            !(hl = format_head(head, sizeof head, 304, NULL, NO_LENGTH, keep, http10, extra)))
+            return -1;
+        c->status = 304;
+        return conn_write(c, head, hl, coro_now() + srv.timeout_ms) < 0 ? -1 : 0;
+    }
+    if (range) {
+        const struct http_header *ifr = http_header_get(req, "if-range");
+        int r = ifr && !http_str_ieq(ifr->value, f->etag) && !http_str_ieq(ifr->value, f->lastmod)
+                    ? 0 : http_parse_range(range->value, size, &first, &last);
+        if (r < 0) {
+            n = snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n", size);
+            if (n < 0 || (size_t)n >= sizeof extra) return -1;
+            c->status = 416;
+            return send_small(c, 416, "text/plain", "416 Range Not Satisfiable\n", head_only, keep,
+                              http10, extra);
+        }
+        if (r > 0) {
+            status = 206;
+            len = last - first + 1;
+        }
+    }
+    n = status == 206 ? snprintf(extra, sizeof extra, "%sContent-Range: bytes %llu-%llu/%llu\r\n",
+                                 f->meta, first, last, size)
+                      : 0;
+    if (n < 0 || (size_t)n >= sizeof extra ||
+        !(hl = format_head(head, sizeof head, status, f->type, len, keep, http10,
+                           status == 206 ? extra : f->meta)))
+        return -1;
+    c->status = status;
+    iov[0].iov_base = head;
+    iov[0].iov_len = hl;
+    iov[1].iov_base = f->prefix + (first < f->prefix_len ? (size_t)first : 0);
+    iov[1].iov_len = head_only || first >= f->prefix_len ? 0
+                     : (size_t)(len < f->prefix_len - first ? len : f->prefix_len - first);
+    if (conn_writev(c, iov, 2, coro_now() + srv.timeout_ms) < 0) return -1;
+    if (head_only) return 0;
+    c->sent = iov[1].iov_len;
+    off = (off_t)(first + iov[1].iov_len);
+    while (c->sent < len) {
+        size_t want = len - c->sent < SENDFILE_CHUNK ? (size_t)(len - c->sent) : SENDFILE_CHUNK;
+        ssize_t got = conn_sendfile(c, f->fd, &off, want, coro_now() + srv.timeout_ms);
+        if (got <= 0) return -1;
+        c->sent += (unsigned long long)got;
+        if ((size_t)got < want) return -1; /* the file shrank */
     }
     return 0;
 }
@@ -316,8 +656,8 @@ static int respond(struct conn *c, const struct http_request *req) {
     int keep = req->keep_alive && !srv.stopping && !req->chunked &&
                req->content_length <= BODY_DISCARD_MAX;
     int status;
-    char path[PATH_MAX];
-    struct open_job oj;
+    static char path[PATH_MAX]; /* used only before the first wait: one for all connections */
+    struct fentry *f;
 
     if (!get && !head_only) return send_error(c, 405, 0, keep, http10) < 0 ? -1 : keep;
     if (req->path.p[0] != '/') return send_error(c, 400, head_only, 0, http10) < 0 ? -1 : 0; /* "*" */
@@ -328,18 +668,21 @@ static int respond(struct conn *c, const struct http_request *req) {
                           NULL) < 0 ? -1 : keep;
     if (!srv.root[0]) return send_error(c, 404, head_only, keep, http10) < 0 ? -1 : keep;
 
-    memset(&oj, 0, sizeof oj);
-    oj.path = path;
-    oj.fd = -1;
-    if (coro_offload(open_job, &oj, NULL) != 0) {
-        if (oj.fd >= 0) close(oj.fd); /* raised while the job ran: it may have opened it */
-        return -1;
+    if (!(f = file_get(path, &status))) {
+        char loc[PATH_MAX + 64];
+        int n;
+        if (status < 0) return -1;
+        if (status != 301) return send_error(c, status, head_only, keep, http10) < 0 ? -1 : keep;
+        /* a directory named without its slash: relative links in its index need the slash */
+        n = snprintf(loc, sizeof loc, "Location: %.*s/%s%.*s\r\n", (int)req->path.len, req->path.p,
+                     req->query.p ? "?" : "", req->query.p ? (int)req->query.len : 0,
+                     req->query.p ? req->query.p : "");
+        if (n < 0 || (size_t)n >= sizeof loc) return send_error(c, 414, head_only, 0, http10) < 0 ? -1 : 0;
+        return send_small(c, 301, "text/plain", "301 Moved Permanently\n", head_only, keep, http10,
+                          loc) < 0 ? -1 : keep;
     }
-    if (oj.status != 200) return send_error(c, oj.status, head_only, keep, http10) < 0 ? -1 : keep;
-    c->file_fd = oj.fd;
-    status = send_file(c, &oj, head_only, keep, http10);
-    close(c->file_fd);
-    c->file_fd = -1;
+    status = send_file(c, req, f, head_only, keep, http10);
+    fentry_put(f);
     return status < 0 ? -1 : keep;
 }
 
@@ -354,11 +697,35 @@ static ssize_t discard_body(struct conn *c, char *buf, size_t have, size_t head,
     }
     n -= in_buf;
     while (n > 0) {
-        ssize_t r = coro_read(c->fd, buf, n < HEAD_MAX ? (size_t)n : HEAD_MAX, deadline);
+        ssize_t r = conn_read(c, buf, n < HEAD_MAX ? (size_t)n : HEAD_MAX, deadline);
         if (r <= 0) return -1;
         n -= (unsigned long long)r;
     }
     return 0;
+}
+
+/* >>log: the common log format, buffered, flushed once a second and at exit */
+static void access_log(const struct conn *c, const struct http_request *req, int ok) {
+    char when[40];
+    struct tm tm;
+    time_t now;
+    if (!srv.log) return;
+    now = time(NULL);
+    localtime_r(&now, &tm);
+    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S %z", &tm);
+    if (ok) /* the request line as sent, which the parser has checked holds no control bytes */
+        fprintf(srv.log, "%s - - [%s] \"%.*s %.*s HTTP/%d.%d\" %d %llu\n", c->peer, when,
+                (int)req->method.len, req->method.p, (int)req->target.len, req->target.p,
+                req->major, req->minor, c->status, c->sent);
+    else
+        fprintf(srv.log, "%s - - [%s] \"-\" %d %llu\n", c->peer, when, c->status, c->sent);
+}
+
+static void *log_flusher(void *arg) {
+    (void)arg;
+    while (coro_sleep(1000) == 0) fflush(srv.log);
+    fflush(srv.log);
+    return NULL;
 }
 
 static void conn_cleanup(void *arg) {
@@ -366,7 +733,6 @@ static void conn_cleanup(void *arg) {
     if (c->prev) c->prev->next = c->next;
     else srv.conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    if (c->file_fd >= 0) close(c->file_fd);
     coro_close(c->fd);
 }
 
@@ -379,6 +745,7 @@ static void serve(struct conn *c) {
         int64_t deadline = coro_now() + srv.timeout_ms; /* for the whole head */
         int r = have ? http_parse_request(buf, have, &req) : HTTP_INCOMPLETE, keep;
         ssize_t rest;
+        c->busy = have > 0;
         while (r == HTTP_INCOMPLETE) {
             ssize_t n;
             if (have == sizeof buf) {
@@ -387,32 +754,54 @@ static void serve(struct conn *c) {
                 r = HTTP_ERROR;
                 break;
             }
-            n = coro_read(c->fd, buf + have, sizeof buf - have, deadline);
+            n = conn_read(c, buf + have, sizeof buf - have, deadline);
             if (n == 0) return; /* the client closed (maybe mid-request: nobody to answer) */
             if (n < 0) {
-                if (errno == ETIMEDOUT && have > 0 && send_error(c, 408, 0, 0, 0) == 0)
-                    linger_close(c);
+                if (errno == ETIMEDOUT && have > 0) {
+                    c->sent = 0;
+                    if (send_error(c, 408, 0, 0, 0) == 0) {
+                        access_log(c, &req, 0);
+                        linger_close(c);
+                    }
+                }
                 return; /* timed out idle, raised at shutdown, or a failed connection */
             }
+            c->busy = 1; /* a request has begun: a graceful stop lets it finish */
             /* only a new line can complete a line: skip parsing until one arrives */
             if (memchr(buf + have, '\n', (size_t)n)) r = http_parse_request(buf, have + (size_t)n, &req);
             have += (size_t)n;
         }
         srv.requests++;
+        c->sent = 0;
+        c->status = 0;
         if (r == HTTP_ERROR) {
             if (srv.verbose) fprintf(stderr, "httpd: fd %d: %d %s\n", c->fd, req.status, req.reason);
-            if (send_error(c, req.status, 0, 0, 0) == 0) linger_close(c);
+            if (send_error(c, req.status, 0, 0, 0) == 0) {
+                access_log(c, &req, 0);
+                linger_close(c);
+            }
             return;
         }
         keep = respond(c, &req);
+        access_log(c, &req, 1);
         if (srv.verbose)
-            fprintf(stderr, "httpd: fd %d: %.*s %.*s -> %s\n", c->fd, (int)req.method.len,
-                    req.method.p, (int)req.target.len, req.target.p,
+            fprintf(stderr, "httpd: fd %d: %.*s %.*s -> %d, %s\n", c->fd, (int)req.method.len,
+                    req.method.p, (int)req.target.len, req.target.p, c->status,
                     keep > 0 ? "keep-alive" : keep == 0 ? "close" : "failed");
         if (keep < 0) return;
-        if (keep == 0) {
-            linger_close(c);
+        if (keep == 0 || srv.stopping) {
+            /* only when the client may still be sending: a body, or requests after this one
+               (as nginx does; closing with nothing unread needs no lingering) */
+            if (req.chunked || req.content_length > 0 || have > (size_t)r) linger_close(c);
             return;
+        }
+        if (!c->nodelay) {
+            /* Kept: from now on a response's last small segment must not wait for the ACK of
+               the one before (Nagle). Set here rather than at accept, as nginx does: a
+               connection that ends after one answer never needs it, its close pushes. */
+            int one = 1;
+            setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            c->nodelay = 1;
         }
         rest = discard_body(c, buf, have, (size_t)r, req.content_length, deadline);
         if (rest < 0) return;
@@ -422,15 +811,15 @@ static void serve(struct conn *c) {
 
 static void *http_conn(void *arg) {
     struct conn self;
-    int one = 1;
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    memset(&self, 0, sizeof self);
     self.fd = (int)(intptr_t)arg;
-    self.file_fd = -1;
     if (srv.stopping) {
         coro_close(self.fd);
         return NULL;
     }
     self.co = coro_current();
-    self.prev = NULL;
     self.next = srv.conns;
     if (srv.conns) srv.conns->prev = &self;
     srv.conns = &self;
@@ -439,7 +828,13 @@ static void *http_conn(void *arg) {
         return NULL;
     }
     srv.connections++;
-    setsockopt(self.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    strcpy(self.peer, "-");
+    if (srv.log && getpeername(self.fd, (struct sockaddr *)&sa, &salen) == 0) {
+        if (sa.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&sa)->sin_addr, self.peer, sizeof self.peer);
+        else if (sa.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&sa)->sin6_addr, self.peer, sizeof self.peer);
+    }
     serve(&self);
     /* Run the cleanup while `self` is alive: left to run at the return, it would run after this
        frame is gone. (When the coroutine is killed it runs from inside the blocking call, with
@@ -464,13 +859,15 @@ static void *acceptor(void *arg) {
     return NULL;
 }
 
-/* Waits for SIGINT/SIGTERM, then: no new connections, and every connection's blocking call
-   fails with ECANCELED, after which it closes and ends (one busy in a file job finishes the
-   job first). coro_run returns when the last one has gone. */
+/* Waits for SIGINT/SIGTERM, then drains: no new connections; idle ones close now; those in the
+   middle of a request finish it (and then close) for up to -g seconds, after which their
+   blocking call fails with ECANCELED and they close too. coro_run returns when the last one
+   has gone. A second signal ends the drain at once. */
 static void *signals(void *arg) {
     sigset_t set;
     struct conn *c, *next;
     int sig;
+    int64_t end;
     (void)arg;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -482,8 +879,21 @@ static void *signals(void *arg) {
     coro_close(srv.lfd);
     for (c = srv.conns; c; c = next) {
         next = c->next; /* only c runs during the raise: next stays valid */
+        if (!c->busy) coro_raise(c->co, ECANCELED);
+    }
+    end = coro_now() + srv.drain_ms;
+    while (srv.conns && coro_now() < end) { /* a look every 50 ms: no hook in every cleanup */
+        int64_t until = coro_now() + 50;
+        if (coro_signal_wait(&set, until < end ? until : end) > 0) {
+            fprintf(stderr, "httpd: second signal, not waiting for responses in flight\n");
+            break;
+        }
+    }
+    for (c = srv.conns; c; c = next) {
+        next = c->next;
         coro_raise(c->co, ECANCELED);
     }
+    if (srv.log_co) coro_raise(srv.log_co, ECANCELED);
     return NULL;
 }
 
@@ -496,12 +906,26 @@ static void *announce(void *arg) {
     return NULL;
 }
 
+static int seconds_arg(int opt, const char *arg, int64_t *ms) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 1 || v > 86400) {
+        fprintf(stderr, "httpd: -%c: '%s' is not a number of seconds (1..86400)\n", opt, arg);
+        return -1;
+    }
+    *ms = (int64_t)v * 1000;
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    const char *dir = NULL;
+    const char *dir = NULL, *log = NULL;
     int opt, port = 0;
     srv.addr = "127.0.0.1";
     srv.timeout_ms = 10000;
-    while ((opt = getopt(argc, argv, "p:b:d:T:vh")) != -1) {
+    srv.drain_ms = 10000;
+    while ((opt = getopt(argc, argv, "p:b:d:T:g:l:vh")) != -1) {
         char *end;
         long v;
         switch (opt) {
@@ -517,14 +941,12 @@ int main(int argc, char **argv) {
         case 'b': srv.addr = optarg; break;
         case 'd': dir = optarg; break;
         case 'T':
-            errno = 0;
-            v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 1 || v > 86400) {
-                fprintf(stderr, "httpd: -T: '%s' is not a number of seconds (1..86400)\n", optarg);
-                return 2;
-            }
-            srv.timeout_ms = (int64_t)v * 1000;
+            if (seconds_arg('T', optarg, &srv.timeout_ms) != 0) return 2;
             break;
+        case 'g':
+            if (seconds_arg('g', optarg, &srv.drain_ms) != 0) return 2;
+            break;
+        case 'l': log = optarg; break;
         case 'v': srv.verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -547,6 +969,14 @@ int main(int argc, char **argv) {
         }
         srv.root_len = strlen(srv.root);
     }
+    if (log) {
+        srv.log = strcmp(log, "-") == 0 ? stderr : fopen(log, "a");
+        if (!srv.log) {
+            fprintf(stderr, "httpd: -l: '%s': %s\n", log, strerror(errno));
+            return 2;
+        }
+        setvbuf(srv.log, NULL, _IOFBF, 65536);
+    }
     if ((srv.lfd = coro_tcp_listen(srv.addr, port, 1024)) < 0) {
         fprintf(stderr, "httpd: listen on %s:%d: %s\n", srv.addr, port, strerror(errno));
         return 1;
@@ -554,7 +984,7 @@ int main(int argc, char **argv) {
     {
         coro_t *s = coro_spawn(signals, NULL, 0), *a = coro_spawn(acceptor, NULL, 0),
                *n = coro_spawn(announce, NULL, 0);
-        if (!s || !a || !n) {
+        if (!s || !a || !n || (srv.log && !(srv.log_co = coro_spawn(log_flusher, NULL, 0)))) {
             fprintf(stderr, "httpd: cannot start: %s\n", strerror(errno));
             return 1;
         }
@@ -564,6 +994,11 @@ int main(int argc, char **argv) {
     }
     if (coro_run() != 0) fprintf(stderr, "httpd: coro_run: %s\n", strerror(errno));
     coro_sched_free();
+    cache_free();
+    if (srv.log) {
+        fflush(srv.log);
+        if (srv.log != stderr) fclose(srv.log);
+    }
     printf("httpd: %llu requests on %llu connections\n", srv.requests, srv.connections);
     return 0;
 }

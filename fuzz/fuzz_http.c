@@ -7,9 +7,14 @@
    - on success every returned string lies inside the head, method and header names are
      non-empty tokens, header values carry no control characters and no surrounding blanks,
      path and query lie inside the target, and the flags are 0 or 1;
+   - an absolute-form target ("http://host/path") has a non-empty authority and a path inside
+     the target (or the literal "/" when it has none);
    - the parser is a function of the bytes it was given: parsing the head alone gives the same
      answer, and a shorter prefix of a complete head is never complete (nor an error: every line
-     of it was valid); a prefix of an incomplete input is incomplete too.
+     of it was valid); a prefix of an incomplete input is incomplete too;
+   - the header-value helpers, run on every header value of a complete head: http_parse_range
+     returns -1, 0, or 1 with first <= last < size (for several sizes), http_parse_date a time
+     within years 0..9999, http_etag_match 0 or 1.
 
    Build and run, from the repository root (make fuzz-run does the same with a time limit):
        clang -g -O1 -fsanitize=fuzzer,address,undefined -I. fuzz/fuzz_http.c -o fuzz_http
@@ -48,15 +53,29 @@ static void check_complete(const char *buf, size_t r, const struct http_request 
     CHECK(inside(req->method, buf, end) && is_tchar_str(req->method));
     CHECK(req->method.p == buf);
     CHECK(inside(req->target, buf, end) && req->target.len > 0);
-    CHECK(req->target.p[0] == '/' || (req->target.len == 1 && req->target.p[0] == '*'));
-    CHECK(inside(req->path, req->target.p, req->target.p + req->target.len));
-    CHECK(req->path.p == req->target.p);
-    if (req->query.p) {
-        CHECK(inside(req->query, req->target.p, req->target.p + req->target.len));
-        CHECK(req->path.len + 1 + req->query.len == req->target.len);
-        CHECK(req->query.p[-1] == '?');
-    } else {
-        CHECK(req->path.len == req->target.len);
+    if (req->target.p[0] == '/' || req->target.p[0] == '*') {
+        CHECK(req->target.p[0] == '/' || req->target.len == 1);
+        CHECK(req->authority.p == NULL);
+        CHECK(inside(req->path, req->target.p, req->target.p + req->target.len));
+        CHECK(req->path.p == req->target.p);
+        if (req->query.p) {
+            CHECK(inside(req->query, req->target.p, req->target.p + req->target.len));
+            CHECK(req->path.len + 1 + req->query.len == req->target.len);
+            CHECK(req->query.p[-1] == '?');
+        } else {
+            CHECK(req->path.len == req->target.len);
+        }
+    } else { /* absolute-form */
+        CHECK(inside(req->authority, req->target.p, req->target.p + req->target.len));
+        CHECK(req->authority.len > 0 && req->authority.p[-1] == '/' && req->authority.p[-2] == '/');
+        CHECK(memchr(req->authority.p, '/', req->authority.len) == NULL);
+        CHECK(req->path.len > 0 && req->path.p[0] == '/');
+        CHECK(inside(req->path, req->target.p, req->target.p + req->target.len) ||
+              (req->path.len == 1 && req->path.p[0] == '/'));
+        if (req->query.p) {
+            CHECK(inside(req->query, req->target.p, req->target.p + req->target.len));
+            CHECK(req->query.p[-1] == '?');
+        }
     }
     CHECK(req->major == 1 && req->minor >= 0 && req->minor <= 9);
     CHECK(req->nheaders <= HTTP_MAX_HEADERS);
@@ -85,6 +104,24 @@ static void check_complete(const char *buf, size_t r, const struct http_request 
     CHECK(req->has_length || req->content_length == 0);
     CHECK(req->content_length <= HTTP_MAX_CONTENT_LENGTH);
     CHECK(req->minor == 0 || http_header_get(req, "host") != NULL);
+    for (i = 0; i < req->nheaders; i++) {
+        static const unsigned long long sizes[] = {0, 1, 2, 100, 16384, 1ull << 40};
+        struct http_str v = req->headers[i].value;
+        size_t k;
+        long long t;
+        int m;
+        for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            unsigned long long first = 7, last = 7;
+            int r = http_parse_range(v, sizes[k], &first, &last);
+            CHECK(r == -1 || r == 0 || r == 1);
+            if (r == 1) CHECK(first <= last && last < sizes[k]);
+        }
+        if (http_parse_date(v, &t) == 0) CHECK(t >= -62167219200ll && t < 253402387200ll);
+        m = http_etag_match(v, "\"5f-1a\"");
+        CHECK(m == 0 || m == 1);
+        m = http_etag_match(v, "W/\"x\"");
+        CHECK(m == 0 || m == 1);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

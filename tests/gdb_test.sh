@@ -2,8 +2,11 @@
 # tests/gdb_test.sh [CONFIG...] - tools/coro-gdb.py against tests/gdb_demo.c in gdb batch mode.
 #
 # CONFIG is one of gcc-O0 gcc-O2 clang-O0 clang-O2 m32-O0 m32-O2 (gcc -m32) aarch64-O0
-# aarch64-O2 (aarch64-linux-gnu-gcc-12, run by qemu-aarch64 -g and debugged with gdb-multiarch
-# through qemu's gdb stub); default: every one whose tools are installed here. For each, the demo is built with -g and gdb runs it to its
+# aarch64-O2 (aarch64-linux-gnu-gcc-12, debugged with gdb-multiarch); default: every one whose
+# tools are installed here. Whether a build runs natively or under an emulator (qemu-i386 where
+# the kernel refuses i386 binaries, qemu-aarch64 on other machines) is decided as for the
+# variants, by tests/probe.sh (CORO_EMULATE=yes/no forces it); under an emulator gdb debugs the
+# program through the emulator's gdb stub. For each, the demo is built with -g and gdb runs it to its
 # gdb_stop_here() breakpoint, where the coro commands must list the coroutines with their names
 # and states, show their stacks (the walker's recursion, the call chain, the resumers, main),
 # report errors cleanly, and leave every register as it was: "finish" and "continue" must then
@@ -75,6 +78,8 @@ order() {
 # gdb in batch mode with the script loaded; the output goes to $LOG
 GDB=gdb
 GDB_INIT=()
+EMU=() # the emulator command running the demo, empty when it runs natively
+HOW=
 QEMU_PID=
 run_gdb() {
     LOG=$1
@@ -93,14 +98,13 @@ run_gdb() {
 starting() {
     local demo=$1
     shift
-    case $CFG in
-    aarch64-*)
+    if [ ${#EMU[@]} -gt 0 ]; then
         # a random port may be taken (qemu then exits): try others; wait until it listens
         local port tries hex
         for tries in 1 2 3 4 5; do
             port=$((20000 + RANDOM % 20000))
             hex=$(printf ':%04X ' "$port")
-            QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64 -g $port "$demo" "$@" >"$OUT/qemu.out" 2>&1 &
+            "${EMU[@]}" -g $port "$demo" "$@" >"$OUT/qemu.out" 2>&1 &
             QEMU_PID=$!
             for _ in $(seq 50); do
                 kill -0 "$QEMU_PID" 2>/dev/null || break
@@ -111,15 +115,15 @@ starting() {
             wait "$QEMU_PID" 2>/dev/null
         done
         START=(-ex "target remote :$port" -ex 'break gdb_stop_here' -ex continue)
-        ;;
-    *) START=(-ex 'break gdb_stop_here' -ex "run $*") ;;
-    esac
+    else
+        START=(-ex 'break gdb_stop_here' -ex "run $*")
+    fi
 }
 
 # ---- the configurations -------------------------------------------------------------------------
 
-build() { # CONFIG -> $OUT/demo-CONFIG, or nonzero
-    local cc opt extra=()
+build() { # CONFIG -> $OUT/demo-CONFIG, or nonzero; EMU: the emulator that runs it, if any
+    local cc opt extra=() emulator=
     case $1 in
     gcc-O0) cc=gcc opt=-O0 ;;
     gcc-O2) cc=gcc opt=-O2 ;;
@@ -132,20 +136,30 @@ build() { # CONFIG -> $OUT/demo-CONFIG, or nonzero
         [ -e /usr/include/asm ] || [ -e "$ROOT/build/m32-include/asm" ] ||
             ln -sfn /usr/include/x86_64-linux-gnu/asm "$ROOT/build/m32-include/asm"
         extra=(-m32 -idirafter "$ROOT/build/m32-include")
+        emulator=qemu-i386
         ;;
     aarch64-O0 | aarch64-O2)
         cc=aarch64-linux-gnu-gcc-12 opt=-${1#aarch64-}
-        local tool
-        for tool in qemu-aarch64 gdb-multiarch; do
-            command -v $tool >/dev/null 2>&1 || { echo "$tool not installed" >"$OUT/build-$1.log"; return 1; }
-        done
+        emulator="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+        command -v gdb-multiarch >/dev/null 2>&1 || { echo "gdb-multiarch not installed" >"$OUT/build-$1.log"; return 1; }
         ;;
     *) return 2 ;;
     esac
     command -v $cc >/dev/null 2>&1 || { echo "$cc not installed" >"$OUT/build-$1.log"; return 1; }
-    command -v $cc >/dev/null 2>&1 || return 1
     $cc -std=c99 -Wall -Wextra $opt -g "${extra[@]}" -I"$ROOT" "$ROOT/tests/gdb_demo.c" \
-        -o "$OUT/demo-$1" -pthread >"$OUT/build-$1.log" 2>&1
+        -o "$OUT/demo-$1" -pthread >"$OUT/build-$1.log" 2>&1 || return 1
+    # natively, or under the emulator: the same decision as the variants'
+    EMU=()
+    HOW=$(bash "$ROOT/tests/probe.sh" "$OUT/probe-$1/exec.env" "$emulator" -- $cc $opt "${extra[@]}") ||
+        { echo "$HOW" >"$OUT/build-$1.log"; return 1; }
+    read -r -a EMU <<<"$(. "$OUT/probe-$1/exec.env" && echo "$CORO_EXEC_WRAP")"
+    # qemu's gdb stub reports no shared libraries (so gdb cannot call pthread_getspecific to find
+    # the thread's coroutines): under an emulator the demo is linked statically
+    if [ ${#EMU[@]} -gt 0 ]; then
+        $cc -std=c99 -Wall -Wextra $opt -g "${extra[@]}" -I"$ROOT" "$ROOT/tests/gdb_demo.c" \
+            -o "$OUT/demo-$1" -pthread -static >"$OUT/build-$1.log" 2>&1 || return 1
+    fi
+    return 0
 }
 
 test_plain() { # the main scenario: list, backtraces, errors, registers, finish, continue
@@ -303,7 +317,7 @@ for CFG in "${configs[@]}"; do
     elif [ $rc -ne 0 ]; then
         case $CFG in
         m32-* | clang-* | aarch64-*)
-            echo "SKIPPED $CFG: cannot build ($(head -n 1 "$OUT/build-$CFG.log" 2>/dev/null || echo 'no compiler'))"
+            echo "SKIPPED $CFG: cannot build or run ($(head -n 1 "$OUT/build-$CFG.log" 2>/dev/null || echo 'no compiler'))"
             continue
             ;;
         esac
@@ -311,6 +325,7 @@ for CFG in "${configs[@]}"; do
         continue
     fi
     demo=$OUT/demo-$CFG
+    echo "=== $CFG runs $HOW"
     GDB=gdb
     GDB_INIT=()
     case $CFG in
@@ -324,10 +339,7 @@ for CFG in "${configs[@]}"; do
     for mode in plain sched; do
         arg=$mode
         [ $mode = plain ] && arg=
-        case $CFG in
-        aarch64-*) out=$(QEMU_LD_PREFIX=/usr/aarch64-linux-gnu timeout 60 qemu-aarch64 "$demo" $arg 2>&1) ;;
-        *) out=$(timeout 60 "$demo" $arg 2>&1) ;;
-        esac
+        out=$(timeout 60 "${EMU[@]}" "$demo" $arg 2>&1)
         rc=$?
         if [ $rc -ne 0 ] || [ "$out" != "gdb_demo: ok" ]; then
             bad "the demo ($mode) fails without gdb (exit $rc): a coro.h problem; its gdb tests skipped" "$out"
@@ -337,13 +349,12 @@ for CFG in "${configs[@]}"; do
     [ -n "$plain_ok" ] && test_plain "$demo"
     [ -n "$sched_ok" ] && test_sched "$demo"
     [ -n "$plain_ok" ] || continue
-    case $CFG in
-    aarch64-*) echo "SKIPPED $CFG syscall, core: qemu's gdb stub has neither syscall catchpoints nor cores" ;;
-    *)
+    if [ ${#EMU[@]} -gt 0 ]; then
+        echo "SKIPPED $CFG syscall, core: ${EMU[0]}'s gdb stub has neither syscall catchpoints nor cores"
+    else
         test_syscall "$demo"
         test_core "$demo"
-        ;;
-    esac
+    fi
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

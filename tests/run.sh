@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# tests/run.sh LABEL WRAPPER -- TEST...
-# Runs each test (a binary, or a script given as "sh:path args"), optionally under WRAPPER
-# (e.g. "valgrind ..." or "qemu-aarch64 ..."; "-" for none), reads the "N passed, M failed" line
-# each prints last, and ends with the sum as "N passed, M failed". A test that crashes or prints
-# no summary counts as one failure.
+# tests/run.sh LABEL RUNNER ENVFILE -- TEST...
+# Runs each test (a binary, or a script given as "sh:path args"), binaries under RUNNER (e.g.
+# "valgrind ...", "" for none) and under the emulator tests/probe.sh chose and wrote to ENVFILE
+# (which also sets what the tests read: CORO_TEST_EMULATOR, CORO_TEST_EXEC_WRAPPER), reads the
+# "N passed, M failed" line each prints last, and ends with the sum as "N passed, M failed".
+# A test that crashes or prints no summary counts as one failure.
 set -u
 label=$1
-wrapper=$2
-shift 3
+runner=$2
+envfile=$3
+shift 4
+CORO_EXEC_WRAP=
+# shellcheck disable=SC1090
+[ -n "$envfile" ] && . "$envfile"
+wrapper="$runner $CORO_EXEC_WRAP"
 total_pass=0
 total_fail=0
 for t in "$@"; do
     case $t in
     sh:*) script=${t#sh:}; cmd=(bash ${script//@/ }); name=${script//@/ } ;;
-    *) if [ "$wrapper" = - ]; then cmd=("$t"); else cmd=($wrapper "$t"); fi; name=$t ;;
+    *) cmd=($wrapper "$t"); name=$t ;;
     esac
     out=$("${cmd[@]}" 2>&1)
     rc=$?

@@ -2,8 +2,8 @@
    reset connections, bad fds, a deadline on every call (and past deadlines as non-blocking
    attempts), one reader and one writer per fd, close/kill/raise of coroutines blocked in I/O,
    EOF, accept backing off when the process is out of fds, coro_wait_fd's level semantics,
-   offload to worker threads, signals as events, pipes, errno per coroutine, and calls from
-   main. Compiled once per backend (epoll, and poll with -DCORO_SCHED_POLL). Scenarios that need
+   offload to worker threads, signals as events, pipes, errno per coroutine, coro_sendfile, and
+   calls from main. Compiled once per backend (epoll, and poll with -DCORO_SCHED_POLL). Scenarios that need
    a fresh process run this program again with the scenario's name (see run_child). */
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
@@ -1759,6 +1759,123 @@ static void test_yielder_does_not_starve(void) {
     coro_close(yl_pipe[1]);
 }
 
+/* ---- 18. coro_sendfile ------------------------------------------------------------------- */
+/* A file of 3 MB (far more than a socket buffers) to a TCP reader that reads slowly at first,
+   and to a pipe: every byte arrives, *offset advances to the end; a count past the file's end
+   returns what there was; the errors of coro_write (EPIPE, ETIMEDOUT, EBADF) and EINVAL. */
+enum { SF_SIZE = 3 * 1024 * 1024 + 123 };
+static unsigned char *sf_data;
+static int sf_file, sf_fds[2];
+static size_t sf_got, sf_bad = (size_t)-1;
+static off_t sf_from;
+static void *sf_reader(void *arg) {
+    unsigned char buf[8192];
+    ssize_t n;
+    (void)arg;
+    coro_sleep(5); /* the sender fills the kernel's buffer and waits */
+    while ((n = coro_read(sf_fds[0], buf, sizeof buf, in_ms(5000))) > 0) {
+        ssize_t i;
+        for (i = 0; i < n; i++)
+            if (buf[i] != sf_data[(size_t)sf_from + sf_got + (size_t)i] && sf_bad == (size_t)-1)
+                sf_bad = sf_got + (size_t)i;
+        sf_got += (size_t)n;
+    }
+    CHECK(n == 0);
+    coro_close(sf_fds[0]);
+    return NULL;
+}
+static void *sf_sender(void *arg) {
+    off_t off = sf_from;
+    (void)arg;
+    CHECK(coro_sendfile(sf_fds[1], sf_file, &off, SF_SIZE - (size_t)sf_from, in_ms(5000)) ==
+          (ssize_t)(SF_SIZE - (size_t)sf_from));
+    CHECK(off == SF_SIZE);
+    CHECK(lseek(sf_file, 0, SEEK_CUR) == 0); /* the file position is not used */
+    coro_close(sf_fds[1]);
+    return NULL;
+}
+static void *sf_tcp_setup(void *arg) {
+    (void)arg;
+    if (tcp_pair(&sf_fds[1], &sf_fds[0]) != 0) return NULL;
+    spawn(sf_reader, NULL);
+    spawn(sf_sender, NULL);
+    return NULL;
+}
+static void *sf_edges(void *arg) {
+    int sv[2];
+    off_t off;
+    char got[16];
+    (void)arg;
+    unix_pair(sv);
+    /* past the end: what there is, *offset at the end */
+    off = SF_SIZE - 5;
+    CHECK(coro_sendfile(sv[0], sf_file, &off, 100, in_ms(1000)) == 5);
+    CHECK(off == SF_SIZE);
+    CHECK(coro_read_full(sv[1], got, 5, in_ms(1000)) == 5 && memcmp(got, sf_data + SF_SIZE - 5, 5) == 0);
+    CHECK(coro_sendfile(sv[0], sf_file, &off, 10, in_ms(1000)) == 0); /* at the end */
+    off = 7;
+    CHECK(coro_sendfile(sv[0], sf_file, &off, 0, in_ms(1000)) == 0 && off == 7);
+    errno = 0;
+    CHECK(coro_sendfile(sv[0], sf_file, NULL, 10, in_ms(1000)) == -1 && errno == EINVAL);
+    off = -1;
+    errno = 0;
+    CHECK(coro_sendfile(sv[0], sf_file, &off, 10, in_ms(1000)) == -1 && errno == EINVAL);
+    off = 0;
+    errno = 0;
+    CHECK(coro_sendfile(sv[0], sf_file, &off, (size_t)SSIZE_MAX + 1, in_ms(1000)) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(coro_sendfile(sv[0], -1, &off, 10, in_ms(1000)) == -1 && errno == EBADF);
+    errno = 0;
+    CHECK(coro_sendfile(-1, sf_file, &off, 10, in_ms(1000)) == -1 && errno == EBADF);
+    /* nobody reads: the deadline; what went out is counted in *offset */
+    off = 0;
+    errno = 0;
+    CHECK(coro_sendfile(sv[0], sf_file, &off, SF_SIZE, in_ms(50)) == -1 && errno == ETIMEDOUT);
+    CHECK(off > 0 && off < SF_SIZE);
+    coro_close(sv[1]);
+    off = 0;
+    errno = 0;
+    CHECK(coro_sendfile(sv[0], sf_file, &off, 10, in_ms(1000)) == -1 &&
+          (errno == EPIPE || errno == ECONNRESET)); /* peer closed */
+    coro_close(sv[0]);
+    return NULL;
+}
+static void test_sendfile(void) {
+    char path[] = "/tmp/coro_test_sendfile.XXXXXX";
+    uint32_t st = 7;
+    size_t i;
+    sf_data = (unsigned char *)malloc(SF_SIZE);
+    CHECK(sf_data != NULL);
+    if (!sf_data) return;
+    for (i = 0; i < SF_SIZE; i++) sf_data[i] = stream_next(&st);
+    sf_file = mkstemp(path);
+    CHECK(sf_file >= 0);
+    if (sf_file < 0) return;
+    unlink(path);
+    CHECK(write(sf_file, sf_data, SF_SIZE) == SF_SIZE);
+    CHECK(lseek(sf_file, 0, SEEK_SET) == 0);
+    /* a TCP connection, whole file */
+    sf_got = 0;
+    sf_from = 0;
+    sf_bad = (size_t)-1;
+    spawn(sf_tcp_setup, NULL);
+    run_all();
+    CHECK(sf_got == SF_SIZE && sf_bad == (size_t)-1);
+    /* a pipe, from an offset */
+    CHECK(coro_pipe(sf_fds) == 0);
+    sf_got = 0;
+    sf_from = 1000001;
+    sf_bad = (size_t)-1;
+    spawn(sf_reader, NULL);
+    spawn(sf_sender, NULL);
+    run_all();
+    CHECK(sf_got == SF_SIZE - 1000001 && sf_bad == (size_t)-1);
+    spawn(sf_edges, NULL);
+    run_all();
+    close(sf_file);
+    free(sf_data);
+}
+
 static const struct helpers_scenario scenarios[] = {
     {"sigpipe_from_main_child", sigpipe_from_main_child},
     {"emfile_child", emfile_child},
@@ -1807,6 +1924,7 @@ int main(int argc, char **argv) {
     RUN_TIMED(test_writev);
     RUN_TIMED(test_tcp_listen_reuseport);
     RUN_TIMED(test_yielder_does_not_starve);
+    RUN_TIMED(test_sendfile);
     coro_sched_free();
     CHECK(coro_count() == 0);
     CHECK(coro_count_alive() == 0);

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# tls_test.sh - coro_tls.h against peers nobody here wrote. Makes a throwaway CA and
+# certificates with the openssl tool (a leaf for localhost and 127.0.0.1, an expired one, a
+# self-signed one, one for another name), runs tests/test_tls.c with them (our server against
+# our client, the verification failures, stalls), then:
+#   - curl and `openssl s_client` against examples/tls_hello's server (our accept side),
+#   - examples/tls_hello's client against `openssl s_server -www` (our connect side),
+#   - that client refusing s_server's certificate when asked for the wrong name.
+# Prints "ok"/"FAIL" per check and "N passed, M failed" (the C test's counts added in).
+# SKIPPED (with 0 passed, 0 failed) where OpenSSL or the binaries are absent.
+#   usage: tests/tls_test.sh BUILD_DIR   (BUILD_DIR/tests/test_tls, BUILD_DIR/examples/tls_hello)
+set -u
+out=${1:?usage: $0 BUILD_DIR}
+passed=0
+failed=0
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "SKIPPED coro_tls tests: the openssl command is not installed"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+if [ ! -x "$out/tests/test_tls" ] || [ ! -x "$out/examples/tls_hello" ]; then
+    echo "SKIPPED coro_tls tests: not built (pkg-config finds no openssl: install libssl-dev)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+wrap=()
+read -r -a wrap <<<"${CORO_TEST_EXEC_WRAPPER:-}"
+if [ ${#wrap[@]} -gt 0 ]; then slow=${CORO_TEST_SLOW:-5}; else slow=${CORO_TEST_SLOW:-1}; fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tls_test.XXXXXX")
+cleanup() {
+    local p
+    for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+ok() { echo "ok $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# ---- certificates (P-256 keys: quick to make) ----
+mk() { # mk NAME SUBJECT_CN SAN [startdate enddate]: a key, and a leaf signed by the test CA
+    local name=$1 cn=$2 san=$3
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/$name.key" \
+        -out "$tmp/$name.csr" -subj "/CN=$cn" 2>/dev/null || return 1
+    printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$san" >"$tmp/$name.ext"
+    if [ $# -ge 5 ]; then
+        openssl ca -batch -config "$tmp/ca.cnf" -cert "$tmp/ca.pem" -keyfile "$tmp/ca.key" \
+            -in "$tmp/$name.csr" -out "$tmp/$name.pem" -startdate "$4" -enddate "$5" -notext \
+            -extfile "$tmp/$name.ext" >/dev/null 2>&1
+    else
+        openssl x509 -req -in "$tmp/$name.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
+            -CAcreateserial -days 2 -extfile "$tmp/$name.ext" -out "$tmp/$name.pem" 2>/dev/null
+    fi
+}
+mkdir -p "$tmp/db"
+: >"$tmp/db/index"
+echo 01 >"$tmp/db/serial"
+cat >"$tmp/ca.cnf" <<EOF
+[ca]
+default_ca = d
+[d]
+database = $tmp/db/index
+serial = $tmp/db/serial
+new_certs_dir = $tmp/db
+default_md = sha256
+policy = p
+[p]
+commonName = supplied
+EOF
+if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/ca.key" \
+        -out "$tmp/ca.pem" -days 2 -subj "/CN=coro test CA" 2>/dev/null &&
+    mk leaf localhost "DNS:localhost,IP:127.0.0.1" &&
+    mk other other.example "DNS:other.example" &&
+    mk old localhost "DNS:localhost,IP:127.0.0.1" 20200101000000Z 20200102000000Z &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/self.key" \
+        -out "$tmp/self.pem" -days 2 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null; then
+    ok "certificates made with openssl"
+else
+    fail "certificates" "openssl could not make them"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+
+# ---- our client and server, in one process ----
+res=$(${wrap[@]+"${wrap[@]}"} "$out/tests/test_tls" "$tmp" 2>&1)
+rc=$?
+summary=$(printf '%s\n' "$res" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+if [ -z "$summary" ]; then
+    printf '%s\n' "$res" | tail -n 20
+    fail "test_tls" "crashed or printed no summary (exit $rc)"
+else
+    p=${summary%% passed*}
+    f=${summary#*passed, }
+    f=${f%% failed}
+    [ "$f" -ne 0 ] || [ $rc -eq 0 ] || f=1
+    [ "$f" -eq 0 ] || printf '%s\n' "$res" | grep -v -E '^[0-9]+ passed' | tail -n 30
+    echo "test_tls: $p passed, $f failed"
+    passed=$((passed + p))
+    failed=$((failed + f))
+fi
+
+# ---- our server (tls_hello serve) against curl and openssl s_client ----
+: >"$tmp/srv.out"
+${wrap[@]+"${wrap[@]}"} "$out/examples/tls_hello" serve "$tmp/leaf.pem" "$tmp/leaf.key" \
+    >"$tmp/srv.out" 2>"$tmp/srv.err" &
+srv=$!
+port=
+for ((i = 0; i < 100 * slow; i++)); do
+    port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/srv.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    fail "tls_hello serve starts" "no 'listening on' line: $(tail -n 2 "$tmp/srv.err")"
+else
+    ok "tls_hello serve starts"
+    if command -v curl >/dev/null 2>&1; then
+        body=$(curl -sS --max-time $((10 * slow)) --cacert "$tmp/ca.pem" \
+            "https://localhost:$port/curl" 2>&1)
+        case $body in
+        *"hello over TLS"*"/curl"*) ok "curl (verifying) against our server" ;;
+        *) fail "curl against our server" "$body" ;;
+        esac
+        body=$(curl -sS --max-time $((10 * slow)) --http1.1 --cacert "$tmp/ca.pem" \
+            "https://127.0.0.1:$port/ip" 2>&1)
+        case $body in
+        *"alpn http/1.1"*) ok "curl by IP address, ALPN http/1.1" ;;
+        *) fail "curl by IP address" "$body" ;;
+        esac
+    else
+        echo "SKIPPED curl against our server: curl not installed"
+    fi
+    resp=$(printf 'GET /s_client HTTP/1.0\r\n\r\n' | timeout $((10 * slow)) openssl s_client \
+        -connect "127.0.0.1:$port" -servername localhost -verify_return_error \
+        -CAfile "$tmp/ca.pem" -quiet 2>&1)
+    case $resp in
+    *"hello over TLS"*"/s_client"*) ok "openssl s_client (verifying) against our server" ;;
+    *) fail "openssl s_client against our server" "$(printf '%s' "$resp" | tail -n 2)" ;;
+    esac
+    resp=$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout $((10 * slow)) openssl s_client \
+        -connect "127.0.0.1:$port" -tls1_2 -quiet 2>&1)
+    case $resp in
+    *"hello over TLS"*) ok "openssl s_client with TLS 1.2" ;;
+    *) fail "openssl s_client -tls1_2" "$(printf '%s' "$resp" | tail -n 2)" ;;
+    esac
+    kill -TERM "$srv" 2>/dev/null
+    for ((i = 0; i < 50 * slow; i++)); do kill -0 "$srv" 2>/dev/null || break; sleep 0.1; done
+    wait "$srv"
+    rc=$?
+    if [ $rc -eq 0 ]; then ok "tls_hello serve exits 0 on SIGTERM"; else
+        fail "tls_hello serve exit" "status $rc: $(tail -n 3 "$tmp/srv.err")"; fi
+fi
+
+# ---- our client (tls_hello get) against openssl s_server -www ----
+openssl s_server -www -accept 127.0.0.1:0 -cert "$tmp/leaf.pem" -key "$tmp/leaf.key" \
+    >"$tmp/ss.out" 2>&1 &
+ss=$!
+port=
+for ((i = 0; i < 100; i++)); do
+    port=$(sed -n 's/^ACCEPT .*:\([0-9][0-9]*\)$/\1/p' "$tmp/ss.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    fail "openssl s_server starts" "$(tail -n 2 "$tmp/ss.out")"
+else
+    resp=$(timeout $((20 * slow)) ${wrap[@]+"${wrap[@]}"} "$out/examples/tls_hello" get localhost \
+        "$port" / "$tmp/ca.pem" 2>&1)
+    rc=$?
+    case $rc:$resp in
+    0:*"HTTP/1.0 200 ok"*"s_server"*) ok "our client (verifying) against openssl s_server -www" ;;
+    *) fail "our client against s_server" "exit $rc: $(printf '%s' "$resp" | tail -n 2)" ;;
+    esac
+    resp=$(timeout $((20 * slow)) ${wrap[@]+"${wrap[@]}"} "$out/examples/tls_hello" get 127.0.0.1 \
+        "$port" / 2>&1)
+    rc=$?
+    case $rc:$resp in
+    1:*"certificate verify failed"*) ok "our client refuses s_server's certificate without the CA" ;;
+    *) fail "our client without the CA" "exit $rc: $(printf '%s' "$resp" | tail -n 2)" ;;
+    esac
+    kill -TERM "$ss" 2>/dev/null
+    wait "$ss" 2>/dev/null
+fi
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
