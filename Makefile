@@ -4,14 +4,17 @@
 #   make test       build and run the whole suite; the last line is "N passed, M failed"
 #   make variants   the suite again in every variant of the table below (gcc and clang at
 #                   -O0/-O2/-O3, -m32, ASan+UBSan, Valgrind, the portable switch, aarch64,
-#                   riscv64, armhf as ARM and Thumb-2 code, ppc64le, s390x); one whose compiler is
+#                   riscv64, armhf as ARM and Thumb-2 code, ppc64le, s390x, Windows x64
+#                   under Wine); one whose compiler is
 #                   absent is SKIPPED, one this kernel cannot run runs under its emulator
 #   make test VARIANT=asan     one variant (names: $(VARIANTS)); make variants VARIANTS="m32 asan"
 #                   runs a few
 #   make bench      benchmarks (not tests): switch/create/RSS table, scheduler rows against Go
-#                   and Boost.Fiber, the corun programs, timers, echo servers
+#                   and Boost.Fiber, the corun programs, timers, echo servers, httpd vs
+#                   nginx/lighttpd and kv vs redis-server (make bench-servers: those two alone)
 #   make demo       the examples doing their job; exits by itself
-#   make install    headers to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig
+#   make install    headers (coro*.h) to $(PREFIX)/include, coro.pc to $(PREFIX)/share/pkgconfig;
+#                   make uninstall removes them (both honour DESTDIR)
 
 # The variants, one line each: adding one (an architecture, a sanitizer) is adding a line.
 #   compiler  the C compiler; a variant whose compiler is not installed is SKIPPED
@@ -31,6 +34,7 @@ clang-O2  | clang                    | clang++ | -O2 -g                         
 clang-O3  | clang                    | clang++ | -O3 -g                                        |                                        |
 m32       | gcc                      | g++     | -O2 -g -m32 -idirafter $(BUILD)/m32-include   | qemu-i386                              |
 asan      | clang                    | clang++ | -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all | | ASAN_OPTIONS=detect_leaks=1:handle_segv=0:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+tsan      | clang                    | clang++ | -O1 -g -fsanitize=thread                      |                                        | TSAN_OPTIONS=halt_on_error=1:exitcode=66 CORO_TEST_QUICK=1
 valgrind  | gcc                      | g++     | -O2 -g                                        |                                        | valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
 aarch64   | aarch64-linux-gnu-gcc-12 | -       | -O2 -g                                        | qemu-aarch64 -L /usr/aarch64-linux-gnu |
 riscv64   | riscv64-linux-gnu-gcc    | -       | -O2 -g -fasynchronous-unwind-tables           | qemu-riscv64 -L /usr/riscv64-linux-gnu |
@@ -39,10 +43,13 @@ armhf-thumb | arm-linux-gnueabihf-gcc | -      | -O2 -g -mthumb -funwind-tables 
 ppc64le   | powerpc64le-linux-gnu-gcc | -      | -O2 -g                                        | qemu-ppc64le -L /usr/powerpc64le-linux-gnu |
 s390x     | s390x-linux-gnu-gcc      | -       | -O2 -g                                        | qemu-s390x -L /usr/s390x-linux-gnu     |
 portable  | gcc                      | g++     | -O2 -g -DCORO_PORTABLE_SWITCH -D_FORTIFY_SOURCE=2 |                                    |
+win64     | x86_64-w64-mingw32-gcc-posix | x86_64-w64-mingw32-g++-posix | -O2 -g -static           | bash tests/wine.sh                     | WINEPREFIX=$(abspath $(BUILD)/win64/wineprefix)
 endef
 # (riscv64 and ARM: GCC gives C code no unwind tables there unless asked, and the unwinder test
 # needs them. s390x has no hand-written switch: it gets the portable one by itself; "portable"
 # forces it on x86-64, with _FORTIFY_SOURCE, whose checked longjmp the portable switch avoids.)
+# (win64: mingw-w64's posix flavour, for winpthreads, linked statically; tests/wine.sh runs a
+# program under Wine in the prefix the runner column names, made the first time)
 # (-m32 needs /usr/include/asm, which gcc-multilib provides; it conflicts with Debian's cross
 # compilers, so when it is absent the same symlink is made under $(BUILD)/m32-include)
 
@@ -64,8 +71,8 @@ vt_field = $(strip $(subst ^, ,$(subst |,,$(word $(2),$(subst |, |,$(1))))))
 vt_row = $(firstword $(foreach r,$(VT_ROWS),$(if $(filter $(1),$(call vt_field,$(r),1)),$(r))))
 VARIANTS := $(foreach r,$(VT_ROWS),$(call vt_field,$(r),1))
 
-STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror
-CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror
+STRICT := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wcast-align -Wshadow -Wconversion
+CXXSTRICT := -std=c++11 -Wall -Wextra -Wpedantic -Werror -Wcast-align -Wshadow -Wconversion
 LDLIBS := -pthread -lm
 CXX_OK := 1
 EMULATOR :=
@@ -87,21 +94,28 @@ else
     CXX_OK := 0
   endif
   # the runner's VAR=value words go to the tests' environment, the rest prefixes every test
-  $(foreach w,$(filter %=%,$(VRUN)),$(eval export $(w)))
-  RUNNER := $(filter-out %=%,$(VRUN))
+  # (make's filter takes one % per pattern: %=% would match only words ending in "=%")
+  VRUN_ENV := $(foreach w,$(VRUN),$(if $(findstring =,$(w)),$(w)))
+  $(foreach w,$(VRUN_ENV),$(eval export $(w)))
+  RUNNER := $(filter-out $(VRUN_ENV),$(VRUN))
   ifneq ($(RUNNER),)
     export CORO_TEST_EXEC_WRAPPER := $(RUNNER)
   endif
 endif
 M32INC := $(if $(filter -m32,$(OPT)),$(BUILD)/m32-include)
+# Windows (mingw-w64): programs end in .exe, and only coro.h's suites apply (coro_sched.h and
+# the examples need POSIX). Wine's server, kept for the whole run, is stopped after it.
+WINDOWS := $(if $(findstring mingw32,$(CC)),1)
+EXE := $(if $(WINDOWS),.exe)
+RUNDONE := $(if $(findstring wine.sh,$(EMULATOR)),bash tests/wine.sh --stop,:)
 CORO_EMULATE ?= auto
 export CORO_EMULATE
 
 CFLAGS_ALL := $(STRICT) $(OPT)
 CXXFLAGS_ALL := $(CXXSTRICT) $(OPT)
 
-CORE_TESTS := test_core test_core_fpu1 test_core_fpu0 test_stack test_stack_mprotect test_threads \
-              test_alloc link_split link_static
+CORE_TESTS := test_core test_core_fpu1 test_core_fpu0 test_stack test_threads test_alloc \
+              link_split link_static $(if $(WINDOWS),,test_stack_mprotect)
 # the C++ linkage test needs a C++ compiler, which a machine with only gcc may not have
 ifeq ($(CXX_OK),1)
   ifneq ($(shell command -v $(firstword $(CXX)) 2>/dev/null),)
@@ -116,7 +130,8 @@ ifneq ($(ARM_OTHER_ISA),)
   CORE_TESTS += link_interwork
 endif
 # the scheduler's suites run once per backend
-SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll)
+SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll) \
+               test_misuse test_misuse_poll test_misuse_debug test_xthread test_xthread_poll
 # The architectures qemu runs after aarch64 run each suite once: the poll backend and
 # CORO_FPU_KEEP=1 (the same code as 2 there) are architecture-independent C, tested natively,
 # and so are the HTTP and Redis-protocol servers, whose checks time real clients (below).
@@ -125,20 +140,32 @@ ifneq ($(EMU_LIGHT),)
   CORE_TESTS := $(filter-out test_core_fpu1,$(CORE_TESTS))
   SCHED_TESTS := $(filter-out %_poll,$(SCHED_TESTS))
 endif
-TEST_BINS := $(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS))
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
 TEST_SCRIPTS := sh:tests/examples_core.sh@$(OUT)/examples sh:tests/examples_net.sh@$(OUT)/examples \
                 sh:tests/examples_http.sh@$(OUT)
 ifeq ($(VARIANT),default)
-  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh
+  TEST_SCRIPTS += sh:tests/gdb_test.sh@gcc-O2 sh:tests/probe_test.sh sh:tests/tsan.sh@$(OUT)/tsan \
+                  sh:tests/install_test.sh
+endif
+NET_BUILD := examples-net ext
+ifeq ($(WINDOWS),1)
+  SCHED_TESTS :=
+  EXAMPLE_BINS :=
+  TEST_SCRIPTS :=
+  NET_BUILD :=
+endif
+TEST_BINS := $(addsuffix $(EXE),$(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS)))
+ifeq ($(VARIANT),tsan)
+  TEST_BINS := $(addprefix $(OUT)/tests/,test_threads test_sched test_xthread test_xthread_poll)
+  TEST_SCRIPTS :=
 endif
 ifneq ($(EMU_LIGHT),)
   TEST_SCRIPTS := $(filter-out sh:tests/examples_http.sh%,$(TEST_SCRIPTS))
 endif
 
-.PHONY: all test variants probe FORCE bench bench-quick demo install uninstall clean tests-build $(M32INC)
+.PHONY: all test variants probe FORCE bench bench-quick bench-chan bench-servers demo install uninstall clean tests-build $(M32INC)
 all: tests-build
 
 include examples/examples.mk
@@ -148,9 +175,9 @@ include bench/sched/Makefile.inc
 include bench/corun/Makefile.inc
 include examples/ext.mk
 
-tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) examples-net ext
+tests-build: $(M32INC) $(TEST_BINS) $(EXAMPLE_BINS) $(NET_BUILD)
 
-$(OUT)/tests/%_poll: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
+$(OUT)/tests/%_poll$(EXE): tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_SCHED_POLL $< -o $@ $(LDLIBS)
 
@@ -162,23 +189,28 @@ $(BUILD)/m32-include:
 	@mkdir -p $@
 	@[ -e /usr/include/asm ] || [ -e $@/asm ] || ln -s /usr/include/x86_64-linux-gnu/asm $@/asm
 
-$(OUT)/tests/%: tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
+$(OUT)/tests/%$(EXE): tests/%.c coro.h coro_sched.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(LDLIBS)
 
-$(OUT)/tests/test_core_fpu%: tests/test_core.c coro.h tests/check.h
+$(OUT)/tests/test_core_fpu%$(EXE): tests/test_core.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_FPU_KEEP=$* $< -o $@ $(LDLIBS)
 
-$(OUT)/tests/test_stack_mprotect: tests/test_stack.c coro.h tests/check.h tests/helpers.h
+# the misuse tests again with CORO_DEBUG: they check the line printed for each misuse
+$(OUT)/tests/test_misuse_debug$(EXE): tests/test_misuse.c coro.h coro_sched.h tests/check.h tests/helpers.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DCORO_DEBUG $< -o $@ $(LDLIBS)
+
+$(OUT)/tests/test_stack_mprotect$(EXE): tests/test_stack.c coro.h tests/check.h tests/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCORO_GUARD_MPROTECT $< -o $@ $(LDLIBS)
 
-$(OUT)/tests/link_split: tests/link_impl.c tests/link_use.c coro.h tests/check.h
+$(OUT)/tests/link_split$(EXE): tests/link_impl.c tests/link_use.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) tests/link_impl.c tests/link_use.c -o $@ $(LDLIBS)
 
-$(OUT)/tests/link_static: tests/link_static_a.c tests/link_static_b.c coro.h tests/check.h
+$(OUT)/tests/link_static$(EXE): tests/link_static_a.c tests/link_static_b.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) tests/link_static_a.c tests/link_static_b.c -o $@ $(LDLIBS)
 
@@ -189,24 +221,44 @@ $(OUT)/tests/link_interwork: tests/link_impl.c tests/link_use.c coro.h tests/che
 	$(CC) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
 
 # the implementation compiled as C++, used from C through extern "C"
-$(OUT)/tests/link_cpp: tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
+$(OUT)/tests/link_cpp$(EXE): tests/link_cpp.cc tests/link_use.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) -c tests/link_cpp.cc -o $@.impl.o
 	$(CC) $(CFLAGS_ALL) -c tests/link_use.c -o $@.use.o
 	$(CXX) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
 
-# the probe decides whether the suite runs natively or under the variant's emulator
-$(OUT)/exec.env: FORCE | $(M32INC)
+# the probe decides whether the suite runs natively or under the variant's emulator (once per
+# make test: the sub-make that runs the suites is given PROBED=1)
+$(OUT)/exec.env: $(if $(PROBED),,FORCE) | $(M32INC)
 	@mkdir -p $(dir $@); bash tests/probe.sh $@ "$(EMULATOR)" -- $(CC) $(CFLAGS_ALL) > $@.how || \
-	  { echo "[$(VARIANT)] cannot run: $$(cat $@.how)"; rm -f $@; exit 1; }
+	  { echo "[$(VARIANT)] cannot run: $$(cat $@.how)"; rm -f $@; $(RUNDONE); exit 1; }
 probe: $(OUT)/exec.env
 	@cat $(OUT)/exec.env.how
 FORCE:
 
-test: tests-build $(OUT)/exec.env
-	@echo "[$(VARIANT)] runs $$(cat $(OUT)/exec.env.how)"
+# make test builds everything, then runs the suites side by side (TEST_JOBS at once, default:
+# the number of CPUs), each into a result file of its own (its output printed when it ends, whole
+# if it failed); tests/run.sh sum adds them up into the last line, "N passed, M failed". The
+# longest suites come first so that they start first.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+suite_name = $(if $(filter sh:%,$(1)),$(basename $(notdir $(firstword $(subst @, ,$(1))))),$(notdir $(1)))
+SUITES := $(TEST_SCRIPTS) $(filter %/test_sched %/test_sched_poll %/test_io %/test_io_poll,$(TEST_BINS)) \
+          $(filter-out %/test_sched %/test_sched_poll %/test_io %/test_io_poll,$(TEST_BINS))
+RESULTS := $(foreach t,$(SUITES),$(OUT)/results/$(call suite_name,$(t)))
+$(foreach t,$(SUITES),$(eval SUITE_$(call suite_name,$(t)) := $(t)))
+$(foreach t,$(TEST_BINS),$(eval $(OUT)/results/$(notdir $(t)): $(t)))
+$(foreach t,$(TEST_SCRIPTS),$(eval $(OUT)/results/$(call suite_name,$(t)): tests-build))
+$(OUT)/results/%: FORCE $(OUT)/exec.env
+	@mkdir -p $(dir $@)
+	@bash tests/run.sh one $(VARIANT) "$(RUNNER)" $(OUT)/exec.env $@ $(SUITE_$*)
+
+test:
+	@how=$$($(MAKE) -s --no-print-directory probe) || { echo "$$how"; exit 1; }; \
+	  echo "[$(VARIANT)] runs $$how"
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) -Otarget PROBED=1 tests-build $(RESULTS) || \
+	  { $(RUNDONE); exit 1; }
 	@$(if $(CXX_MISSING),echo "SKIPPED link_cpp: no C++ compiler ($(CXX)) installed")
-	@bash tests/run.sh $(VARIANT) "$(RUNNER)" $(OUT)/exec.env -- $(TEST_BINS) $(TEST_SCRIPTS)
+	@bash tests/run.sh sum $(RESULTS); rc=$$?; $(RUNDONE); exit $$rc
 
 # every variant of the table whose compiler is installed; the logs go to $(BUILD)/variant-*.log
 variants:
@@ -230,10 +282,10 @@ demo: $(OUT)/examples/fringe $(OUT)/examples/generators examples-net
 BENCH_OUT := $(BUILD)/bench
 $(BENCH_OUT)/timers: bench/timers.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(LDLIBS)
 $(BENCH_OUT)/echo_coro: bench/echo/coro_server.c coro.h coro_sched.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ $(LDLIBS)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(LDLIBS)
 bench-bins: core-bench-bins echo-bench-bins sched-bench-bins corun-bench-bins $(BENCH_OUT)/timers \
             $(BENCH_OUT)/echo_coro
 bench: bench-bins
@@ -245,19 +297,34 @@ bench: bench-bins
 	BIN=$(BENCH_OUT) bash bench/corun/run.sh
 	@echo "=== timers"
 	$(BENCH_OUT)/timers
+	@echo "=== channels: same thread before/after, two threads against Go (bench/chan)"
+	bash bench/chan/run.sh $(BENCH_OUT)
 	@echo "=== echo servers (bench/echo)"
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --out $(BENCH_OUT)/echo.tsv
 	@if command -v gnuplot >/dev/null; then bash bench/echo/plot.sh $(BENCH_OUT)/echo.tsv $(BENCH_OUT)/rtt.png; fi
+	@$(MAKE) --no-print-directory bench-servers
+bench-chan:
+	bash bench/chan/run.sh $(BENCH_OUT)
 bench-quick: bench-bins
 	BIN=$(BENCH_OUT) bash bench/echo/run.sh --quick --out $(BENCH_OUT)/echo-quick.tsv
+# httpd against nginx and lighttpd, kv against redis-server (bench/servers; a server or client
+# that is not installed is skipped with a line saying so)
+bench-servers: $(OUT)/examples/httpd $(OUT)/examples/kv
+	@echo "=== HTTP servers (bench/servers/http.sh)"
+	bash bench/servers/http.sh $(OUT)/examples/httpd --out $(BENCH_OUT)/http.tsv
+	@echo "=== kv vs redis-server (bench/servers/kv.sh)"
+	bash bench/servers/kv.sh $(OUT)/examples/kv --out $(BENCH_OUT)/kv.tsv
 
+# every public header (the repository's top-level coro*.h) and the pkg-config file
+HEADERS := $(sort $(wildcard coro*.h))
+PCDIR := $(PREFIX)/share/pkgconfig
 install:
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pkgconfig
-	install -m 644 coro.h $(DESTDIR)$(PREFIX)/include/
-	sed 's|@PREFIX@|$(PREFIX)|' coro.pc.in > $(DESTDIR)$(PREFIX)/share/pkgconfig/coro.pc
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PCDIR)
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	sed 's|@PREFIX@|$(PREFIX)|' coro.pc.in > $(DESTDIR)$(PCDIR)/coro.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/coro.h $(DESTDIR)$(PREFIX)/share/pkgconfig/coro.pc
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/,$(HEADERS)) $(DESTDIR)$(PCDIR)/coro.pc
 
 clean:
 	rm -rf $(BUILD)

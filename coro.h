@@ -60,7 +60,8 @@ ERRORS
    that return a user value (coro_resume, coro_yield, coro_transfer, coro_raise) return NULL on
    failure, so set errno = 0 before the call when NULL is also a legitimate value. Misuse never
    crashes: resuming a dead, running or normal coroutine, NULL, a coroutine of another thread,
-   yielding from main, a NULL function, an absurd stack size: all fail with EINVAL. The
+   yielding from main, a NULL function, an absurd stack size: all fail with EINVAL (resuming or
+   freeing a coroutine that belongs to a runtime, such as a spawned one: EBUSY). The
    exceptions are the ones C itself makes: a pointer that was never a coroutine, or one already
    freed whose stack has been unmapped, cannot be detected.
 
@@ -68,7 +69,7 @@ THE API (details at each declaration below)
    coro_new coro_free coro_resume coro_yield coro_transfer coro_current coro_status
    coro_defer coro_defer_pop coro_kill coro_raise coro_raised
    coro_id coro_set_name coro_name coro_set_data coro_data coro_set_runtime coro_runtime_data
-   coro_stack_size coro_stack_used
+   coro_runtime_resume coro_stack_size coro_stack_used
    coro_status_name coro_count_alive coro_foreach coro_pool_trim coro_guard_mode
 
 CONFIGURATION (define before including the implementation; defaults in brackets)
@@ -91,9 +92,11 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
                            _longjmp (a stack is entered once with makecontext), several times
                            slower per switch; it keeps only the rounding mode per coroutine
                            (fegetround/fesetround, in libm on glibc); AddressSanitizer and
-                           the gdb script do not know its saved contexts
-   CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler that names overflowing coroutines
+                           the gdb script do not know its saved contexts. POSIX only
+   CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler (on Windows the vectored exception
+                           handler) that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
+   CORO_NO_TSAN            do not use the ThreadSanitizer fiber API even under -fsanitize=thread
    CORO_NO_VALGRIND        do not register stacks with Valgrind even if <valgrind/valgrind.h> exists
    CORO_DEBUG              print a line on stderr for each misuse detected (errno is set regardless)
    CORO_FPU_KEEP           floating-point control state kept per coroutine [2]: 2 = MXCSR and the
@@ -138,8 +141,22 @@ CAVEATS
    CET: coro.h does not switch shadow stacks. If a CET shadow stack is active in the thread,
      coro_new fails with ENOTSUP and prints once why (build without -fcf-protection=return, or
      run with GLIBC_TUNABLES=glibc.cpu.x86_shstk=off). Indirect-branch targets carry endbr.
-   Sanitizers: under -fsanitize=address the fiber annotations are used automatically; with
+   Sanitizers: under -fsanitize=address and -fsanitize=thread the fiber annotations are used
+     automatically (each coroutine is a ThreadSanitizer fiber, so threaded programs built on
+     coro.h and coro_sched.h can be checked with TSan); with
      <valgrind/valgrind.h> present every stack is registered with Valgrind.
+   Windows x64 (mingw-w64 gcc; tested under Wine, not on Windows itself; MSVC cannot compile
+     the GCC-style assembly): the switch also swaps the TEB's stack bounds (StackBase,
+     StackLimit, DeallocationStack) and FiberData, so the system treats a coroutine's stack as
+     the thread's own. Stacks are reserved with VirtualAlloc; two pages are committed at the top
+     with a PAGE_GUARD page below, and the system commits further pages as the stack grows, as
+     it does for thread stacks; it raises EXCEPTION_STACK_OVERFLOW near the bottom. The
+     CORO_GUARD_SIZE region below is reserved and never committed ("reserve" guards). A
+     vectored exception handler prints the same overflow line and passes the exception on, so
+     the process ends as it would have (0xC00000FD) or the program's own handler runs. The
+     thread state is a heap block; it and the pool are released when the thread ends, whether
+     CreateThread, _beginthreadex or winpthreads made it. Link with -static or ship
+     libwinpthread-1.dll. There is no ASan switch or CORO_INLINE_SWITCH on Windows.
 */
 #if defined(CORO_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1 /* before any system header: mmap flags, sigaltstack, mincore */
@@ -165,6 +182,17 @@ extern "C" {
 
 typedef struct coro coro_t;
 typedef void *(*coro_fn)(void *arg);
+
+/* >>misuse: the one report of a misuse, for coro.h's implementation and coro_sched.h's alike:
+   errno = err, and under CORO_DEBUG a line "coro: fn: why" on stderr. Only the implementations
+   expand it (they include <errno.h>, and <stdio.h> under CORO_DEBUG). */
+#ifndef CORO__MISUSE
+#ifdef CORO_DEBUG
+#define CORO__MISUSE(fn, err, why) (fprintf(stderr, "coro: %s: %s\n", fn, why), errno = (err))
+#else
+#define CORO__MISUSE(fn, err, why) ((void)(fn), (void)(why), errno = (err))
+#endif
+#endif
 
 enum {
     CORO_SUSPENDED = 0, /* created and not started, or waiting in a yield/transfer */
@@ -196,7 +224,8 @@ CORO_API int coro_free(coro_t *co);
    co's pending coro_yield/coro_transfer return value. Returns the value co yields, or fn's
    return value when fn returns (co is then CORO_DEAD). NULL with errno EINVAL if co is NULL,
    dead, running, normal (already in the resumer chain, the caller itself included), or belongs
-   to another thread. */
+   to another thread; EBUSY if co belongs to a runtime (coro_set_runtime: a coroutine spawned by
+   coro_sched.h is resumed only by its scheduler; coro_kill and coro_raise still work on it). */
 CORO_API void *coro_resume(coro_t *co, void *value);
 
 /* coro_yield: suspend the current coroutine and return value to its resumer (main if it has
@@ -209,7 +238,8 @@ CORO_API void *coro_yield(void *value);
    coroutine becomes SUSPENDED and `to` takes its place in the resumer chain (see STATES).
    Returns what the switch that continues us passes. NULL with errno EINVAL if `to` is dead,
    running (the caller itself), of another thread, or main transferring to main; ECANCELED from
-   a cleanup handler. */
+   a cleanup handler. A runtime may hand control between its own coroutines this way; user code
+   must not transfer to a coroutine a runtime manages (coro_resume refuses those). */
 CORO_API void *coro_transfer(coro_t *to, void *value);
 
 /* coro_current: the running coroutine, NULL in main. */
@@ -253,7 +283,8 @@ CORO_API int coro_raised(void);
    coro_set_name copies up to 31 bytes of name (NULL clears it); coro_name returns it ("" if
    none, "main" for NULL). coro_set_data/coro_data: one pointer for the user. coro_stack_size:
    usable bytes of co's stack. coro_stack_used: bytes of co's stack that have been touched (the
-   high-water mark, page granular, read with mincore(2); a pooled stack remembers earlier users),
+   high-water mark, page granular, read with mincore(2), on Windows the committed pages; a
+   pooled stack remembers earlier users),
    -1 with errno on failure. coro_count_alive: coroutines of this thread not yet freed.
    coro_foreach calls fn for each of them (do not free or create coroutines from fn). */
 CORO_API uint64_t coro_id(const coro_t *co);
@@ -267,9 +298,14 @@ CORO_API void *coro_data(const coro_t *co);
    on_exit (may be NULL) runs when co finishes, by returning or by being killed, after all of
    co's cleanups, on co's own stack; it is not part of the cleanup list, so coro_defer_pop can
    never remove it. While data is non-NULL the coroutine belongs to that runtime: coro_free
-   refuses it with EBUSY, so a user cannot free a coroutine a scheduler still references. */
+   refuses it with EBUSY, and so does coro_resume, so a user can neither free nor resume a
+   coroutine a scheduler still manages. The runtime itself resumes it with
+   coro_runtime_resume(co, data, value), which is coro_resume for a coroutine whose runtime data
+   is data (EBUSY if it is not, EINVAL for NULL data): the pointer is the runtime's key, and
+   code that borrows it from coro_runtime_data takes over the runtime's bookkeeping. */
 CORO_API void coro_set_runtime(coro_t *co, void *data, void (*on_exit)(void *data));
 CORO_API void *coro_runtime_data(const coro_t *co);
+CORO_API void *coro_runtime_resume(coro_t *co, const void *data, void *value);
 CORO_API size_t coro_stack_size(const coro_t *co);
 CORO_API long coro_stack_used(const coro_t *co);
 CORO_API size_t coro_count_alive(void);
@@ -280,7 +316,8 @@ CORO_API void coro_foreach(void (*fn)(coro_t *co, void *ud), void *ud);
 CORO_API size_t coro_pool_trim(void);
 
 /* coro_guard_mode: how guards are made in this process: "madvise" (MADV_GUARD_INSTALL, Linux
-   6.13+), "mprotect", "none" (CORO_NO_GUARD), or "unknown" before the first coro_new. */
+   6.13+), "mprotect", "reserve" (Windows: reserved address space that is never committed),
+   "none" (CORO_NO_GUARD), or "unknown" before the first coro_new. */
 CORO_API const char *coro_guard_mode(void);
 
 #ifdef __cplusplus
@@ -296,17 +333,30 @@ CORO_API const char *coro_guard_mode(void);
 
 /* >>config */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+/* The operating system is named here once (CORO__WINDOWS); only the >>os-... blocks below look
+   at it, each behind the same few private functions for both systems. */
+#if defined(_WIN32)
+#define CORO__WINDOWS 1
+#if !defined(__x86_64__)
+#error "coro.h: on Windows only x64 has a context switch (32-bit and ARM64 Windows are not supported)"
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
+#define CORO__WINDOWS 0
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
 #if !defined(MAP_ANONYMOUS) || !defined(SA_ONSTACK)
 #error "coro.h: the implementation needs POSIX extensions: put #define CORO_IMPLEMENTATION before any #include, or compile with -D_GNU_SOURCE"
+#endif
 #endif
 
 #if defined(CORO_MALLOC) != defined(CORO_FREE)
@@ -378,9 +428,6 @@ CORO_API const char *coro_guard_mode(void);
 
 #ifdef CORO_DEBUG
 #include <stdio.h>
-#define CORO__MISUSE(fn, err, why) (fprintf(stderr, "coro: %s: %s\n", fn, why), errno = (err))
-#else
-#define CORO__MISUSE(fn, err, why) ((void)(fn), (void)(why), errno = (err))
 #endif
 
 #if defined(__has_feature)
@@ -397,7 +444,21 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__ASAN 0
 #endif
 
-#if !defined(CORO_NO_VALGRIND) && defined(__has_include)
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORO__HAVE_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(CORO__HAVE_TSAN)
+#define CORO__HAVE_TSAN 1
+#endif
+#if defined(CORO__HAVE_TSAN) && !defined(CORO_NO_TSAN)
+#define CORO__TSAN 1
+#else
+#define CORO__TSAN 0
+#endif
+
+#if !defined(CORO_NO_VALGRIND) && !CORO__WINDOWS && defined(__has_include) /* no Valgrind there */
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #define CORO__VALGRIND 1
@@ -411,7 +472,9 @@ CORO_API const char *coro_guard_mode(void);
    aarch64, riscv64 (LP64D), 32-bit ARM (ARMv7-A, hard-float; ARM or Thumb-2 code) and ppc64le
    (ELFv2); any other architecture, or any of these with CORO_PORTABLE_SWITCH defined, gets the
    portable switch (>>portable: the C library's setjmp/longjmp, slower). */
-#if defined(CORO_PORTABLE_SWITCH)
+#if defined(CORO_PORTABLE_SWITCH) && CORO__WINDOWS
+#error "coro.h: the portable switch (CORO_PORTABLE_SWITCH) needs POSIX's setjmp and ucontext"
+#elif defined(CORO_PORTABLE_SWITCH)
 #define CORO__ARCH_PORTABLE 1
 #elif defined(__x86_64__)
 #define CORO__ARCH_X86_64 1
@@ -458,7 +521,8 @@ struct coro;
 #endif
 /* x86 uses the swap function wherever it can: the inline switch there measured 15.8 ns a
    switch against 6.3 (every switching function then ends in a `ret` onto the other stack). */
-#if (defined(CORO__ARCH_X86_64) || defined(CORO__ARCH_I386)) && !CORO__ASAN && CORO__NAKED_OK
+#if (defined(CORO__ARCH_X86_64) || defined(CORO__ARCH_I386)) && !CORO__ASAN && !CORO__TSAN && \
+    CORO__NAKED_OK
 #define CORO__SWAP_FN 1
 #else
 #define CORO__SWAP_FN 0
@@ -489,17 +553,19 @@ typedef struct coro__fpu {
 #define CORO__HAS_MXCSR 1
 #else
 static int coro__has_sse = -1; /* on i386 MXCSR exists only with SSE: asked once with cpuid */
-static int coro__i386_sse(void) {
-    if (coro__has_sse < 0) {
+static int coro__i386_sse(void) { /* relaxed atomics: threads may ask at once */
+    int has = __atomic_load_n(&coro__has_sse, __ATOMIC_RELAXED);
+    if (has < 0) {
         uint32_t a = 1, b, c = 0, d;
         __asm__ volatile("xchgl %%ebx, %1\n\tcpuid\n\txchgl %%ebx, %1"
                          : "+a"(a), "=r"(b), "+c"(c), "=d"(d));
         (void)b;
-        coro__has_sse = (d >> 25) & 1;
+        has = (int)((d >> 25) & 1);
+        __atomic_store_n(&coro__has_sse, has, __ATOMIC_RELAXED);
     }
-    return coro__has_sse;
+    return has;
 }
-#define CORO__HAS_MXCSR (coro__has_sse > 0)
+#define CORO__HAS_MXCSR (__atomic_load_n(&coro__has_sse, __ATOMIC_RELAXED) > 0)
 #endif
 /* CORO_FPU_KEEP 2: MXCSR and the x87 control word are saved on every switch and the other
    side's loaded, unconditionally. Reading MXCSR is microcoded on some CPUs (about 4 ns on AMD
@@ -551,8 +617,127 @@ CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
 }
 #endif
 
+/* >>x86_64 windows */
+#if defined(CORO__ARCH_X86_64) && CORO__WINDOWS
+#define CORO__ARCH_NAME "x86-64 (Windows)"
+#if !CORO__SWAP_FN
+#error "coro.h: on Windows x64 only the swap function exists (no CORO_INLINE_SWITCH, no ASan)"
+#endif
+static int coro__shadow_stack_active(void) {
+    uintptr_t ssp = 0;
+    __asm__ volatile(".byte 0xf3, 0x48, 0x0f, 0x1e, 0xc8" /* rdsspq %rax */ : "+a"(ssp));
+    return ssp != 0;
+}
+/* The Microsoft x64 convention makes rbx, rbp, rdi, rsi, r12-r15 and xmm6-xmm15 callee-saved
+   (MXCSR and the x87 control word are kept by the x86 floating-point block). Windows also keeps
+   the running stack's bounds in the thread's TEB, and uses them: the kernel (and Wine) grow a
+   stack only between DeallocationStack and StackBase, the exception dispatcher rejects frames
+   outside StackLimit..StackBase, and a fiber's data is FiberData. So those four words are part
+   of a context too. The saved block on the coroutine's own stack (ctx.sp points at it):
+     sp[0..19]  xmm6..xmm15 (unaligned moves: the block's alignment differs for a new coroutine)
+     sp[20..23] FiberData (gs:0x20), DeallocationStack (gs:0x1478), StackLimit (gs:0x10),
+                StackBase (gs:0x08)
+     sp[24..31] r15 r14 r13 r12 rsi rdi rbx rbp
+     sp[32]     the resume address
+   rcx = from, rdx = to, r8 = value on entry; rax = value when the other side resumes, and rcx,
+   rdx, r8 still hold from, to, value: a new coroutine enters coro__start(from, self, value) with
+   them as its arguments. */
+typedef struct coro__ctx {
+    void *sp;
+} coro__ctx;
+static __attribute__((naked, noinline)) void *coro__swap(struct coro *from CORO__UNUSED,
+                                                        struct coro *to CORO__UNUSED,
+                                                        void *value CORO__UNUSED) {
+    __asm__ volatile("pushq %rbp\n\t"
+                     "pushq %rbx\n\t"
+                     "pushq %rdi\n\t"
+                     "pushq %rsi\n\t"
+                     "pushq %r12\n\t"
+                     "pushq %r13\n\t"
+                     "pushq %r14\n\t"
+                     "pushq %r15\n\t"
+                     "pushq %gs:0x08\n\t"
+                     "pushq %gs:0x10\n\t"
+                     "pushq %gs:0x1478\n\t"
+                     "pushq %gs:0x20\n\t"
+                     "subq $160, %rsp\n\t"
+                     "movups %xmm6, 0(%rsp)\n\t"
+                     "movups %xmm7, 16(%rsp)\n\t"
+                     "movups %xmm8, 32(%rsp)\n\t"
+                     "movups %xmm9, 48(%rsp)\n\t"
+                     "movups %xmm10, 64(%rsp)\n\t"
+                     "movups %xmm11, 80(%rsp)\n\t"
+                     "movups %xmm12, 96(%rsp)\n\t"
+                     "movups %xmm13, 112(%rsp)\n\t"
+                     "movups %xmm14, 128(%rsp)\n\t"
+                     "movups %xmm15, 144(%rsp)\n\t"
+                     "movq %rsp, (%rcx)\n\t"
+                     "movq (%rdx), %rsp\n\t"
+                     "movups 0(%rsp), %xmm6\n\t"
+                     "movups 16(%rsp), %xmm7\n\t"
+                     "movups 32(%rsp), %xmm8\n\t"
+                     "movups 48(%rsp), %xmm9\n\t"
+                     "movups 64(%rsp), %xmm10\n\t"
+                     "movups 80(%rsp), %xmm11\n\t"
+                     "movups 96(%rsp), %xmm12\n\t"
+                     "movups 112(%rsp), %xmm13\n\t"
+                     "movups 128(%rsp), %xmm14\n\t"
+                     "movups 144(%rsp), %xmm15\n\t"
+                     "addq $160, %rsp\n\t"
+                     "popq %gs:0x20\n\t"
+                     "popq %gs:0x1478\n\t"
+                     "popq %gs:0x10\n\t"
+                     "popq %gs:0x08\n\t"
+                     "popq %r15\n\t"
+                     "popq %r14\n\t"
+                     "popq %r13\n\t"
+                     "popq %r12\n\t"
+                     "popq %rsi\n\t"
+                     "popq %rdi\n\t"
+                     "popq %rbx\n\t"
+                     "popq %rbp\n\t"
+                     "movq %r8, %rax\n\t"
+                     "popq %r11\n\t"
+                     "jmpq *%r11\n\t");
+}
+/* A killed coroutine resumes here, on its own stack, with itself in rdx and coro__kill_entry_c
+   in r12 (put there by coro__ctx_arm_kill); the call gets its 32 bytes of home space. */
+static __attribute__((naked, noinline, used)) void coro__kill_stub(void) {
+    __asm__ volatile("andq $-16, %rsp\n\t"
+                     "subq $32, %rsp\n\t"
+                     "movq %rdx, %rcx\n\t"
+                     "callq *%r12\n\t"
+                     "ud2\n\t");
+}
+static void coro__os_stack_bounds(const coro__ctx *ctx, void **dealloc, void **limit);
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    /* coro__start is entered as if called: a zero return address at rsp (where unwinders stop),
+       rsp+8 16-byte aligned and the 32 bytes above it its home space. The stack's bounds come
+       from the memory block; FiberData is inherited from the thread that creates it. */
+    void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 38, **last = (void **)ctx->sp;
+    void *dealloc, *limit;
+    coro__os_stack_bounds(ctx, &dealloc, &limit);
+    /* A stack from the pool: its last user's saved StackLimit says how far the system has
+       committed it (the system lowers it at each guard page). The new user may go that deep
+       without touching the guard page again, and StackLimit must stay at or below its frames,
+       or the exception dispatcher would take them for a broken stack. */
+    if (last && last[22] && (char *)last[22] < (char *)limit) limit = last[22];
+    memset(sp, 0, 38 * sizeof *sp);
+    __asm__ volatile("movq %%gs:0x20, %0" : "=r"(sp[20]));
+    sp[21] = dealloc;
+    sp[22] = limit;
+    sp[23] = top;
+    sp[32] = (void *)(uintptr_t)&coro__start;
+    ctx->sp = sp;
+}
+static void coro__ctx_arm_kill(coro__ctx *ctx) {
+    void **sp = (void **)ctx->sp;
+    sp[27] = (void *)(uintptr_t)&coro__kill_entry_c; /* r12 */
+    sp[32] = (void *)(uintptr_t)&coro__kill_stub;
+}
+
 /* >>x86_64 */
-#if defined(CORO__ARCH_X86_64)
+#elif defined(CORO__ARCH_X86_64)
 #define CORO__ARCH_NAME "x86-64"
 static int coro__shadow_stack_active(void) {
     /* rdsspq leaves its register unchanged (it is a NOP) unless a shadow stack is active */
@@ -1354,6 +1539,20 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 }
 #endif
 #endif
+/* ThreadSanitizer keeps a call stack and a clock per thread; a coroutine is a fiber of its
+   own to it, switched to just before every switch of stacks. */
+#if CORO__TSAN
+#ifdef __cplusplus
+extern "C" {
+#endif
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#ifdef __cplusplus
+}
+#endif
+#endif
 
 /* >>core types */
 typedef struct coro__defer {
@@ -1395,6 +1594,9 @@ struct coro {
 #if CORO__VALGRIND
     unsigned vg_stack;
 #endif
+#if CORO__TSAN
+    void *tsan_fiber;
+#endif
     char name[CORO__NAME_MAX];
 };
 
@@ -1422,6 +1624,24 @@ struct coro__thread {
     int ready;
 };
 
+static void coro__thread_exit(coro__thread *t);
+static size_t coro__round(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
+/* 0 = not decided yet, 1 = madvise guards, 2 = mprotect guards, 3 = no guards,
+   4 = Windows: reserved, never committed address space (see >>os-memory windows) */
+static int coro__guard_kind;
+#define CORO__SLAB_MAX 64 /* stacks in one slab, at most */
+
+/* Each OS block below provides the same private functions; nothing else calls the system.
+   >>os-thread    coro__tls()  the calling thread's state (zeroed the first time)
+                  coro__os_thread_register(t)  make coro__thread_exit(t) run when the thread ends
+                  coro__os_write_err(msg, n)   write to stderr, safe in a fault handler
+   >>os-memory    coro__os_page()  coro__os_map(len)  coro__os_unmap(p, len)
+                  coro__os_stacks_prepare(base, region, k, guard)  k regions ready as stacks
+                  coro__os_touched(lo, pages, page)  index of the lowest page ever used
+   >>os-fault     coro__os_fault_setup(t) / coro__os_fault_teardown(t)  the overflow report */
+
+/* >>os-thread: POSIX (a __thread struct; a pthread key runs the thread's exit) */
+#if !CORO__WINDOWS
 /* The thread's state is read only through coro__tls(), once per call and always before the
    switch: no function here reads it after switching (the swap is a tail call; the inline switch
    uses the coroutine's own thread pointer after), so no compiler can keep a stale thread-local
@@ -1429,16 +1649,84 @@ struct coro__thread {
 static __thread coro__thread coro__tls_state;
 CORO__INLINE coro__thread *coro__tls(void) { return &coro__tls_state; }
 
-/* >>stack */
-static size_t coro__page(void) {
-    static size_t page;
-    if (!page) {
-        long p = sysconf(_SC_PAGESIZE);
-        page = p > 0 ? (size_t)p : 4096;
-    }
-    return page;
+static pthread_key_t coro__key;
+static pthread_once_t coro__key_once = PTHREAD_ONCE_INIT;
+static void coro__key_exit(void *arg) { coro__thread_exit((coro__thread *)arg); }
+static void coro__key_make(void) { (void)pthread_key_create(&coro__key, coro__key_exit); }
+static void coro__os_thread_register(coro__thread *t) {
+    pthread_once(&coro__key_once, coro__key_make);
+    pthread_setspecific(coro__key, t);
 }
-static size_t coro__round(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
+static CORO__UNUSED void coro__os_write_err(const char *msg, size_t n) {
+    ssize_t w = write(2, msg, n);
+    (void)w;
+}
+
+/* >>os-thread: Windows (a heap block per thread; a fiber-local slot's callback runs the exit) */
+#else
+/* The state is a heap block the thread-local pointer leads to, not a thread-local struct:
+   with mingw-w64's emulated TLS a __thread object is freed by winpthreads' key destructors
+   before the thread's exit callbacks run, and the exit must still reach the pool. The exit runs
+   from a fiber-local slot's callback (FlsAlloc), which Windows calls for every ending thread,
+   made by CreateThread, _beginthreadex or winpthreads alike. Read once per call, before any
+   switch, as on POSIX. */
+static __thread coro__thread *coro__tls_ptr;
+static DWORD coro__fls = FLS_OUT_OF_INDEXES;
+static CORO__UNUSED void coro__os_write_err(const char *msg, size_t n) {
+    DWORD w;
+    WriteFile(GetStdHandle(STD_ERROR_HANDLE), msg, (DWORD)n, &w, NULL);
+}
+static CORO__NOINLINE coro__thread *coro__tls_new(void) {
+    coro__thread *t = (coro__thread *)HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof *t);
+    if (!t) { /* no memory for a few hundred bytes: nothing sensible is left to do */
+        static const char msg[] = "coro: out of memory for a thread's state\n";
+        coro__os_write_err(msg, sizeof msg - 1);
+        abort();
+    }
+    coro__tls_ptr = t;
+    return t;
+}
+CORO__INLINE coro__thread *coro__tls(void) {
+    coro__thread *t = coro__tls_ptr;
+    return CORO__LIKELY(t != NULL) ? t : coro__tls_new();
+}
+static VOID WINAPI coro__fls_exit(PVOID arg) {
+    coro__thread *t = (coro__thread *)arg;
+    if (!t) return;
+    coro__thread_exit(t);
+    if (!t->alive) HeapFree(GetProcessHeap(), 0, t); /* live coroutines still point at it */
+}
+static void coro__os_thread_register(coro__thread *t) {
+    DWORD idx = __atomic_load_n(&coro__fls, __ATOMIC_ACQUIRE);
+    if (idx == FLS_OUT_OF_INDEXES) {
+        DWORD mine = FlsAlloc(coro__fls_exit), expected = FLS_OUT_OF_INDEXES;
+        if (mine == FLS_OUT_OF_INDEXES) return; /* no slot left: the pool is not released */
+        if (__atomic_compare_exchange_n(&coro__fls, &expected, mine, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            idx = mine;
+        } else {
+            FlsFree(mine);
+            idx = expected;
+        }
+    }
+    FlsSetValue(idx, t);
+}
+#endif
+
+/* >>os-memory: POSIX (mmap; guards by madvise(MADV_GUARD_INSTALL) or mprotect; mincore) */
+#if !CORO__WINDOWS
+/* Process-wide values learnt lazily are read and written with relaxed atomics: threads making
+   their first coroutine at once may both compute it (the same value), never race. */
+static size_t coro__os_page(void) {
+    static size_t page;
+    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if (!p) {
+        long q = sysconf(_SC_PAGESIZE);
+        p = q > 0 ? (size_t)q : 4096;
+        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13; older headers lack the name */
@@ -1450,16 +1738,13 @@ static size_t coro__round(size_t n, size_t to) { return (n + to - 1) & ~(to - 1)
 #define MAP_STACK 0
 #endif
 
-/* 0 = not decided yet, 1 = madvise guards, 2 = mprotect guards, 3 = no guards */
-static int coro__guard_kind;
-
-static size_t coro__guard_bytes(void) {
-#ifdef CORO_NO_GUARD
-    return 0;
-#else
-    return coro__round((CORO_GUARD_SIZE) > 0 ? (size_t)(CORO_GUARD_SIZE) : 1, coro__page());
-#endif
+/* Address space for stacks, read-write, committed lazily; NULL on failure. */
+static char *coro__os_map(size_t len) {
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    return p == MAP_FAILED ? NULL : (char *)p;
 }
+static void coro__os_unmap(char *p, size_t len) { munmap(p, len); }
 
 static int coro__guard_install(char *lo, size_t len) {
 #if defined(__linux__) && !defined(CORO_GUARD_MPROTECT)
@@ -1494,32 +1779,11 @@ static int coro__guard_install(char *lo, size_t len) {
     return mprotect(lo, len, PROT_NONE);
 }
 
-/* Stacks are made in slabs: one mmap for several, their guards installed with one
-   process_madvise(2) call where the kernel allows it (MADV_GUARD_INSTALL for ourselves), and
-   freed stacks are kept on the thread's free list for reuse, most recently freed first (its
-   pages are resident and its cache lines warm). A slab whose stacks are all free is unmapped in
-   one call once the free list holds, besides it, CORO_POOL_SIZE stacks plus what the recent
-   high-water mark of live coroutines still needs: a server whose connections come and go
-   around the same number would otherwise unmap and map slabs over and over, paying fresh page
-   faults for every stack each time. Stacks of a slab that still has live neighbours stay
-   cached (coro_pool_trim releases them). Unmapping
-   single stacks instead would split the kernel's merged mapping for each one, which costs tens
-   of microseconds per stack; on a machine where a syscall costs microseconds this is what lets
-   100,000 coroutines come and go in well under a second. */
-#define CORO__SLAB_MAX 64
-#define CORO__POOL_EPOCH 64 /* frees between two decays of a bin's high-water mark */
-
-/* A region holds the guard at the bottom, the stack, and the struct coro at the very top, so an
-   idle coroutine's struct and its few frames share one page. */
-static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
-
-static struct coro *coro__region_coro(char *map, size_t map_size) {
-    return (struct coro *)(map + map_size - coro__struct_room());
-}
-
-/* Install the guards of k adjacent regions of region bytes each, at base. */
-static int coro__guards_install(char *base, size_t region, unsigned k, size_t guard) {
+/* Make k adjacent regions of region bytes each, at base, ready as stacks: here, the guard of
+   guard bytes at the bottom of each (none when guard is 0). */
+static int coro__os_stacks_prepare(char *base, size_t region, unsigned k, size_t guard) {
     unsigned i;
+    if (!guard) return 0;
 #if defined(__linux__) && !defined(CORO_GUARD_MPROTECT) && defined(SYS_process_madvise)
     static int vectored = 1; /* process_madvise accepts MADV_GUARD_INSTALL for ourselves */
     if (k > 1 && __atomic_load_n(&coro__guard_kind, __ATOMIC_RELAXED) == 1 &&
@@ -1549,6 +1813,126 @@ static int coro__guards_install(char *base, size_t region, unsigned k, size_t gu
     return 0;
 }
 
+/* The index of the lowest of the pages at lo that is resident (pages when none is), -1 on
+   error: stacks are touched from the top down, so that is the high-water mark. */
+static long coro__os_touched(char *lo, size_t pages, size_t page) {
+    unsigned char vec[256];
+    size_t i, k;
+    for (i = 0; i < pages; i += sizeof vec) {
+        size_t n = pages - i < sizeof vec ? pages - i : sizeof vec;
+        if (mincore(lo + i * page, n * page, vec) != 0) return -1;
+        for (k = 0; k < n; k++)
+            if (vec[k] & 1) return (long)(i + k);
+    }
+    return (long)pages;
+}
+
+/* >>os-memory: Windows (VirtualAlloc: reserved, committed on demand by the OS, as thread stacks are) */
+#else
+/* A stack is a thread stack as Windows makes them: its region is only reserved; the top pages
+   (the struct coro and the first frames) are committed, and the page below them is a
+   PAGE_GUARD page. The switch puts the coroutine's bounds in the TEB, so when a frame touches
+   the guard page the system commits it and moves the guard one page down, and when the guard
+   reaches the bottom it raises EXCEPTION_STACK_OVERFLOW with one more page committed for the
+   handlers. The CORO_GUARD_SIZE region below the stack is reserved and never committed: any
+   access there is an access violation, which the >>os-fault block reports the same way. */
+static size_t coro__os_page(void) {
+    static size_t page;
+    size_t p = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if (!p) {
+        SYSTEM_INFO si;
+        GetSystemInfo(&si);
+        p = si.dwPageSize ? (size_t)si.dwPageSize : 4096;
+        __atomic_store_n(&page, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+static char *coro__os_map(size_t len) {
+    return (char *)VirtualAlloc(NULL, len, MEM_RESERVE, PAGE_READWRITE);
+}
+/* Windows releases only whole reservations: a region inside a slab is decommitted (its
+   address space goes back when the slab's first region releases the reservation). */
+static void coro__os_unmap(char *p, size_t len) {
+    MEMORY_BASIC_INFORMATION mi;
+    if (VirtualQuery(p, &mi, sizeof mi) && (char *)mi.AllocationBase == p)
+        VirtualFree(p, 0, MEM_RELEASE);
+    else
+        VirtualFree(p, len, MEM_DECOMMIT);
+}
+#define CORO__WIN_COMMIT_PAGES 2 /* committed at the top of a new stack: the struct and first frames */
+static int coro__os_stacks_prepare(char *base, size_t region, unsigned k, size_t guard) {
+    size_t page = coro__os_page(), commit = CORO__WIN_COMMIT_PAGES * page;
+    unsigned i;
+    __atomic_store_n(&coro__guard_kind, guard ? 4 : 3, __ATOMIC_RELAXED);
+    for (i = 0; i < k; i++) {
+        char *lo = base + i * region + guard, *top = base + (size_t)(i + 1) * region;
+        size_t c = (size_t)(top - lo) < commit ? (size_t)(top - lo) : commit;
+        if (!VirtualAlloc(top - c, c, MEM_COMMIT, PAGE_READWRITE)) return -1;
+        if ((size_t)(top - c - lo) >= page &&
+            !VirtualAlloc(top - c - page, page, MEM_COMMIT, PAGE_READWRITE | PAGE_GUARD))
+            return -1;
+    }
+    return 0;
+}
+/* The TEB words of a new coroutine's stack (coro__ctx_init of the Windows x64 block): the
+   system may commit down to DeallocationStack plus one page, that is to the stack's lowest byte
+   (with no guard region the lowest page stays reserved, as the system's own last page); the
+   committed part is known to reach at least the initial commit (a reused stack may have more). */
+static void coro__os_stack_bounds(const coro__ctx *ctx, void **dealloc, void **limit) {
+    const struct coro *co = (const struct coro *)(const void *)ctx;
+    size_t page = coro__os_page();
+    char *top = co->map + co->map_size, *lim = top - CORO__WIN_COMMIT_PAGES * page;
+    *dealloc = co->stack_lo > co->map ? co->stack_lo - page : co->stack_lo;
+    *limit = lim > co->stack_lo ? lim : co->stack_lo;
+}
+/* Committed pages other than the guard page are the ones used. */
+static long coro__os_touched(char *lo, size_t pages, size_t page) {
+    char *p = lo, *end = lo + pages * page;
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION mi;
+        if (!VirtualQuery(p, &mi, sizeof mi)) return -1;
+        if (mi.State == MEM_COMMIT && !(mi.Protect & PAGE_GUARD))
+            return (long)((size_t)(p - lo) / page);
+        p = (char *)mi.BaseAddress + mi.RegionSize;
+    }
+    return (long)pages;
+}
+#endif
+
+/* >>stack */
+static size_t coro__page(void) { return coro__os_page(); }
+
+static size_t coro__guard_bytes(void) {
+#ifdef CORO_NO_GUARD
+    return 0;
+#else
+    return coro__round((CORO_GUARD_SIZE) > 0 ? (size_t)(CORO_GUARD_SIZE) : 1, coro__page());
+#endif
+}
+
+/* Stacks are made in slabs: one mapping for several, their guards installed at once where the
+   system allows it (>>os-memory), and freed stacks are kept on the thread's free list for
+   reuse, most recently freed first (its pages are resident and its cache lines warm). A slab
+   whose stacks are all free is unmapped in one call once the free list holds, besides it,
+   CORO_POOL_SIZE stacks plus what the recent high-water mark of live coroutines still needs: a
+   server whose connections come and go around the same number would otherwise unmap and map
+   slabs over and over, paying fresh page faults for every stack each time. Stacks of a slab
+   that still has live neighbours stay cached (coro_pool_trim releases them). Unmapping single
+   stacks instead would split the kernel's merged mapping for each one, which costs tens of
+   microseconds per stack; on a machine where a syscall costs microseconds this is what lets
+   100,000 coroutines come and go in well under a second (at most CORO__SLAB_MAX a slab). */
+#define CORO__POOL_EPOCH 64 /* frees between two decays of a bin's high-water mark */
+
+/* A region holds the guard at the bottom, the stack, and the struct coro at the very top, so an
+   idle coroutine's struct and its few frames share one page. */
+static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
+
+static struct coro *coro__region_coro(char *map, size_t map_size) {
+    /* map is page aligned and the room a multiple of 64, so the struct is aligned: the cast
+       goes through void * to say so */
+    return (struct coro *)(void *)(map + map_size - coro__struct_room());
+}
+
 static void coro__bin_remove(coro__pool_bin *b, struct coro *co) {
     if (co->prev) co->prev->next = co->next;
     else b->head = co->next;
@@ -1561,7 +1945,7 @@ static void coro__region_unmap(struct coro *co) {
 #if CORO__VALGRIND
     VALGRIND_STACK_DEREGISTER(co->vg_stack);
 #endif
-    munmap(co->map, co->map_size);
+    coro__os_unmap(co->map, co->map_size);
 }
 
 /* Every stack of the slab is free: take them off the free list and unmap the slab at once. */
@@ -1577,7 +1961,7 @@ static void coro__slab_unmap(coro__thread *t, coro__pool_bin *b, struct coro *fi
 #endif
     }
     t->pooled -= n;
-    munmap(base, (size_t)n * map_size);
+    coro__os_unmap(base, (size_t)n * map_size);
 }
 
 /* The free list for stacks of map_size; with claim, an unused bin is taken for a new size. */
@@ -1624,11 +2008,10 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     k = b ? (b->slab_next ? b->slab_next : 1) : 1;
     if ((size_t)-1 / k < map_size) k = 1;
     for (;;) { /* near a limit, a slab may fail where a single stack still fits */
-        map = (char *)mmap(NULL, k * map_size, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-        if (map != MAP_FAILED) {
-            if (!guard || coro__guards_install(map, map_size, k, guard) == 0) break;
-            munmap(map, k * map_size); /* most likely vm.max_map_count: see coro_new */
+        map = coro__os_map(k * map_size);
+        if (map) {
+            if (coro__os_stacks_prepare(map, map_size, k, guard) == 0) break;
+            coro__os_unmap(map, k * map_size); /* most likely vm.max_map_count: see coro_new */
         }
         if (k == 1) {
             if (b) b->live--;
@@ -1738,14 +2121,8 @@ static size_t coro__pool_release(coro__thread *t) {
     return n;
 }
 
-/* >>signal */
-/* The overflow handler: installed once per process, run on a per-thread alternate stack. It
-   recognises a fault inside the guard of the coroutine running on this thread, says so, and
-   lets the process die by the signal as it would have; every other fault goes unchanged to the
-   handler that was there before. */
-static CORO__UNUSED struct sigaction coro__old_segv;
-static CORO__UNUSED int coro__segv_installed;
-
+/* >>overflow: the report both fault blocks print, built without allocating (it runs in a fault
+   handler, on little stack) */
 static CORO__UNUSED void coro__write_str(char *buf, size_t *n, size_t cap, const char *s) {
     while (*s && *n < cap) buf[(*n)++] = *s++;
 }
@@ -1761,30 +2138,42 @@ static CORO__UNUSED void coro__write_num(char *buf, size_t *n, size_t cap, uint6
     while (k && *n < cap) buf[(*n)++] = tmp[--k];
 }
 
-static CORO__UNUSED void coro__segv(int sig, siginfo_t *si, void *uctx) {
-    coro__thread *t = &coro__tls_state;
-    struct coro *co = t->current;
-    char *addr = (char *)si->si_addr;
-    if (co && co != &t->main && co->magic == CORO__MAGIC && addr >= co->map &&
-        addr < co->stack_lo) {
-        char msg[256];
-        size_t n = 0;
-        ssize_t w;
-        coro__write_str(msg, &n, sizeof msg, "coro: stack overflow in coroutine ");
-        coro__write_num(msg, &n, sizeof msg, co->id, 0);
-        if (co->name[0]) {
-            coro__write_str(msg, &n, sizeof msg, " \"");
-            coro__write_str(msg, &n, sizeof msg, co->name);
-            coro__write_str(msg, &n, sizeof msg, "\"");
-        }
-        coro__write_str(msg, &n, sizeof msg, " (stack size ");
-        coro__write_num(msg, &n, sizeof msg, co->stack_size, 0);
-        coro__write_str(msg, &n, sizeof msg, " bytes, fault at ");
-        coro__write_num(msg, &n, sizeof msg, (uintptr_t)addr, 1);
-        coro__write_str(msg, &n, sizeof msg, " in its guard page)\n");
-        w = write(2, msg, n);
-        (void)w;
+/* If addr lies below the stack of the coroutine running on t, in its guard (or, with below set,
+   anywhere in its region), say so on stderr and return 1. */
+static CORO__UNUSED int coro__overflow_report(coro__thread *t, const char *addr, int below) {
+    struct coro *co = t ? t->current : NULL;
+    char msg[256];
+    size_t n = 0;
+    if (!co || co == &t->main || co->magic != CORO__MAGIC || addr < co->map ||
+        addr >= (below ? (const char *)co : co->stack_lo))
+        return 0;
+    coro__write_str(msg, &n, sizeof msg, "coro: stack overflow in coroutine ");
+    coro__write_num(msg, &n, sizeof msg, co->id, 0);
+    if (co->name[0]) {
+        coro__write_str(msg, &n, sizeof msg, " \"");
+        coro__write_str(msg, &n, sizeof msg, co->name);
+        coro__write_str(msg, &n, sizeof msg, "\"");
     }
+    coro__write_str(msg, &n, sizeof msg, " (stack size ");
+    coro__write_num(msg, &n, sizeof msg, co->stack_size, 0);
+    coro__write_str(msg, &n, sizeof msg, " bytes, fault at ");
+    coro__write_num(msg, &n, sizeof msg, (uintptr_t)addr, 1);
+    coro__write_str(msg, &n, sizeof msg, " in its guard page)\n");
+    coro__os_write_err(msg, n);
+    return 1;
+}
+
+/* >>os-fault: POSIX (a SIGSEGV handler on a per-thread alternate stack) */
+#if !CORO__WINDOWS
+/* The overflow handler: installed once per process, run on a per-thread alternate stack. It
+   recognises a fault inside the guard of the coroutine running on this thread, says so, and
+   lets the process die by the signal as it would have; every other fault goes unchanged to the
+   handler that was there before. */
+static CORO__UNUSED struct sigaction coro__old_segv;
+static CORO__UNUSED int coro__segv_installed;
+
+static CORO__UNUSED void coro__segv(int sig, siginfo_t *si, void *uctx) {
+    (void)coro__overflow_report(&coro__tls_state, (const char *)si->si_addr, 0);
     if (coro__old_segv.sa_flags & SA_SIGINFO) {
         coro__old_segv.sa_sigaction(sig, si, uctx);
     } else if (coro__old_segv.sa_handler == SIG_DFL || coro__old_segv.sa_handler == SIG_IGN) {
@@ -1796,7 +2185,7 @@ static CORO__UNUSED void coro__segv(int sig, siginfo_t *si, void *uctx) {
     }
 }
 
-static void coro__signal_setup(coro__thread *t) {
+static void coro__os_fault_setup(coro__thread *t) {
 #ifndef CORO_NO_SIGNAL_HANDLER
     stack_t cur;
     if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
@@ -1833,14 +2222,7 @@ static void coro__signal_setup(coro__thread *t) {
 #endif
 }
 
-/* >>thread */
-static pthread_key_t coro__key;
-static pthread_once_t coro__key_once = PTHREAD_ONCE_INIT;
-static uint64_t coro__id_counter; /* ids are handed to threads in blocks: no atomic per coro_new */
-
-static void coro__thread_exit(void *arg) {
-    coro__thread *t = (coro__thread *)arg;
-    coro__pool_release(t);
+static void coro__os_fault_teardown(coro__thread *t) {
     if (t->altstack) {
         stack_t ss;
         memset(&ss, 0, sizeof ss);
@@ -1850,20 +2232,57 @@ static void coro__thread_exit(void *arg) {
         t->altstack = NULL;
     }
 }
-static void coro__key_make(void) { (void)pthread_key_create(&coro__key, coro__thread_exit); }
+
+/* >>os-fault: Windows (a vectored exception handler) */
+#else
+/* Installed once per process, first in the chain. A stack overflow (the system's guard page
+   reached the bottom of a coroutine's stack) or an access violation in a coroutine's guard
+   region is reported naming the coroutine; the handler always continues the search, so the
+   exception goes on to whatever handles it, and unhandled it ends the process as it would have
+   (0xC00000FD or 0xC0000005). It runs on the faulting stack, in the page the system commits for
+   that, so it does little: no allocation, one WriteFile. */
+static CORO__UNUSED LONG coro__veh_installed;
+static CORO__UNUSED LONG CALLBACK coro__veh(EXCEPTION_POINTERS *ep) {
+    const EXCEPTION_RECORD *r = ep->ExceptionRecord;
+    DWORD code = r->ExceptionCode;
+    if ((code == EXCEPTION_STACK_OVERFLOW || code == EXCEPTION_ACCESS_VIOLATION) &&
+        r->NumberParameters >= 2)
+        (void)coro__overflow_report(coro__tls_ptr, (const char *)r->ExceptionInformation[1],
+                                    code == EXCEPTION_STACK_OVERFLOW);
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+static void coro__os_fault_setup(coro__thread *t) {
+    (void)t;
+#ifndef CORO_NO_SIGNAL_HANDLER
+    if (InterlockedExchange(&coro__veh_installed, 1) == 0)
+        AddVectoredExceptionHandler(1, coro__veh);
+#endif
+}
+static void coro__os_fault_teardown(coro__thread *t) { (void)t; }
+#endif
+
+/* >>thread: what every thread sets up the first time it uses coro.h, and its exit */
+static uint64_t coro__id_counter; /* ids are handed to threads in blocks: no atomic per coro_new */
+
+static void coro__thread_exit(coro__thread *t) {
+    coro__pool_release(t);
+    coro__os_fault_teardown(t);
+}
 
 static CORO__NOINLINE coro__thread *coro__thread_setup(coro__thread *t) {
     t->main.status = CORO_RUNNING;
     t->main.thread = t;
     t->main.magic = CORO__MAGIC;
+#if CORO__TSAN
+    t->main.tsan_fiber = __tsan_get_current_fiber();
+#endif
     t->current = &t->main;
     t->shadow_stack = coro__shadow_stack_active();
 #if defined(CORO__ARCH_I386)
     (void)coro__i386_sse();
 #endif
-    coro__signal_setup(t);
-    pthread_once(&coro__key_once, coro__key_make);
-    pthread_setspecific(coro__key, t);
+    coro__os_fault_setup(t);
+    coro__os_thread_register(t);
     t->ready = 1;
     return t;
 }
@@ -1927,6 +2346,9 @@ CORO__INLINE void *coro__switch_inline(coro__thread *t, struct coro *from, struc
                                    to->asan_size);
 #else
     (void)from_finished;
+#endif
+#if CORO__TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     t->current = to;
     {
@@ -2000,23 +2422,28 @@ static CORO__START_ATTR void coro__start(CORO__START_PARAMS) {
     coro__finish(self->thread, self, self->fn(value));
 }
 
-/* Validate a switch target; `what` names the calling function for CORO_DEBUG. */
-CORO__INLINE int coro__bad_target(coro__thread *t, const struct coro *co, const char *what) {
+/* Validate a switch target; `what` names the calling function for CORO_DEBUG. owner: the
+   runtime data co must carry (NULL for a coroutine of the user's own). */
+CORO__INLINE int coro__bad_target(coro__thread *t, const struct coro *co, const void *owner,
+                                  const char *what) {
     if (CORO__LIKELY(co && co->thread == t && co->magic == CORO__MAGIC &&
-                     co->status == CORO_SUSPENDED))
+                     co->status == CORO_SUSPENDED && co->runtime == owner))
         return 0;
     if (!co) CORO__MISUSE(what, EINVAL, "NULL coroutine");
     else if (co->thread != t || co->magic != CORO__MAGIC)
         CORO__MISUSE(what, EINVAL, "not a live coroutine of this thread");
     else if (co->status == CORO_DEAD) CORO__MISUSE(what, EINVAL, "coroutine is dead");
-    else CORO__MISUSE(what, EINVAL, "coroutine is running or waiting in the resumer chain");
+    else if (co->status != CORO_SUSPENDED)
+        CORO__MISUSE(what, EINVAL, "coroutine is running or waiting in the resumer chain");
+    else CORO__MISUSE(what, EBUSY, "coroutine belongs to a runtime (spawned: its loop runs it)");
     return 1;
 }
 
-static void *coro__resume_raise(struct coro *co, void *value, int err, const char *what) {
+static void *coro__resume_raise(struct coro *co, const void *owner, void *value, int err,
+                                const char *what) {
     coro__thread *t = coro__tls();
     struct coro *cur;
-    if (CORO__UNLIKELY(coro__bad_target(t, co, what))) return NULL;
+    if (CORO__UNLIKELY(coro__bad_target(t, co, owner, what))) return NULL;
     cur = t->current;
     cur->status = CORO_NORMAL;
     co->status = CORO_RUNNING;
@@ -2046,8 +2473,7 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
                 "coro: a CET shadow stack is active in this thread and coro.h does not switch "
                 "shadow stacks; build without -fcf-protection=return (or =full) or run with "
                 "GLIBC_TUNABLES=glibc.cpu.x86_shstk=off\n";
-            ssize_t w = write(2, msg, sizeof msg - 1);
-            (void)w;
+            coro__os_write_err(msg, sizeof msg - 1);
         }
         errno = ENOTSUP;
         return NULL;
@@ -2062,6 +2488,9 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     co->flags = CORO__F_FRESH;
     co->raised = 0;
     co->magic = CORO__MAGIC;
+#if CORO__TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
     co->fn = fn;
     co->data = NULL;
     co->runtime = NULL;
@@ -2113,13 +2542,24 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
         }
     }
     if (co->defers != co->inline_defers) CORO_FREE(co->defers); /* never started */
+#if CORO__TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
     coro__list_remove(t, co);
     coro__stack_put(t, co);
     return 0;
 }
 
 CORO__OPAQUE CORO_API void *coro_resume(coro_t *co, void *value) {
-    return coro__resume_raise(co, value, 0, "coro_resume");
+    return coro__resume_raise(co, NULL, value, 0, "coro_resume");
+}
+
+CORO__OPAQUE CORO_API void *coro_runtime_resume(coro_t *co, const void *data, void *value) {
+    if (!data) {
+        CORO__MISUSE("coro_runtime_resume", EINVAL, "NULL runtime data");
+        return NULL;
+    }
+    return coro__resume_raise(co, data, value, 0, "coro_runtime_resume");
 }
 
 CORO__OPAQUE CORO_API void *coro_raise(coro_t *co, int err) {
@@ -2127,7 +2567,8 @@ CORO__OPAQUE CORO_API void *coro_raise(coro_t *co, int err) {
         CORO__MISUSE("coro_raise", EINVAL, "the error must be a positive errno value");
         return NULL;
     }
-    return coro__resume_raise(co, NULL, err, "coro_raise");
+    /* a raise is for everybody: whoever owns co, its pending call fails with err */
+    return coro__resume_raise(co, co ? co->runtime : NULL, NULL, err, "coro_raise");
 }
 
 CORO__OPAQUE CORO_API void *coro_yield(void *value) {
@@ -2295,7 +2736,7 @@ CORO__OPAQUE CORO_API int coro_kill(coro_t *co) {
     }
     if (co->flags & CORO__F_DYING) {
         /* its cleanups were interrupted by a switch elsewhere; let them go on */
-        coro__resume_raise(co, NULL, 0, "coro_kill");
+        coro__resume_raise(co, co->runtime, NULL, 0, "coro_kill");
         return 0;
     }
     coro__arm_kill(co);
@@ -2346,25 +2787,19 @@ CORO_API void *coro_runtime_data(const coro_t *co) { return co ? co->runtime : N
 CORO_API size_t coro_stack_size(const coro_t *co) { return co ? co->stack_size : 0; }
 
 CORO_API long coro_stack_used(const coro_t *co) {
-    size_t page = coro__page(), len, i, pages;
+    size_t page = coro__page(), pages;
     char *lo;
-    unsigned char vec[256];
-    long used = 0;
+    long k;
     if (!co || co->magic != CORO__MAGIC) {
         errno = EINVAL;
         return -1;
     }
-    /* pages are touched from the top down, so the high-water mark is the lowest resident page */
     lo = (char *)((uintptr_t)co->stack_lo & ~(uintptr_t)(page - 1));
-    len = (size_t)((char *)co->map + co->map_size - lo);
-    pages = len / page;
-    for (i = 0; i < pages; i += sizeof vec) {
-        size_t n = pages - i < sizeof vec ? pages - i : sizeof vec, k;
-        if (mincore(lo + i * page, n * page, vec) != 0) return -1;
-        for (k = 0; k < n; k++)
-            if (vec[k] & 1) return (long)((char *)co - (lo + (i + k) * page));
-    }
-    return used;
+    pages = (size_t)((char *)co->map + co->map_size - lo) / page;
+    k = coro__os_touched(lo, pages, page);
+    if (k < 0) return -1;
+    if ((size_t)k == pages) return 0;
+    return (long)((char *)co - (lo + (size_t)k * page));
 }
 
 CORO_API size_t coro_count_alive(void) { return coro__tls()->alive; }
@@ -2386,6 +2821,7 @@ CORO_API const char *coro_guard_mode(void) {
     case 1: return "madvise";
     case 2: return "mprotect";
     case 3: return "none";
+    case 4: return "reserve";
     default: return "unknown";
     }
 }

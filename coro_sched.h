@@ -5,8 +5,10 @@
    clients with tens of thousands of connections on one core: an epoll (Linux) or poll() loop,
    a timer heap, non-blocking sockets whose calls block only the calling coroutine, condition
    variables, mutexes, semaphores, channels, join, blocking work moved to worker threads, and
-   signals received as events. It uses only coro.h's public API. One scheduler per thread; run
-   one per core for more.
+   signals received as events. It uses only coro.h's public API (and coro.h's misuse report,
+   so that CORO_DEBUG covers both headers). One scheduler per thread; run one per core for
+   more: threads post coroutines to each other, wake each other's coroutines and share
+   channels (see THREADS).
 
 USAGE
    In exactly one file, before any #include:
@@ -43,7 +45,8 @@ TIME AND DEADLINES
    coro_now() is milliseconds on CLOCK_MONOTONIC. Every blocking call takes an absolute deadline
    on that clock (coro_now() + 500 means half a second from now); -1 (any negative value) means
    none, and a deadline already past (0, say) makes the call a non-blocking attempt. When the
-   deadline passes the call fails with -1 and errno ETIMEDOUT.
+   deadline passes the call fails with -1 and errno ETIMEDOUT. INT64_MAX is a deadline that
+   never comes, and coro_sleep(ms) saturates there: a huge time means forever.
 
 SPAWNED COROUTINES
    coro_spawn queues a coroutine; coro_run runs every ready one in FIFO order, then waits on
@@ -71,7 +74,8 @@ FDS
    and with a deadline already past, each call makes one real attempt and fails (EPERM, or
    ETIMEDOUT) only if it would have to wait. Close fds with coro_close: waiters wake with EBADF. If
    you close an fd some other way, call coro_fd_forget(fd) first, or a new fd with the same
-   number may wait forever. Writes to sockets use MSG_NOSIGNAL, and the scheduler ignores
+   number may wait forever. A negative or closed fd fails with EBADF in every call, like the
+   calls these wrap. Writes to sockets use MSG_NOSIGNAL, and the scheduler ignores
    SIGPIPE (if it was SIG_DFL) so that a pipe whose reader went away gives EPIPE, not death;
    define CORO_SCHED_KEEP_SIGPIPE to leave SIGPIPE alone.
    Syscalls: with epoll each fd is registered once, edge-triggered, when it first has to wait.
@@ -80,6 +84,30 @@ FDS
    epoll_wait, with no read that fails with EAGAIN. A coroutine whose I/O never has to wait is
    sent to the back of the ready queue every CORO_SCHED_IO_BUDGET calls, so no connection can
    starve the others.
+
+THREADS
+   Share nothing, pass messages: each thread has its own scheduler, coroutines never move
+   between threads (a compiler may keep a thread-local address, errno's included, across any
+   call), and work and messages cross freely:
+   - channels: any mix of coroutines of any threads and plain threads, buffered or rendezvous;
+   - coro_sched_post(s, fn, arg, 0) spawns fn(arg) on s's thread, from any thread;
+   - coro_wake(co, v) from another thread resumes co's coro_suspend on co's thread;
+   - coro_sched_stop(s), from anywhere including a signal handler, makes s's loop return;
+   - coro_serve() keeps a loop running with nothing to do, serving posts, until stopped;
+   - coro_threads_start(n, init, arg) runs n such serving threads; coro_threads_stop and
+     coro_threads_join end them.
+   cond, mutex and semaphore are per thread and cost no atomics. A loop pays for the others
+   only when something arrives: one load of a flag per round, a wakeup fd written only while
+   the target loop sleeps. Handles: a coro_sched_t stays valid while its scheduler lives or
+   while a reference taken with coro_sched_ref is held; posting to one whose scheduler stopped,
+   was freed or whose thread exited fails with ESHUTDOWN, never crashes.
+       static void *job(void *arg) { ... }                 // runs on the thread it was posted to
+       coro_threads_t *g = coro_threads_start(4, NULL, NULL);
+       for (i = 0; i < 1000; i++)
+           coro_sched_post(coro_threads_sched(g, i % 4), job, &jobs[i], 0);
+       ...                                                 // gather results through a channel
+       coro_threads_stop(g);                               // or from a SIGINT handler
+       coro_threads_join(g);
 
 BACKENDS
    epoll on Linux (default), poll() elsewhere or with CORO_SCHED_POLL. poll() costs O(all fds
@@ -90,7 +118,9 @@ BACKENDS
 THE API (details at each declaration)
    loop:      coro_now coro_spawn coro_run coro_stop coro_sched_yield coro_suspend coro_wake
               coro_sleep coro_sleep_until coro_wait_fd coro_join coro_joinable coro_count
-              coro_dump coro_find coro_sched_backend coro_sched_free
+              coro_dump coro_find coro_sched_backend coro_sched_free coro_serve
+   threads:   coro_sched_self coro_sched_ref coro_sched_unref coro_sched_post coro_sched_stop
+              coro_threads_start coro_threads_sched coro_threads_stop coro_threads_join
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
               coro_writev coro_sendfile coro_close coro_fd_forget coro_pipe coro_tcp_listen
               coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
@@ -100,9 +130,12 @@ THE API (details at each declaration)
 CONFIGURATION (define before the implementation; defaults in brackets)
    CORO_SCHED_POLL          use poll() even where epoll exists
    CORO_SCHED_IO_BUDGET     I/O calls without waiting before a forced yield [64]
+   CORO_SCHED_SPIN_US       microseconds a loop with coroutines waiting on channels watches for
+                            another thread's completion before it sleeps in the kernel [20]
    CORO_SCHED_WORKERS       worker threads for coro_offload and name resolution [4]
    CORO_SCHED_KEEP_SIGPIPE  do not set SIGPIPE to SIG_IGN
-   coro.h's macros (CORO_MALLOC/CORO_FREE, CORO_STATIC, ...) apply here too.
+   coro.h's macros (CORO_MALLOC/CORO_FREE, CORO_STATIC, ...) apply here too; with CORO_DEBUG
+   every misuse of this header's calls also prints a line "coro: <call>: <why>" on stderr.
 */
 #if defined(CORO_SCHED_IMPLEMENTATION) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1 /* before any system header: accept4, pipe2 */
@@ -113,6 +146,9 @@ CONFIGURATION (define before the implementation; defaults in brackets)
 
 #include "coro.h"
 
+#if defined(_WIN32)
+#error "coro_sched.h: needs POSIX (fds, pipes, signals, poll); only coro.h runs on Windows"
+#endif
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -141,10 +177,15 @@ CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size);
    spawned coroutine or while a loop already runs on this thread; EDEADLK if every coroutine left
    waits for something only another coroutine could do (a cond, mutex, channel, join, suspend)
    and no fd, timer or worker can ever wake one (they stay blocked; coro_run may be called
-   again). */
+   again). EDEADLK is reported only while no other thread can reach this loop: not once
+   coro_sched_self() has been called on this thread (a post or a coro_wake may come), nor while
+   a coroutine waits on a channel (any thread may complete it); the loop then sleeps instead. */
 CORO_API int coro_run(void);
 
-/* coro_stop: make coro_run return 0 once the coroutines that are ready now have run. */
+/* coro_stop: make coro_run return 0 once the coroutines that are ready now have run. Called
+   while no loop runs on this thread (before coro_run, say), it makes the next coro_run return
+   after one round: due timers fire and the coroutines ready then run once. Either way the stop
+   is used up when coro_run returns. */
 CORO_API void coro_stop(void);
 
 /* coro_sched_yield: go to the back of the ready queue: every other ready coroutine runs first.
@@ -158,17 +199,21 @@ CORO_API void *coro_suspend(void);
 
 /* coro_wake: make co's coro_suspend return value: at once queued if co is suspended, else kept
    for its next coro_suspend. 0, or -1 with errno ESRCH (not a live spawned coroutine of this
-   thread) or EBUSY (a wake is already pending). */
+   thread) or EBUSY (a wake is already pending). From another thread (co belongs to a scheduler
+   whose handle was made, see coro_sched_self): 0 once the wake is sent to co's thread, which
+   applies it at its next round (a wake that then finds co ended, or a wake already pending, is
+   dropped), -1 with errno ESRCH (co is no live coroutine of any such scheduler) or ENOMEM. */
 CORO_API int coro_wake(coro_t *co, void *value);
 
 /* coro_sleep: sleep ms milliseconds (0: yield); coro_sleep_until: until coro_now() >= deadline.
-   0, or -1 with errno EPERM outside a spawned coroutine, EINVAL for ms < 0, or err if raised. */
+   0, or -1 with errno EPERM outside a spawned coroutine, EINVAL for ms < 0 (or deadline < 0),
+   or err if raised. A time too large for the clock (up to INT64_MAX) means forever. */
 CORO_API int coro_sleep(int64_t ms);
 CORO_API int coro_sleep_until(int64_t deadline);
 
 /* coro_wait_fd: wait until fd is ready for events (CORO_READ | CORO_WRITE); returns the events
    that are ready (an error or hangup counts as both, so the next call reports it). -1 with
-   errno: EINVAL (bad events or fd < 0), EBADF (fd closed by coro_close meanwhile or not open),
+   errno: EINVAL (bad events), EBADF (fd negative, not open, or closed by coro_close meanwhile),
    EBUSY (another coroutine waits to read, or write, this fd), ETIMEDOUT, EPERM (not a spawned
    coroutine), ENOMEM, or err if raised. */
 CORO_API int coro_wait_fd(int fd, int events, int64_t deadline);
@@ -202,6 +247,60 @@ CORO_API const char *coro_sched_backend(void);
 /* coro_sched_free: release this thread's scheduler (poller, fd table, worker threads, pooled
    records). Coroutines still alive are killed first. Also done when the thread exits. */
 CORO_API void coro_sched_free(void);
+
+/* ---- many threads: one scheduler per thread; posts, wakes and channels cross between them -- */
+/* A coro_sched_t is a handle on one thread's scheduler that other threads may hold: they post
+   coroutines to it, wake its coroutines and stop its loop. Coroutines never move between
+   threads; work and messages do. The handle's memory lives as long as its references: the
+   scheduler's thread holds one until coro_sched_free (or the thread's exit) retires the
+   scheduler, and coro_sched_ref adds one for whoever must be able to post after that. A retired
+   scheduler's handle stays valid for its remaining holders and refuses posts with ESHUTDOWN. */
+typedef struct coro_sched coro_sched_t;
+
+/* coro_sched_self: the calling thread's scheduler handle, made on first use. The pointer is
+   borrowed: valid while the thread's scheduler lives (hand it to another thread together with a
+   coro_sched_ref taken here if that thread may use it longer). Once it has been asked for, the
+   loop can no longer conclude it is deadlocked (a post may always come): see coro_run. NULL with
+   errno ENOMEM or as eventfd/pipe (no fd left). */
+CORO_API coro_sched_t *coro_sched_self(void);
+
+/* coro_sched_ref / coro_sched_unref: take and drop a reference on s, from any thread; the last
+   unref frees the handle. ref: 0, or -1 with errno EINVAL (s NULL). */
+CORO_API int coro_sched_ref(coro_sched_t *s);
+CORO_API void coro_sched_unref(coro_sched_t *s);
+
+/* coro_sched_post: from any thread, including one with no scheduler: spawn fn(arg) as a
+   coroutine on s's thread (stack_size as coro_spawn), waking s's loop if it sleeps. A post that
+   returned 0 is spawned by s's loop at its next round, and a loop stopped by coro_sched_stop
+   spawns and starts every post it accepted before it returns. 0, or -1 with errno EINVAL (s or
+   fn NULL), ENOMEM, ESHUTDOWN (s was stopped or its scheduler retired). Posts not yet spawned
+   when s's scheduler is freed without being stopped first are dropped. */
+CORO_API int coro_sched_post(coro_sched_t *s, coro_fn fn, void *arg, size_t stack_size);
+
+/* coro_sched_stop: from any thread, and async-signal-safe (atomic stores and one write(2)):
+   s's coro_run or coro_serve returns after its current round, having spawned and started every
+   post it accepted; from then on posts to s fail with ESHUTDOWN (the thread's coroutines stay;
+   coro_run may be called again to finish them). 0, or -1 with errno EINVAL (s NULL). */
+CORO_API int coro_sched_stop(coro_sched_t *s);
+
+/* coro_serve: coro_run for a loop that exists to serve posts: it does not return when no
+   coroutine is left, only after coro_sched_stop (or coro_stop from one of its coroutines).
+   Returns as coro_run, never EDEADLK; -1 with errno ENOMEM if the handle cannot be made. */
+CORO_API int coro_serve(void);
+
+/* coro_threads_start: n threads, each with its own scheduler, each calling init(index, arg)
+   (if not NULL; it may coro_spawn) and then coro_serve until coro_threads_stop. NULL with errno
+   EINVAL (n < 1, n > 1024), ENOMEM, EAGAIN (a thread could not be started; the others are
+   stopped and joined). coro_threads_sched: thread index's scheduler, valid until
+   coro_threads_join (NULL with errno EINVAL for a bad index). coro_threads_stop: stop them all,
+   from any thread, async-signal-safe; 0 or -1 with errno EINVAL. coro_threads_join: wait for
+   every thread to end (each frees its scheduler, killing its remaining coroutines) and free the
+   group; 0 or -1 with errno EINVAL. */
+typedef struct coro_threads coro_threads_t;
+CORO_API coro_threads_t *coro_threads_start(int n, void (*init)(int index, void *arg), void *arg);
+CORO_API coro_sched_t *coro_threads_sched(coro_threads_t *g, int index);
+CORO_API int coro_threads_stop(coro_threads_t *g);
+CORO_API int coro_threads_join(coro_threads_t *g);
 
 /* ---- fds and sockets ----------------------------------------------------------------------- */
 
@@ -281,8 +380,8 @@ CORO_API int coro_tcp_port(int fd);
 /* coro_offload: run fn(arg) on a worker thread and wait for it; *result (if not NULL) gets its
    return value. Files, getaddrinfo, anything that would block the loop. 0, or -1 with errno
    EPERM (not a spawned coroutine), EAGAIN (no worker thread could be started), ENOMEM, or err if
-   raised (fn still runs to its end on the worker; the call returns only then, so memory fn uses
-   stays valid). If the caller is killed, fn also runs to its end and the caller's stack is kept
+   raised: at once if no worker has started fn yet (it is dropped and never runs), else when fn
+   has run to its end on the worker, so memory fn uses stays valid. If the caller is killed, fn also runs to its end and the caller's stack is kept
    until then. (Under ASan with detect_stack_use_after_return=1, addressable locals live on
    ASan's fake stack instead, which ASan frees when the coroutine dies: if the caller may be
    killed, give fn heap memory.) */
@@ -300,53 +399,73 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
    -1 with errno EINVAL (empty set, SIGKILL, SIGSTOP) or as pipe2/sigaction. */
 CORO_API int coro_signal_watch(const sigset_t *set);
 
-/* ---- synchronisation (coroutines of one thread; no allocation; zero-filled = initialised) -- */
-/* A NULL object makes the int-returning calls fail with EINVAL and the void ones do nothing. */
+/* ---- synchronisation ------------------------------------------------------------------------
+   cond, mutex and semaphore serve the coroutines of one thread (no allocation, no atomics;
+   zero-filled = initialised); channels work between any threads. */
+/* A NULL object makes the int-returning calls fail with EINVAL and the void ones do nothing.
+   A mutex, condition variable or semaphore belongs to the thread whose scheduler first uses it
+   after its init; coroutines of one thread only can wait on it. A call from another thread
+   (its coroutines or its main) fails with EPERM and the void ones do nothing; an init call
+   hands the object over to the next thread that uses it. */
 struct coro__task;
+struct coro__sched;
 typedef struct coro__waitq {
     struct coro__task *head, *tail;
 } coro__waitq;
 
 /* Condition variable. coro_cond_wait parks until signalled (no spurious wakeups): 0, or -1 with
-   errno ETIMEDOUT, EPERM, or err if raised. signal wakes the longest waiter, broadcast all. */
+   errno ETIMEDOUT, EPERM (not a spawned coroutine, or another thread's), or err if raised.
+   signal wakes the longest waiter, broadcast all (another thread's: nothing). */
 typedef struct coro_cond {
     coro__waitq waiters;
+    struct coro__sched *sched; /* the owning thread's scheduler, set by the first use */
 } coro_cond_t;
-#define CORO_COND_INIT {{NULL, NULL}}
+#define CORO_COND_INIT {{NULL, NULL}, NULL}
 CORO_API void coro_cond_init(coro_cond_t *c);
 CORO_API int coro_cond_wait(coro_cond_t *c, int64_t deadline);
 CORO_API void coro_cond_signal(coro_cond_t *c);
 CORO_API void coro_cond_broadcast(coro_cond_t *c);
 
 /* Mutex, FIFO: unlock hands the lock to the longest waiter. lock: 0, or -1 with errno
-   ETIMEDOUT, EDEADLK (the caller holds it), EPERM (not a spawned coroutine), or err if raised.
-   unlock: 0, or -1 with errno EPERM if the caller does not hold it. A coroutine killed while
+   ETIMEDOUT, EDEADLK (the caller holds it), EPERM (not a spawned coroutine, or another
+   thread's mutex), or err if raised. unlock: 0, or -1 with errno EPERM if the caller does not
+   hold it. A coroutine killed while
    holding a mutex keeps it locked: register coro_defer(unlock) if that can happen. */
 typedef struct coro_mutex {
     struct coro__task *owner;
     coro__waitq waiters;
+    struct coro__sched *sched;
 } coro_mutex_t;
-#define CORO_MUTEX_INIT {NULL, {NULL, NULL}}
+#define CORO_MUTEX_INIT {NULL, {NULL, NULL}, NULL}
 CORO_API void coro_mutex_init(coro_mutex_t *m);
 CORO_API int coro_mutex_lock(coro_mutex_t *m, int64_t deadline);
 CORO_API int coro_mutex_unlock(coro_mutex_t *m);
 
-/* Counting semaphore, FIFO. wait: 0, or -1 with errno ETIMEDOUT, EPERM, or err if raised.
-   post: 0, or -1 with errno EOVERFLOW at UINT_MAX. */
+/* Counting semaphore, FIFO. wait: 0, or -1 with errno ETIMEDOUT, EPERM (not a spawned
+   coroutine, or another thread's), or err if raised. post: 0, or -1 with errno EOVERFLOW at
+   UINT_MAX, EPERM for another thread's. */
 typedef struct coro_sem {
     unsigned count;
     coro__waitq waiters;
+    struct coro__sched *sched;
 } coro_sem_t;
 CORO_API void coro_sem_init(coro_sem_t *s, unsigned count);
 CORO_API int coro_sem_wait(coro_sem_t *s, int64_t deadline);
 CORO_API int coro_sem_post(coro_sem_t *s);
 
 /* Channel of fixed-size elements: capacity 0 is a rendezvous (send waits for a receiver),
-   otherwise a FIFO buffer of capacity elements. coro_chan_new: NULL with errno EINVAL
+   otherwise a FIFO buffer of capacity elements. Any mix of senders and receivers on any threads
+   may use one channel: a call that must wait blocks only the calling coroutine, and a thread
+   outside any coroutine that has no spawned coroutines of its own (main before coro_run, a
+   worker pool, a foreign callback) blocks itself. coro_chan_new: NULL with errno EINVAL
    (elem_size 0 or too large) or ENOMEM. send/recv: 0, or -1 with errno EPIPE (closed; recv
-   drains what was sent first), ETIMEDOUT, EPERM (a blocking call outside a spawned coroutine;
-   main may send and receive when that need not wait), or err if raised. close wakes every
-   waiter (EPIPE); free closes then frees. Elements are copied (memcpy). */
+   drains what was sent first), ETIMEDOUT, EPERM (it would have to wait in a coroutine not
+   spawned by the scheduler, or outside coroutines on a thread that has spawned coroutines,
+   which could not run meanwhile), ENOMEM (the scheduler's handle could not be made), or err if
+   raised. close wakes every waiter, on every thread (EPIPE); free closes, waits until no
+   waiter of another thread still touches the channel, then frees: no call may start on it
+   after free. Elements are copied (memcpy). A send that returned 0 is received exactly once,
+   also when the receiver's deadline passed at the same moment. */
 typedef struct coro_chan coro_chan_t;
 CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity);
 CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline);
@@ -376,6 +495,7 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now *
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,12 +552,16 @@ static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t cou
 #ifndef CORO_SCHED_IO_BUDGET
 #define CORO_SCHED_IO_BUDGET 64
 #endif
+#ifndef CORO_SCHED_SPIN_US
+#define CORO_SCHED_SPIN_US 20
+#endif
 #ifndef CORO_SCHED_WORKERS
 #define CORO_SCHED_WORKERS 4
 #endif
 #define CORO__TASK_MAGIC 0x7461736bu /* "task" */
 #define CORO__HUP 4 /* with CORO_READ/CORO_WRITE in a backend's report: the peer hung up */
 #define CORO__NO_HEAP ((size_t)-1)
+#define CORO__SCHED_NOINLINE __attribute__((noinline))
 
 
 /* task states */
@@ -485,6 +609,14 @@ typedef struct coro__task {
     int joinable, joined, has_wake, budget;
     void *wake_value;
     coro__job *job; /* an offloaded call in flight */
+    /* a channel wait: the channel's queue links are separate, since another thread that
+       completes the operation unlinks the task while its own thread may be using the others */
+    struct coro_chan *xch;    /* the channel waited on, until the wait is over */
+    coro__waitq *xq;          /* its senders or receivers */
+    struct coro__task *cnext, *cprev, *xnext;
+    int xstate, xreason;      /* CORO__X_*, atomic; the result another thread delivers */
+    struct coro_sched *h;     /* the handle other threads deliver to */
+    struct coro__tw *tw;      /* a plain thread's wait (a stand-in task on its stack) */
     struct coro__task *all_next, *all_prev; /* live tasks, or the zombie / free lists */
 } coro__task;
 
@@ -546,6 +678,34 @@ struct coro__sched {
     int nworkers, idle_workers, workers_quit, job_lock_init;
     size_t jobs_pending, jobs_queued;
     int wake_rd, wake_wr;
+    /* other threads */
+    struct coro_sched *h;    /* the handle, once made */
+    size_t nchanwait;        /* tasks queued on a channel or whose channel wake is on the way */
+    struct coro__msg *retry; /* posts whose coroutine could not be made yet */
+};
+
+/* What another thread sends: a post (fn set) or a coro_wake (fn NULL). */
+typedef struct coro__msg {
+    struct coro__msg *next;
+    coro_fn fn;
+    void *arg;
+    size_t stack_size;
+    coro_t *co;
+    void *value;
+} coro__msg;
+
+/* a channel waiter's state, changed by compare-and-swap when threads may race for it */
+enum { CORO__X_NONE, CORO__X_WAITING, CORO__X_CLAIMED, CORO__X_CANCELLED };
+
+struct coro_sched {
+    int lock;                       /* spinlock for the fields up to owner */
+    int closed, given;
+    struct coro__msg *msgs, *msgs_tail;
+    coro__task *claimed;            /* channel waiters completed by other threads (xnext) */
+    coro__sched *owner;             /* NULL once retired */
+    int refs, stop, mail, sleeping; /* atomics */
+    int wake_rd, wake_wr;
+    struct coro_sched *next, *prev; /* the process's live handles */
 };
 
 /* The thread's scheduler. Coroutines never change threads, so the address taken before a
@@ -553,6 +713,72 @@ struct coro__sched {
    read through the pointer are fetched again after one. */
 static __thread coro__sched coro__sched_state;
 static inline coro__sched *coro__s(void) { return &coro__sched_state; }
+
+/* >>spinlock: guards a channel or an inbox for a few dozen instructions. One atomic exchange
+   to take it, a release store to give it back: what a same-thread channel operation pays for
+   being able to cross threads. A waiter that finds it taken for long yields its core. */
+static CORO__SCHED_NOINLINE void coro__spin_wait(int *l) {
+    int spins = 0;
+    do
+        while (__atomic_load_n(l, __ATOMIC_RELAXED))
+            if (++spins > 100) {
+                spins = 0;
+                sched_yield();
+            }
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE));
+}
+static inline void coro__spin_lock(int *l) {
+    if (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) coro__spin_wait(l);
+}
+static void coro__spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+/* >>wakeup: how another thread (or a signal handler) wakes a loop sleeping in the poller:
+   open/signal/drain/close, an eventfd on Linux, a pipe elsewhere. signal is async-signal-safe. */
+#if defined(__linux__)
+#include <sys/eventfd.h>
+static int coro__wakeup_open(int *rd, int *wr) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return -1;
+    *rd = *wr = fd;
+    return 0;
+}
+static void coro__wakeup_signal(int wr) {
+    uint64_t one = 1;
+    ssize_t w = write(wr, &one, sizeof one); /* fails only when the counter is full: awake */
+    (void)w;
+}
+static void coro__wakeup_drain(int rd) {
+    uint64_t v;
+    ssize_t r = read(rd, &v, sizeof v);
+    (void)r;
+}
+static void coro__wakeup_close(int rd, int wr) {
+    (void)wr;
+    close(rd);
+}
+#else
+static int coro__wakeup_open(int *rd, int *wr) {
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    *rd = fds[0];
+    *wr = fds[1];
+    return 0;
+}
+static void coro__wakeup_signal(int wr) {
+    char c = 1;
+    ssize_t w = write(wr, &c, 1); /* a full pipe: a wakeup is already pending */
+    (void)w;
+}
+static void coro__wakeup_drain(int rd) {
+    char buf[64];
+    while (read(rd, buf, sizeof buf) > 0)
+        ;
+}
+static void coro__wakeup_close(int rd, int wr) {
+    close(rd);
+    close(wr);
+}
+#endif
 
 /* >>time */
 CORO_API int64_t coro_now(void) {
@@ -667,7 +893,7 @@ static void coro__reg_put(coro__reg_slot *tab, size_t cap, coro_t *co, coro__tas
     tab[i].key = co;
     tab[i].task = t;
 }
-static int coro__reg_add(coro__sched *s, coro_t *co, coro__task *t) {
+static int coro__reg_insert(coro__sched *s, coro_t *co, coro__task *t) {
     if ((s->reg_n + 1) * 2 > s->reg_cap) {
         size_t cap = s->reg_cap ? s->reg_cap * 2 : 256, i;
         coro__reg_slot *tab = (coro__reg_slot *)CORO_MALLOC(cap * sizeof *tab);
@@ -686,7 +912,7 @@ static int coro__reg_add(coro__sched *s, coro_t *co, coro__task *t) {
     s->reg_n++;
     return 0;
 }
-static void coro__reg_del(coro__sched *s, const coro_t *co) {
+static void coro__reg_erase(coro__sched *s, const coro_t *co) {
     size_t mask = s->reg_cap - 1, i, j;
     if (!s->reg_cap) return;
     for (i = coro__reg_hash(co, s->reg_cap); s->reg[i].key != co; i = (i + 1) & mask)
@@ -704,18 +930,45 @@ static void coro__reg_del(coro__sched *s, const coro_t *co) {
     s->reg_n--;
 }
 
+/* Once other threads can look up coroutines here (coro_wake from them), changes take the
+   handle's lock. */
+static int coro__reg_add(coro__sched *s, coro_t *co, coro__task *t) {
+    int r;
+    if (!s->h) return coro__reg_insert(s, co, t);
+    coro__spin_lock(&s->h->lock);
+    r = coro__reg_insert(s, co, t);
+    coro__spin_unlock(&s->h->lock);
+    return r;
+}
+static void coro__reg_del(coro__sched *s, const coro_t *co) {
+    if (!s->h) {
+        coro__reg_erase(s, co);
+        return;
+    }
+    coro__spin_lock(&s->h->lock);
+    coro__reg_erase(s, co);
+    coro__spin_unlock(&s->h->lock);
+}
+
 /* >>fdtable */
 static void coro__sched_init(coro__sched *s);
 static coro__fd *coro__fd_slot(coro__sched *s, int fd) {
     coro__sched_init(s);
     if (fd < 0) {
-        errno = EBADF;
+        CORO__MISUSE("coro fd call", EBADF, "negative fd");
         return NULL;
     }
     if ((size_t)fd >= s->nfds) {
         size_t n = s->nfds ? s->nfds : 64;
         coro__fd *f;
+        /* a number beyond the table must be an open fd before the table grows to it: a closed
+           one is EBADF, not a table of 2^31 entries */
+        if (fcntl(fd, F_GETFD) < 0) return NULL;
         while (n <= (size_t)fd) n *= 2;
+        if (n > (size_t)-1 / sizeof *f) {
+            errno = ENOMEM;
+            return NULL;
+        }
         f = (coro__fd *)CORO_MALLOC(n * sizeof *f);
         if (!f) {
             errno = ENOMEM;
@@ -922,10 +1175,14 @@ static int coro__poller_ready(coro__sched *s) {
     return 0;
 }
 
-/* Take t out of whatever it waits on. */
-static void coro__unwait(coro__sched *s, coro__task *t) {
+static int coro__chan_cancel(coro__sched *s, coro__task *t);
+
+/* Take t out of whatever it waits on. Returns 0, or 1 if another thread has already completed
+   t's channel operation: t's wake is then on its way through the inbox and t must wait for it. */
+static int coro__unwait(coro__sched *s, coro__task *t) {
     if (t->queue) coro__q_remove(t->queue, t);
     if (t->heap_idx != CORO__NO_HEAP) coro__heap_remove(s, t);
+    if (t->xch && coro__chan_cancel(s, t)) return 1;
     if (t->wait == CORO__W_FD || t->wait == CORO__W_SIGNAL) {
         coro__fd *e = &s->fds[t->fd];
         if (e->reader == t) e->reader = NULL;
@@ -934,12 +1191,13 @@ static void coro__unwait(coro__sched *s, coro__task *t) {
         s->nfdwait--;
     }
     t->wait = CORO__W_NONE;
+    return 0;
 }
 
 /* Wake t: it leaves what it waits on and joins the back of the ready queue; its blocking call
    will return reason (0 = done, or an errno value). */
 static void coro__wake(coro__sched *s, coro__task *t, int reason) {
-    coro__unwait(s, t);
+    if (coro__unwait(s, t)) return; /* a timeout lost the race: the completion is coming */
     t->woken = 1;
     t->reason = reason;
     t->state = CORO__READY;
@@ -951,7 +1209,8 @@ static void coro__fd_events(coro__sched *s, int fd, int ready, int invalid) {
     coro__fd *e = &s->fds[fd];
     coro__task *r = e->reader, *w = e->writer;
     if (e->internal) {
-        coro__jobs_drain(s);
+        if (e->internal == 2) coro__wakeup_drain(fd); /* the inbox is read by the loop */
+        else coro__jobs_drain(s);
         return;
     }
     if (ready & CORO__HUP) e->hup = 1; /* no more edges will come: stop trusting short reads */
@@ -975,8 +1234,6 @@ static coro__task *coro__me(coro__sched *s) {
     return t && t->magic == CORO__TASK_MAGIC && t->s == s && t->co == co ? t : NULL;
 }
 
-/* Every blocking call starts here: the caller must be a spawned coroutine, and a raise that
-   arrived after its previous call had already completed is delivered now. */
 /* A raise that arrived after t's previous call completed: deliver it now (errno, nonzero). */
 static int coro__raise_pending(coro__task *t) {
     if (!t || !t->pending_raise) return 0;
@@ -985,16 +1242,26 @@ static int coro__raise_pending(coro__task *t) {
     return 1;
 }
 
-static coro__task *coro__enter(coro__sched *s) {
+/* Every blocking call starts here: the caller must be a spawned coroutine, and a raise that
+   arrived after its previous call had already completed is delivered now. fn names the call
+   for CORO_DEBUG. */
+static coro__task *coro__enter(coro__sched *s, const char *fn) {
     coro__task *t = coro__me(s);
     if (!t) {
-        errno = EPERM;
+        CORO__MISUSE(fn, EPERM, "not called from a spawned coroutine");
         return NULL;
     }
     return coro__raise_pending(t) ? NULL : t;
 }
 
 static int coro__deadline_passed(int64_t deadline) { return deadline >= 0 && coro_now() >= deadline; }
+
+/* The deadline ms (>= 0) milliseconds from now. A time too far away for the clock saturates
+   to INT64_MAX, which never comes: a huge relative time means "as good as forever". */
+static int64_t coro__deadline_in(int64_t ms) {
+    int64_t now = coro_now();
+    return ms >= INT64_MAX - now ? INT64_MAX : now + ms;
+}
 
 /* Leave the running task t for the next one. While the loop's round has switches left and t
    was itself switched to by the loop (not resumed or raised by another coroutine), control goes
@@ -1004,7 +1271,8 @@ static int coro__deadline_passed(int64_t deadline) { return deadline >= 0 && cor
 /* Whether the loop has anything to do between rounds besides starting the next one: when it
    does not, hand-offs need not stop at the end of the round. */
 static int coro__loop_idle(const coro__sched *s) {
-    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop;
+    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop &&
+           !(s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED)); /* other threads' mail */
 }
 
 static void coro__switch_out(coro__sched *s, coro__task *t) {
@@ -1045,8 +1313,8 @@ static void coro__switch_out(coro__sched *s, coro__task *t) {
 static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
     int saved = errno, err;
     t->deadline = deadline;
-    if (deadline >= 0 && t->heap_idx == CORO__NO_HEAP && coro__heap_insert(s, t) != 0) {
-        coro__unwait(s, t);
+    if (deadline >= 0 && t->heap_idx == CORO__NO_HEAP && coro__heap_insert(s, t) != 0 &&
+        !coro__unwait(s, t)) { /* (unless already completed by another thread: wait for it) */
         errno = saved;
         return ENOMEM;
     }
@@ -1066,7 +1334,11 @@ static int coro__block(coro__sched *s, coro__task *t, int64_t deadline) {
             break;
         }
         if (err || (s->resumes == r && errno == ECANCELED)) { /* raised, or inside a cleanup */
-            coro__unwait(s, t);
+            if (coro__unwait(s, t)) { /* completed by another thread meanwhile: take that */
+                if (err) t->pending_raise = err;
+                t->state = CORO__WAITING;
+                continue;
+            }
             t->state = CORO__RUNNING;
             errno = saved;
             return err ? err : ECANCELED;
@@ -1106,7 +1378,7 @@ CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size) {
     coro__task *t;
     coro_t *co;
     if (!fn) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_spawn", EINVAL, "NULL function");
         return NULL;
     }
     coro__sched_init(s);
@@ -1197,7 +1469,8 @@ static void coro__reclaim(coro__sched *s) {
     coro__task **pp = &s->zombies;
     while (*pp) {
         coro__task *t = *pp;
-        if (t->job || coro_status(t->co) != CORO_DEAD) { /* an offloaded call still uses it */
+        if (t->job || t->xch || coro_status(t->co) != CORO_DEAD) { /* an offloaded call, or a
+                                                 channel wake from another thread, still uses it */
             pp = &t->all_next;
             continue;
         }
@@ -1219,7 +1492,7 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
     t->state = CORO__RUNNING;
     s->resumes++;
     s->cur = t;
-    coro_resume(t->co, NULL);
+    coro_runtime_resume(t->co, t, NULL);
     t = s->cur; /* who came back: t may have handed its place on (coro__switch_out) */
     s->cur = NULL;
     if (t->state == CORO__RUNNING && coro_status(t->co) == CORO_SUSPENDED) {
@@ -1228,6 +1501,294 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
         coro__q_push(&s->ready, t);
         s->nready++;
     }
+}
+
+/* >>xthread: the handle, its inbox, posts, remote wakes, stop.
+   The inbox is a spinlocked list plus an atomic "mail" flag the loop reads once per round: a
+   loop nobody posts to pays one plain load per round. The loop sets "sleeping" before it would
+   block in the poller and then reads "mail" again; a poster sets "mail" and then takes
+   "sleeping": with both sequentially consistent, at least one of them sees the other, so either
+   the loop does not sleep or the poster writes the wakeup fd (and only the first poster does). */
+static coro_sched_t *coro__handles; /* every handle whose thread lives, for cross-thread wakes */
+static pthread_mutex_t coro__handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t coro__handle_key;
+static pthread_once_t coro__handle_once = PTHREAD_ONCE_INIT;
+
+static void coro__handle_detach(coro__sched *s);
+static void coro__handle_thread_exit(void *arg) {
+    coro__sched *s = coro__s();
+    (void)arg;
+    if (s->h) coro__handle_detach(s);
+}
+static void coro__handle_key_make(void) {
+    (void)pthread_key_create(&coro__handle_key, coro__handle_thread_exit);
+}
+
+static coro_sched_t *coro__handle(coro__sched *s) {
+    coro_sched_t *h;
+    coro__fd *e;
+    if (s->h) return s->h;
+    if (coro__poller_ready(s) != 0) return NULL;
+    if (!(h = (coro_sched_t *)CORO_MALLOC(sizeof *h))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(h, 0, sizeof *h);
+    h->refs = 1; /* the thread's */
+    if (coro__wakeup_open(&h->wake_rd, &h->wake_wr) != 0) {
+        CORO_FREE(h);
+        return NULL;
+    }
+    if (!(e = coro__fd_fresh(s, h->wake_rd, 0, 1))) {
+        coro__wakeup_close(h->wake_rd, h->wake_wr);
+        CORO_FREE(h);
+        errno = ENOMEM;
+        return NULL;
+    }
+    e->internal = 2;
+    if (coro__poller_add(s, h->wake_rd, e) != 0) {
+        memset(e, 0, sizeof *e);
+        coro__wakeup_close(h->wake_rd, h->wake_wr);
+        CORO_FREE(h);
+        return NULL;
+    }
+    h->owner = s;
+    pthread_once(&coro__handle_once, coro__handle_key_make);
+    pthread_setspecific(coro__handle_key, h);
+    pthread_mutex_lock(&coro__handles_lock);
+    h->next = coro__handles;
+    if (coro__handles) coro__handles->prev = h;
+    coro__handles = h;
+    pthread_mutex_unlock(&coro__handles_lock);
+    s->h = h;
+    return h;
+}
+
+CORO_API coro_sched_t *coro_sched_self(void) {
+    coro__sched *s = coro__s();
+    coro_sched_t *h;
+    coro__sched_init(s);
+    if (!(h = coro__handle(s))) return NULL;
+    h->given = 1;
+    return h;
+}
+
+CORO_API int coro_sched_ref(coro_sched_t *h) {
+    if (!h) {
+        errno = EINVAL;
+        return -1;
+    }
+    __atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+CORO_API void coro_sched_unref(coro_sched_t *h) {
+    coro__msg *m;
+    if (!h || __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    while ((m = h->msgs) != NULL) { /* posted after the owner had gone: never accepted */
+        h->msgs = m->next;
+        CORO_FREE(m);
+    }
+    coro__wakeup_close(h->wake_rd, h->wake_wr);
+    CORO_FREE(h);
+}
+
+static void coro__handle_notify(coro_sched_t *h) {
+    if (__atomic_load_n(&h->sleeping, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&h->sleeping, 0, __ATOMIC_SEQ_CST))
+        coro__wakeup_signal(h->wake_wr);
+}
+
+/* Before sleeping while a coroutine waits on a channel: another thread is often about to
+   complete it (a ping-pong partner), and a wakeup through the kernel costs microseconds on
+   both sides. Watch the inbox for up to CORO_SCHED_SPIN_US first, yielding the core each time
+   (the partner may be waiting for it: on a busy machine a plain spin made a cross-thread
+   ping-pong 4x slower, a yielding one 3x faster). 1 if mail came. */
+static int coro__spin_for_mail(coro_sched_t *h) {
+    int64_t until = 0;
+    for (;;) {
+        struct timespec ts;
+        int64_t now;
+        if (__atomic_load_n(&h->mail, __ATOMIC_RELAXED)) return 1;
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        if (!until) until = now + CORO_SCHED_SPIN_US;
+        else if (now >= until) return 0;
+    }
+}
+
+/* Queue m on h unless h refuses posts; 0 or ESHUTDOWN. */
+static int coro__handle_send(coro_sched_t *h, coro__msg *m) {
+    m->next = NULL;
+    coro__spin_lock(&h->lock);
+    if (h->closed || !h->owner || __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+        coro__spin_unlock(&h->lock);
+        return ESHUTDOWN;
+    }
+    if (h->msgs_tail) h->msgs_tail->next = m;
+    else h->msgs = m;
+    h->msgs_tail = m;
+    __atomic_store_n(&h->mail, 1, __ATOMIC_SEQ_CST);
+    coro__spin_unlock(&h->lock);
+    coro__handle_notify(h);
+    return 0;
+}
+
+CORO_API int coro_sched_post(coro_sched_t *h, coro_fn fn, void *arg, size_t stack_size) {
+    coro__msg *m;
+    int r;
+    if (!h || !fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!(m = (coro__msg *)CORO_MALLOC(sizeof *m))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memset(m, 0, sizeof *m);
+    m->fn = fn;
+    m->arg = arg;
+    m->stack_size = stack_size;
+    if ((r = coro__handle_send(h, m)) != 0) {
+        CORO_FREE(m);
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+CORO_API int coro_sched_stop(coro_sched_t *h) {
+    int saved = errno;
+    if (!h) {
+        errno = EINVAL;
+        return -1;
+    }
+    __atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->mail, 1, __ATOMIC_SEQ_CST);
+    coro__wakeup_signal(h->wake_wr);
+    errno = saved;
+    return 0;
+}
+
+/* A task of this thread whose channel operation another thread completed: wake it. */
+static void coro__claimed_deliver(coro__sched *s, coro__task *t) {
+    __atomic_store_n(&t->xstate, CORO__X_NONE, __ATOMIC_RELAXED);
+    t->xch = NULL;
+    s->nchanwait--;
+    if (t->state != CORO__DONE) coro__wake(s, t, t->xreason); /* (else killed meanwhile) */
+}
+
+/* Deliver what other threads sent: channel completions, then wakes and posts in order. */
+static void coro__inbox_drain(coro__sched *s) {
+    coro_sched_t *h = s->h;
+    coro__msg *m, *retry = s->retry;
+    coro__task *t, *rev = NULL;
+    coro__spin_lock(&h->lock);
+    __atomic_store_n(&h->mail, 0, __ATOMIC_RELAXED);
+    m = h->msgs;
+    h->msgs = h->msgs_tail = NULL;
+    t = h->claimed;
+    h->claimed = NULL;
+    coro__spin_unlock(&h->lock);
+    while (t) { /* pushed newest first: deliver oldest first */
+        coro__task *n = t->xnext;
+        t->xnext = rev;
+        rev = t;
+        t = n;
+    }
+    while ((t = rev) != NULL) {
+        rev = t->xnext;
+        coro__claimed_deliver(s, t);
+    }
+    s->retry = NULL;
+    if (retry) { /* posts that failed to spawn last time go first */
+        coro__msg *last = retry;
+        while (last->next) last = last->next;
+        last->next = m;
+        m = retry;
+    }
+    while (m) {
+        coro__msg *next = m->next;
+        if (m->fn) {
+            if (!coro_spawn(m->fn, m->arg, m->stack_size)) { /* out of memory: try next round */
+                m->next = s->retry;
+                s->retry = m;
+                m = next;
+                continue;
+            }
+        } else {
+            (void)coro_wake(m->co, m->value); /* ended meanwhile, or a wake pending: dropped */
+        }
+        CORO_FREE(m);
+        m = next;
+    }
+}
+
+/* Retire this thread's handle (coro_sched_free, or the thread's exit): posts fail from now on.
+   Its reference is dropped unless a task of this thread still sits in a channel's queue (a
+   thread that exits without freeing its scheduler): then a sender may still reach the handle,
+   which is kept. */
+static void coro__handle_detach(coro__sched *s) {
+    coro_sched_t *h = s->h;
+    coro__msg *m;
+    pthread_mutex_lock(&coro__handles_lock);
+    if (h->prev) h->prev->next = h->next;
+    else coro__handles = h->next;
+    if (h->next) h->next->prev = h->prev;
+    pthread_mutex_unlock(&coro__handles_lock);
+    coro__spin_lock(&h->lock);
+    h->closed = 1;
+    h->owner = NULL;
+    m = h->msgs;
+    h->msgs = h->msgs_tail = NULL;
+    coro__spin_unlock(&h->lock);
+    while (m) {
+        coro__msg *n = m->next;
+        CORO_FREE(m);
+        m = n;
+    }
+    while ((m = s->retry) != NULL) {
+        s->retry = m->next;
+        CORO_FREE(m);
+    }
+    if (s->fds && (size_t)h->wake_rd < s->nfds) {
+        coro__fd *e = &s->fds[h->wake_rd];
+        coro__poller_del(s, h->wake_rd, e);
+        memset(e, 0, sizeof *e);
+    }
+    pthread_setspecific(coro__handle_key, NULL);
+    s->h = NULL;
+    if (!s->nchanwait) coro_sched_unref(h);
+}
+
+/* coro_wake from a thread that does not own co: find co's scheduler and send it the wake. */
+static int coro__wake_remote(coro_t *co, void *value) {
+    coro__msg *m;
+    coro_sched_t *h;
+    if (!co || !(m = (coro__msg *)CORO_MALLOC(sizeof *m))) {
+        errno = co ? ENOMEM : ESRCH;
+        return -1;
+    }
+    memset(m, 0, sizeof *m);
+    m->co = co;
+    m->value = value;
+    pthread_mutex_lock(&coro__handles_lock);
+    for (h = coro__handles; h; h = h->next) {
+        coro__task *t;
+        coro__spin_lock(&h->lock); /* the owner changes its registry under this lock */
+        t = h->owner ? coro__reg_find(h->owner, co) : NULL;
+        coro__spin_unlock(&h->lock);
+        if (t) break;
+    }
+    if (h && coro__handle_send(h, m) == 0) {
+        pthread_mutex_unlock(&coro__handles_lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&coro__handles_lock);
+    CORO_FREE(m);
+    errno = ESRCH;
+    return -1;
 }
 
 /* >>loop */
@@ -1249,37 +1810,78 @@ static int coro__loop_timeout(coro__sched *s) {
 
 static void coro__workers_stop(coro__sched *s);
 
-CORO_API int coro_run(void) {
+static void coro__inbox_drain(coro__sched *s);
+
+/* One round of the ready queue: those ready now, not the ones they make ready. */
+static inline void coro__run_round(coro__sched *s) {
+    for (s->budget = s->nready; s->budget && s->ready.head;) {
+        coro__task *t = coro__q_pop(&s->ready);
+        s->nready--;
+        s->budget--;
+        coro__resume_task(s, t);
+    }
+}
+
+/* coro_sched_stop was seen: refuse posts from now on, spawn and start the ones accepted. */
+static void coro__loop_stopped(coro__sched *s) {
+    coro_sched_t *h = s->h;
+    coro__spin_lock(&h->lock);
+    h->closed = 1;
+    coro__spin_unlock(&h->lock);
+    coro__inbox_drain(s);
+    coro__run_round(s);
+    __atomic_store_n(&h->stop, 0, __ATOMIC_RELAXED);
+}
+
+static int coro__run(int serve) {
     coro__sched *s = coro__s();
+    coro_sched_t *h;
     if (s->running || coro__me(s)) {
-        errno = EBUSY;
+        CORO__MISUSE("coro_run", EBUSY, "called from a spawned coroutine, or a loop already runs");
         return -1;
     }
     if (coro__poller_ready(s) != 0) return -1;
+    if (serve && !coro__handle(s)) return -1;
     s->running = 1;
-    s->stop = 0;
-    while (s->count && !s->stop) {
+    for (;;) { /* a stop asked for before coro_run still gives one round */
         int timeout;
-        coro__timers_fire(s);
-        for (s->budget = s->nready; s->budget && s->ready.head;) {
-            coro__task *t = coro__q_pop(&s->ready);
-            s->nready--;
-            s->budget--;
-            coro__resume_task(s, t);
+        if ((h = s->h) != NULL && __atomic_load_n(&h->mail, __ATOMIC_ACQUIRE)) {
+            if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+                coro__loop_stopped(s);
+                break;
+            }
+            coro__inbox_drain(s);
         }
+        if (!s->count && !serve) break;
+        coro__timers_fire(s);
+        coro__run_round(s);
         if (s->zombies) coro__reclaim(s);
-        if (!s->count || s->stop) break;
+        if (s->stop || (!s->count && !serve)) break;
+        h = s->h;
         timeout = coro__loop_timeout(s);
-        if (timeout < 0 && !s->nfdwait && !s->jobs_pending) {
+        if (s->retry && (timeout < 0 || timeout > 10)) timeout = 10; /* posts short of memory */
+        if (timeout == 0 && !s->nfdwait && !s->jobs_pending) continue; /* nothing to poll for */
+        if (timeout < 0 && !s->nfdwait && !s->jobs_pending && !s->nchanwait && !serve &&
+            !(h && h->given)) {
             s->running = 0;
             errno = EDEADLK;
             return -1;
         }
-        if (timeout == 0 && !s->nfdwait && !s->jobs_pending) continue; /* nothing to poll for */
+        if (h && timeout != 0 && s->nchanwait && CORO_SCHED_SPIN_US > 0 && coro__spin_for_mail(h))
+            continue;
+        if (h && timeout != 0) { /* tell posters to write the wakeup fd, then look once more */
+            __atomic_store_n(&h->sleeping, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&h->mail, __ATOMIC_SEQ_CST)) {
+                __atomic_store_n(&h->sleeping, 0, __ATOMIC_RELAXED);
+                continue;
+            }
+        }
         if (coro__poller_wait(s, timeout) != 0 && errno != EINTR) {
+            if (h) __atomic_store_n(&h->sleeping, 0, __ATOMIC_RELAXED);
             s->running = 0;
             return -1;
         }
+        if (h) __atomic_store_n(&h->sleeping, 0, __ATOMIC_RELAXED);
     }
     if (s->zombies) coro__reclaim(s);
     s->running = 0;
@@ -1288,11 +1890,14 @@ CORO_API int coro_run(void) {
     return 0;
 }
 
+CORO_API int coro_run(void) { return coro__run(0); }
+CORO_API int coro_serve(void) { return coro__run(1); }
+
 CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 
 CORO_API int coro_sched_yield(void) {
     coro__sched *s = coro__s();
-    coro__task *t = coro__enter(s);
+    coro__task *t = coro__enter(s, "coro_sched_yield");
     int saved, err;
     if (!t) return -1;
     /* coro__block's work for a task that waits on nothing and is woken already: to the back of
@@ -1334,7 +1939,7 @@ static void coro__spend(coro__sched *s, coro__task *t) {
 
 CORO_API void *coro_suspend(void) {
     coro__sched *s = coro__s();
-    coro__task *t = coro__enter(s);
+    coro__task *t = coro__enter(s, "coro_suspend");
     int r;
     if (!t) return NULL;
     if (t->has_wake) {
@@ -1353,8 +1958,9 @@ CORO_API void *coro_suspend(void) {
 CORO_API int coro_wake(coro_t *co, void *value) {
     coro__sched *s = coro__s();
     coro__task *t = coro__reg_find(s, co);
-    if (!t || t->state == CORO__DONE) {
-        errno = ESRCH;
+    if (!t) return coro__wake_remote(co, value);
+    if (t->state == CORO__DONE) {
+        CORO__MISUSE("coro_wake", ESRCH, "not a live spawned coroutine");
         return -1;
     }
     if (t->wait == CORO__W_SUSPEND && t->state == CORO__WAITING) {
@@ -1363,7 +1969,7 @@ CORO_API int coro_wake(coro_t *co, void *value) {
         return 0;
     }
     if (t->has_wake) {
-        errno = EBUSY;
+        CORO__MISUSE("coro_wake", EBUSY, "a wake is already pending");
         return -1;
     }
     t->has_wake = 1;
@@ -1371,15 +1977,11 @@ CORO_API int coro_wake(coro_t *co, void *value) {
     return 0;
 }
 
-CORO_API int coro_sleep_until(int64_t deadline) {
+static int coro__sleep_until(int64_t deadline, const char *fn) {
     coro__sched *s = coro__s();
-    coro__task *t = coro__enter(s);
+    coro__task *t = coro__enter(s, fn);
     int r;
     if (!t) return -1;
-    if (deadline < 0) {
-        errno = EINVAL;
-        return -1;
-    }
     t->wait = CORO__W_SLEEP;
     r = coro__block(s, t, deadline);
     if (r && r != ETIMEDOUT) {
@@ -1389,13 +1991,21 @@ CORO_API int coro_sleep_until(int64_t deadline) {
     return 0;
 }
 
+CORO_API int coro_sleep_until(int64_t deadline) {
+    if (deadline < 0) {
+        CORO__MISUSE("coro_sleep_until", EINVAL, "negative deadline");
+        return -1;
+    }
+    return coro__sleep_until(deadline, "coro_sleep_until");
+}
+
 CORO_API int coro_sleep(int64_t ms) {
     if (ms < 0) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_sleep", EINVAL, "negative time");
         return -1;
     }
     if (ms == 0) return coro_sched_yield();
-    return coro_sleep_until(coro_now() + ms);
+    return coro__sleep_until(coro__deadline_in(ms), "coro_sleep");
 }
 
 /* Register t as the reader and/or writer of fd and wait. Returns the ready events or -1. */
@@ -1407,7 +2017,7 @@ static int coro__fd_wait(coro__sched *s, coro__task *t, int fd, int events, int6
     if (!(e = coro__fd_get(s, fd))) return -1;
     if (((events & CORO_READ) && e->reader && e->reader != t) ||
         ((events & CORO_WRITE) && e->writer && e->writer != t)) {
-        errno = EBUSY;
+        CORO__MISUSE("coro fd wait", EBUSY, "another coroutine waits on this fd for that event");
         return -1;
     }
     if (e->always_ready) return events; /* regular files: epoll refuses them, poll says ready */
@@ -1445,8 +2055,12 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
     coro__fd *e;
-    if (fd < 0 || !events || (events & ~(CORO_READ | CORO_WRITE))) {
-        errno = EINVAL;
+    if (fd < 0) {
+        CORO__MISUSE("coro_wait_fd", EBADF, "negative fd");
+        return -1;
+    }
+    if (!events || (events & ~(CORO_READ | CORO_WRITE))) {
+        CORO__MISUSE("coro_wait_fd", EINVAL, "events must be CORO_READ, CORO_WRITE or both");
         return -1;
     }
     t = coro__me(s);
@@ -1474,7 +2088,7 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline) {
         e->ready = (unsigned char)(e->ready & ~events);
     }
     if (!t) {
-        errno = EPERM;
+        CORO__MISUSE("coro_wait_fd", EPERM, "would wait outside a spawned coroutine");
         return -1;
     }
     return coro__fd_wait(s, t, fd, events, deadline, CORO__W_FD);
@@ -1484,13 +2098,13 @@ CORO_API int coro_join(coro_t *co, void **result, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *me, *t;
     int r;
-    if (!(me = coro__enter(s))) return -1;
+    if (!(me = coro__enter(s, "coro_join"))) return -1;
     if (!(t = coro__reg_find(s, co)) || (t->state == CORO__DONE && t->joined)) {
-        errno = ESRCH;
+        CORO__MISUSE("coro_join", ESRCH, "not a live or joinable spawned coroutine of this thread");
         return -1;
     }
     if (t == me) {
-        errno = EDEADLK;
+        CORO__MISUSE("coro_join", EDEADLK, "a coroutine cannot join itself");
         return -1;
     }
     if (t->state == CORO__DONE) { /* joinable and ended: collect it */
@@ -1525,7 +2139,7 @@ CORO_API int coro_join(coro_t *co, void **result, int64_t deadline) {
 CORO_API int coro_joinable(coro_t *co) {
     coro__task *t = coro__reg_find(coro__s(), co);
     if (!t) {
-        errno = ESRCH;
+        CORO__MISUSE("coro_joinable", ESRCH, "not a live spawned coroutine of this thread");
         return -1;
     }
     t->joinable = 1;
@@ -1569,7 +2183,7 @@ CORO_API int coro_pipe(int fds[2]) {
 }
 
 static int coro__backoff(coro__sched *s, coro__task *t, int64_t *delay, int64_t deadline) {
-    int64_t until = coro_now() + *delay;
+    int64_t until = coro__deadline_in(*delay);
     int r;
     if (deadline >= 0 && until > deadline) until = deadline;
     t->wait = CORO__W_BACKOFF;
@@ -1630,7 +2244,7 @@ CORO_API int coro_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t 
             }
         }
         if (!t) {
-            errno = EPERM;
+            CORO__MISUSE("coro_accept", EPERM, "would wait outside a spawned coroutine");
             return -1;
         }
         if (coro__fd_wait(s, t, fd, CORO_READ, deadline, CORO__W_FD) < 0) return -1;
@@ -1645,7 +2259,7 @@ CORO_API int coro_connect(int fd, const struct sockaddr *addr, socklen_t len, in
     if (!coro__fd_get(s, fd)) return -1;
     if (connect(fd, addr, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -1;
-    if (!(t = coro__enter(s))) return -1;
+    if (!(t = coro__enter(s, "coro_connect"))) return -1;
     if (coro__fd_wait(s, t, fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return -1;
     if (err) {
@@ -1680,7 +2294,7 @@ CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline) {
             e->ready = (unsigned char)(e->ready & ~CORO_READ);
         }
         if (!t) {
-            errno = EPERM;
+            CORO__MISUSE("coro_read", EPERM, "would wait outside a spawned coroutine");
             return -1;
         }
         if (coro__fd_wait(s, t, fd, CORO_READ, deadline, CORO__W_FD) < 0) return -1;
@@ -1689,6 +2303,7 @@ CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline) {
 
 CORO_API ssize_t coro_read_full(int fd, void *buf, size_t len, int64_t deadline) {
     size_t got = 0;
+    if (!len) return coro__fd_get(coro__s(), fd) ? 0 : -1; /* like read(2): the fd is checked */
     while (got < len) {
         ssize_t n = coro_read(fd, (char *)buf + got, len - got, deadline);
         if (n < 0) return -1;
@@ -1764,7 +2379,7 @@ static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t 
             }
         }
         if (!t) {
-            errno = EPERM;
+            CORO__MISUSE("coro_write", EPERM, "would wait outside a spawned coroutine");
             return -1;
         }
         if (coro__fd_wait(s, t, fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
@@ -1774,7 +2389,7 @@ static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t 
 CORO_API ssize_t coro_write(int fd, const void *buf, size_t len, int64_t deadline) {
     struct iovec v;
     if (len > (size_t)SSIZE_MAX) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_write", EINVAL, "length above SSIZE_MAX");
         return -1;
     }
     v.iov_base = (void *)(uintptr_t)buf;
@@ -1786,12 +2401,12 @@ CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_
     size_t total = 0;
     int i;
     if (iovcnt < 0 || (!iov && iovcnt > 0)) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_writev", EINVAL, "bad iovec array");
         return -1;
     }
     for (i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len > (size_t)SSIZE_MAX - total) {
-            errno = EINVAL;
+            CORO__MISUSE("coro_writev", EINVAL, "total length above SSIZE_MAX");
             return -1;
         }
         total += iov[i].iov_len;
@@ -1806,11 +2421,11 @@ CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t coun
     coro__fd *e;
     int tried = 0, saved = errno;
     if (!offset || *offset < 0 || count > (size_t)SSIZE_MAX) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_sendfile", EINVAL, "NULL or negative offset, or count above SSIZE_MAX");
         return -1;
     }
     if (in_fd < 0) {
-        errno = EBADF;
+        CORO__MISUSE("coro_sendfile", EBADF, "negative fd");
         return -1;
     }
     if (coro__raise_pending(t)) return -1;
@@ -1841,7 +2456,7 @@ CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t coun
             }
         }
         if (!t) {
-            errno = EPERM;
+            CORO__MISUSE("coro_sendfile", EPERM, "would wait outside a spawned coroutine");
             return -1;
         }
         if (coro__fd_wait(s, t, out_fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
@@ -1946,6 +2561,28 @@ static void coro__jobs_drain(coro__sched *s) {
     }
 }
 
+/* Take t's job out of the queue if no worker has started it yet; 1 if it was dropped. */
+static int coro__job_drop(coro__sched *s, coro__task *t) {
+    coro__job **pp, *prev = NULL;
+    int dropped = 0;
+    pthread_mutex_lock(&s->job_lock);
+    for (pp = &s->jobs; *pp; prev = *pp, pp = &(*pp)->next)
+        if (*pp == t->job) {
+            *pp = t->job->next;
+            if (s->jobs_tail == t->job) s->jobs_tail = prev;
+            s->jobs_queued--;
+            dropped = 1;
+            break;
+        }
+    pthread_mutex_unlock(&s->job_lock);
+    if (dropped) {
+        CORO_FREE(t->job);
+        t->job = NULL;
+        s->jobs_pending--;
+    }
+    return dropped;
+}
+
 static void coro__workers_stop(coro__sched *s) {
     int i, n;
     if (!s->job_lock_init) return;
@@ -1965,10 +2602,10 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result) {
     coro__job *j;
     int r, raised = 0;
     if (!fn) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_offload", EINVAL, "NULL function");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (!(t = coro__enter(s, "coro_offload"))) return -1;
     if (coro__poller_ready(s) != 0 || coro__workers_ready(s) != 0) return -1;
     if (!(j = (coro__job *)CORO_MALLOC(sizeof *j))) {
         errno = ENOMEM;
@@ -1997,12 +2634,14 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result) {
     pthread_mutex_unlock(&s->job_lock);
     s->jobs_pending++;
     t->job = j;
-    /* fn may use memory on this stack: even when raised into, wait until it has finished */
+    /* fn may use memory on this stack: when raised into, drop the job if no worker has
+       started it, else wait until it has finished */
     for (;;) {
         t->wait = CORO__W_JOB;
         r = coro__block(s, t, -1);
         if (!t->job) break;
         if (r && !raised) raised = r;
+        if (raised && coro__job_drop(s, t)) break;
     }
     if (raised || r) {
         errno = raised ? raised : r;
@@ -2180,7 +2819,7 @@ static int coro__sig_set_ok(const sigset_t *set) {
 CORO_API int coro_signal_watch(const sigset_t *set) {
     int sig, r = 0;
     if (!coro__sig_set_ok(set)) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_signal_watch", EINVAL, "empty set, or SIGKILL/SIGSTOP in it");
         return -1;
     }
     pthread_mutex_lock(&coro__sig_lock);
@@ -2206,10 +2845,10 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
     uint64_t mask = 0;
     int sig;
     if (!coro__sig_set_ok(set)) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_signal_wait", EINVAL, "empty set, or SIGKILL/SIGSTOP in it");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (!(t = coro__enter(s, "coro_signal_wait"))) return -1;
     if (coro_signal_watch(set) != 0) return -1;
     if (!(e = coro__fd_slot(s, coro__sig_pipe[0]))) return -1;
     if (!e->known) coro__fd_fresh(s, coro__sig_pipe[0], 0, 1);
@@ -2234,6 +2873,18 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
 }
 
 /* >>sync */
+/* The check every sync and channel call makes: the object belongs to the scheduler that first
+   used it (claimed here, atomically, in case two threads start at once); another thread's
+   coroutines would link their tasks into this one's queues, so they get EPERM. */
+static int coro__foreign(coro__sched *s, coro__sched **owner, const char *fn) {
+    coro__sched *o = __atomic_load_n(owner, __ATOMIC_ACQUIRE);
+    if (o == s) return 0;
+    if (!o && __atomic_compare_exchange_n(owner, &o, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return 0;
+    CORO__MISUSE(fn, EPERM, "the object belongs to a scheduler of another thread");
+    return 1;
+}
+
 static int coro__wait_on(coro__sched *s, coro__task *t, coro__waitq *q, int kind,
                          int64_t deadline) {
     int r;
@@ -2252,46 +2903,53 @@ static int coro__wait_on(coro__sched *s, coro__task *t, coro__waitq *q, int kind
 }
 
 CORO_API void coro_cond_init(coro_cond_t *c) {
-    if (c) c->waiters.head = c->waiters.tail = NULL;
+    if (!c) return;
+    c->waiters.head = c->waiters.tail = NULL;
+    __atomic_store_n(&c->sched, NULL, __ATOMIC_RELEASE);
 }
 CORO_API int coro_cond_wait(coro_cond_t *c, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
     if (!c) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_cond_wait", EINVAL, "NULL condition variable");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (coro__foreign(s, &c->sched, "coro_cond_wait")) return -1;
+    if (!(t = coro__enter(s, "coro_cond_wait"))) return -1;
     return coro__wait_on(s, t, &c->waiters, CORO__W_COND, deadline);
 }
 CORO_API void coro_cond_signal(coro_cond_t *c) {
     coro__task *t;
-    if (c && (t = c->waiters.head) != NULL) coro__wake(t->s, t, 0);
+    if (!c || coro__foreign(coro__s(), &c->sched, "coro_cond_signal")) return;
+    if ((t = c->waiters.head) != NULL) coro__wake(t->s, t, 0);
 }
 CORO_API void coro_cond_broadcast(coro_cond_t *c) {
     coro__task *t;
-    while (c && (t = c->waiters.head) != NULL) coro__wake(t->s, t, 0);
+    if (!c || coro__foreign(coro__s(), &c->sched, "coro_cond_broadcast")) return;
+    while ((t = c->waiters.head) != NULL) coro__wake(t->s, t, 0);
 }
 
 CORO_API void coro_mutex_init(coro_mutex_t *m) {
     if (!m) return;
     m->owner = NULL;
     m->waiters.head = m->waiters.tail = NULL;
+    __atomic_store_n(&m->sched, NULL, __ATOMIC_RELEASE);
 }
 CORO_API int coro_mutex_lock(coro_mutex_t *m, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
     if (!m) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_mutex_lock", EINVAL, "NULL mutex");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (coro__foreign(s, &m->sched, "coro_mutex_lock")) return -1;
+    if (!(t = coro__enter(s, "coro_mutex_lock"))) return -1;
     if (!m->owner) {
         m->owner = t;
         return 0;
     }
     if (m->owner == t) {
-        errno = EDEADLK;
+        CORO__MISUSE("coro_mutex_lock", EDEADLK, "the caller already holds the mutex");
         return -1;
     }
     return coro__wait_on(s, t, &m->waiters, CORO__W_MUTEX, deadline); /* unlock hands it over */
@@ -2300,11 +2958,12 @@ CORO_API int coro_mutex_unlock(coro_mutex_t *m) {
     coro__sched *s = coro__s();
     coro__task *next;
     if (!m) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_mutex_unlock", EINVAL, "NULL mutex");
         return -1;
     }
+    if (coro__foreign(s, &m->sched, "coro_mutex_unlock")) return -1;
     if (!m->owner || m->owner != coro__me(s)) {
-        errno = EPERM;
+        CORO__MISUSE("coro_mutex_unlock", EPERM, "the caller does not hold the mutex");
         return -1;
     }
     next = m->waiters.head;
@@ -2317,15 +2976,17 @@ CORO_API void coro_sem_init(coro_sem_t *sem, unsigned count) {
     if (!sem) return;
     sem->count = count;
     sem->waiters.head = sem->waiters.tail = NULL;
+    __atomic_store_n(&sem->sched, NULL, __ATOMIC_RELEASE);
 }
 CORO_API int coro_sem_wait(coro_sem_t *sem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
     if (!sem) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_sem_wait", EINVAL, "NULL semaphore");
         return -1;
     }
-    if (!(t = coro__enter(s))) return -1;
+    if (coro__foreign(s, &sem->sched, "coro_sem_wait")) return -1;
+    if (!(t = coro__enter(s, "coro_sem_wait"))) return -1;
     if (sem->count) {
         sem->count--;
         return 0;
@@ -2335,9 +2996,10 @@ CORO_API int coro_sem_wait(coro_sem_t *sem, int64_t deadline) {
 CORO_API int coro_sem_post(coro_sem_t *sem) {
     coro__task *t;
     if (!sem) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_sem_post", EINVAL, "NULL semaphore");
         return -1;
     }
+    if (coro__foreign(coro__s(), &sem->sched, "coro_sem_post")) return -1;
     if ((t = sem->waiters.head) != NULL) {
         coro__wake(t->s, t, 0);
         return 0;
@@ -2350,20 +3012,226 @@ CORO_API int coro_sem_post(coro_sem_t *sem) {
     return 0;
 }
 
-/* >>chan */
+/* >>chan: any thread may use a channel, and a plain thread (no scheduler) may block on one.
+   The channel's spinlock guards its buffer and its two queues of waiters. A waiter belongs to
+   one thread; whoever completes its operation copies the element to or from it and then wakes
+   it: directly if it is a coroutine of the same thread, through its scheduler's inbox if it is
+   another thread's, through a condition variable if it is a plain thread. A waiter that gives up
+   (deadline, raise, kill) races with a completer from another thread: a compare-and-swap on its
+   state decides, and a completed operation is never undone. */
+typedef struct coro__tw {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int done;
+} coro__tw;
+
 struct coro_chan {
-    size_t elem, cap, head, len;
+    int lock;
     int closed;
+    size_t elem, cap, head, len;
     coro__waitq senders, receivers;
     unsigned char *buf;
 };
+
+static void coro__cq_push(coro__waitq *q, coro__task *t) {
+    t->cnext = NULL;
+    t->cprev = q->tail;
+    if (q->tail) q->tail->cnext = t;
+    else q->head = t;
+    q->tail = t;
+}
+static void coro__cq_remove(coro__waitq *q, coro__task *t) {
+    if (t->cprev) t->cprev->cnext = t->cnext;
+    else q->head = t->cnext;
+    if (t->cnext) t->cnext->cprev = t->cprev;
+    else q->tail = t->cprev;
+    t->cnext = t->cprev = NULL;
+}
+
+/* The first waiter of q that this thread may complete, taken out of q (channel locked). */
+static CORO__SCHED_NOINLINE coro__task *coro__chan_take_slow(coro__sched *me, coro__waitq *q) {
+    coro__task *w;
+    for (w = q->head; w; w = w->cnext) {
+        if (w->s != me) { /* another thread's: it may be giving up right now */
+            int expect = CORO__X_WAITING;
+            if (!__atomic_compare_exchange_n(&w->xstate, &expect, CORO__X_CLAIMED, 0,
+                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                continue; /* it gave up and removes itself */
+        }
+        coro__cq_remove(q, w);
+        return w;
+    }
+    return NULL;
+}
+static inline coro__task *coro__chan_take(coro__sched *me, coro__waitq *q) {
+    coro__task *w = q->head;
+    if (!w) return NULL;
+    if (w->s != me) return coro__chan_take_slow(me, q);
+    q->head = w->cnext; /* the head, of this thread: nobody races for it */
+    if (q->head) q->head->cprev = NULL;
+    else q->tail = NULL;
+    w->cnext = NULL;
+    return w;
+}
+
+/* Wake w, whose operation the caller completed with result reason (channel unlocked). */
+static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__task *w, int reason) {
+    coro_sched_t *h;
+    w->xreason = reason;
+    if (w->tw) {
+        pthread_mutex_lock(&w->tw->m);
+        w->tw->done = 1;
+        pthread_cond_signal(&w->tw->c);
+        pthread_mutex_unlock(&w->tw->m);
+        return;
+    }
+    h = w->h;
+    coro__spin_lock(&h->lock);
+    w->xnext = h->claimed;
+    h->claimed = w;
+    __atomic_store_n(&h->mail, 1, __ATOMIC_SEQ_CST);
+    coro__spin_unlock(&h->lock);
+    coro__handle_notify(h);
+}
+static inline void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
+    if (w->s != me) {
+        coro__chan_done_remote(w, reason);
+        return;
+    }
+    /* what coro__wake does, knowing where w waits: in no other queue, maybe on a timer */
+    w->xch = NULL;
+    me->nchanwait--;
+    if (w->heap_idx != CORO__NO_HEAP) coro__heap_remove(me, w);
+    w->wait = CORO__W_NONE;
+    w->woken = 1;
+    w->reason = reason;
+    w->state = CORO__READY;
+    coro__q_push(&me->ready, w);
+    me->nready++;
+}
+
+/* t (of s) gives up its channel wait. 0 if it left the queue, 1 if another thread completed
+   the operation first (its wake comes through the inbox). */
+static int coro__chan_cancel(coro__sched *s, coro__task *t) {
+    coro_chan_t *ch = t->xch;
+    int expect = CORO__X_WAITING;
+    if (!__atomic_compare_exchange_n(&t->xstate, &expect, CORO__X_CANCELLED, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return 1;
+    coro__spin_lock(&ch->lock);
+    coro__cq_remove(t->xq, t);
+    coro__spin_unlock(&ch->lock);
+    t->xch = NULL;
+    s->nchanwait--;
+    return 0;
+}
+
+/* Queue t on q of ch (locked by the caller; unlocked here) and wait for a completer. */
+static int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch, coro__waitq *q,
+                           void *elem, int kind, int64_t deadline) {
+    int r;
+    t->wait = kind;
+    t->elem = elem;
+    t->xch = ch;
+    t->xq = q;
+    t->h = s->h;
+    __atomic_store_n(&t->xstate, CORO__X_WAITING, __ATOMIC_RELAXED);
+    coro__cq_push(q, t);
+    s->nchanwait++;
+    coro__spin_unlock(&ch->lock);
+    if ((r = coro__block(s, t, deadline)) != 0) {
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+/* The same for a plain thread: a stand-in task on its stack, woken through a condvar. */
+static int coro__chan_thread_wait(coro_chan_t *ch, coro__waitq *q, void *elem, int kind,
+                                  int64_t deadline) {
+    coro__task w;
+    coro__tw tw;
+    pthread_condattr_t ca;
+    int r = 0, expect;
+    memset(&w, 0, sizeof w);
+    tw.done = 0;
+    pthread_mutex_init(&tw.m, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&tw.c, &ca);
+    pthread_condattr_destroy(&ca);
+    w.tw = &tw;
+    w.wait = kind;
+    w.elem = elem;
+    w.xch = ch;
+    w.xq = q;
+    w.xstate = CORO__X_WAITING;
+    coro__cq_push(q, &w);
+    coro__spin_unlock(&ch->lock);
+    pthread_mutex_lock(&tw.m);
+    while (!tw.done) {
+        struct timespec ts;
+        if (deadline < 0) {
+            pthread_cond_wait(&tw.c, &tw.m);
+            continue;
+        }
+        ts.tv_sec = (time_t)(deadline / 1000);
+        ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+        if (pthread_cond_timedwait(&tw.c, &tw.m, &ts) != ETIMEDOUT || tw.done) continue;
+        expect = CORO__X_WAITING;
+        if (__atomic_compare_exchange_n(&w.xstate, &expect, CORO__X_CANCELLED, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            coro__spin_lock(&ch->lock);
+            coro__cq_remove(q, &w);
+            coro__spin_unlock(&ch->lock);
+            r = ETIMEDOUT;
+            break;
+        }
+        deadline = -1; /* completed meanwhile: its signal is coming */
+    }
+    if (!r) r = w.xreason;
+    pthread_mutex_unlock(&tw.m);
+    pthread_cond_destroy(&tw.c);
+    pthread_mutex_destroy(&tw.m);
+    if (r) {
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+/* Coroutine t must wait on q (channel locked by the caller; unlocked here). */
+static int coro__chan_block(coro__sched *s, coro__task *t, coro_chan_t *ch, coro__waitq *q,
+                            void *elem, int kind, int64_t deadline) {
+    if (coro__raise_pending(t)) {
+        coro__spin_unlock(&ch->lock);
+        return -1;
+    }
+    if (coro__deadline_passed(deadline)) {
+        coro__spin_unlock(&ch->lock);
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return coro__chan_wait(s, t, ch, q, elem, kind, deadline);
+}
+
+/* A plain thread waits on q (channel locked by the caller; unlocked here). */
+static int coro__chan_tblock(coro_chan_t *ch, coro__waitq *q, void *elem, int kind,
+                             int64_t deadline) {
+    if (coro__deadline_passed(deadline)) {
+        coro__spin_unlock(&ch->lock);
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return coro__chan_thread_wait(ch, q, elem, kind, deadline);
+}
 
 CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity) {
     coro_chan_t *ch;
     size_t bytes;
     if (!elem_size || elem_size > ((size_t)1 << 30) ||
         (capacity && capacity > ((size_t)-1 - sizeof *ch) / elem_size)) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_chan_new", EINVAL, "element size 0 or too large");
         return NULL;
     }
     bytes = sizeof *ch + capacity * elem_size;
@@ -2378,79 +3246,139 @@ CORO_API coro_chan_t *coro_chan_new(size_t elem_size, size_t capacity) {
     return ch;
 }
 
+/* Before a wait: a coroutine needs its scheduler's handle (completers on other threads deliver
+   to it); a plain thread with coroutines of its own may not block. 0 to go on waiting, 1 to
+   wait as a plain thread, -1 on error. Called unlocked. */
+static int coro__chan_prepare(coro__sched *s) {
+    if (coro__me(s)) return s->h || coro__handle(s) ? 0 : -1;
+    if (coro_current() || s->count) {
+        errno = EPERM;
+        return -1;
+    }
+    return 1;
+}
+
 CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *r, *t;
+    int how = 0;
     if (!ch || !elem) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_chan_send", EINVAL, "NULL channel or element");
         return -1;
     }
-    if (ch->closed) {
-        errno = EPIPE;
-        return -1;
+    for (;;) {
+        coro__spin_lock(&ch->lock);
+        if (ch->closed) {
+            coro__spin_unlock(&ch->lock);
+            errno = EPIPE;
+            return -1;
+        }
+        if ((r = coro__chan_take(s, &ch->receivers)) != NULL) { /* the buffer is empty */
+            memcpy(r->elem, elem, ch->elem);
+            coro__spin_unlock(&ch->lock);
+            coro__chan_done(s, r, 0);
+            return 0;
+        }
+        if (ch->len < ch->cap) {
+            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
+            ch->len++;
+            coro__spin_unlock(&ch->lock);
+            return 0;
+        }
+        if (how == 1)
+            return coro__chan_tblock(ch, &ch->senders, (void *)(uintptr_t)elem, CORO__W_CHAN_SEND,
+                                     deadline);
+        if (s->h && (t = coro__me(s)) != NULL)
+            return coro__chan_block(s, t, ch, &ch->senders, (void *)(uintptr_t)elem,
+                                    CORO__W_CHAN_SEND, deadline);
+        coro__spin_unlock(&ch->lock);
+        if ((how = coro__chan_prepare(s)) < 0) return -1;
     }
-    if ((r = ch->receivers.head) != NULL) { /* a receiver waits: the buffer is empty */
-        memcpy(r->elem, elem, ch->elem);
-        coro__wake(s, r, 0);
-        return 0;
-    }
-    if (ch->len < ch->cap) {
-        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
-        ch->len++;
-        return 0;
-    }
-    if (!(t = coro__enter(s))) return -1;
-    t->elem = (void *)(uintptr_t)elem; /* a receiver copies it out and wakes us */
-    return coro__wait_on(s, t, &ch->senders, CORO__W_CHAN_SEND, deadline);
 }
 
 CORO_API int coro_chan_recv(coro_chan_t *ch, void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *w, *t;
+    int how = 0;
     if (!ch || !elem) {
-        errno = EINVAL;
+        CORO__MISUSE("coro_chan_recv", EINVAL, "NULL channel or element");
         return -1;
     }
-    if (ch->len) {
-        memcpy(elem, ch->buf + ch->head * ch->elem, ch->elem);
-        ch->head = (ch->head + 1) % ch->cap;
-        ch->len--;
-        if ((w = ch->senders.head) != NULL) { /* room now: the longest sender moves in */
-            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
-            ch->len++;
-            coro__wake(s, w, 0);
+    for (;;) {
+        coro__spin_lock(&ch->lock);
+        if (ch->len) {
+            memcpy(elem, ch->buf + ch->head * ch->elem, ch->elem);
+            ch->head = (ch->head + 1) % ch->cap;
+            ch->len--;
+            if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* the longest sender moves in */
+                memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
+                ch->len++;
+                coro__spin_unlock(&ch->lock);
+                coro__chan_done(s, w, 0);
+                return 0;
+            }
+            coro__spin_unlock(&ch->lock);
+            return 0;
         }
-        return 0;
+        if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* rendezvous */
+            memcpy(elem, w->elem, ch->elem);
+            coro__spin_unlock(&ch->lock);
+            coro__chan_done(s, w, 0);
+            return 0;
+        }
+        if (ch->closed) {
+            coro__spin_unlock(&ch->lock);
+            errno = EPIPE;
+            return -1;
+        }
+        if (how == 1) return coro__chan_tblock(ch, &ch->receivers, elem, CORO__W_CHAN_RECV, deadline);
+        if (s->h && (t = coro__me(s)) != NULL)
+            return coro__chan_block(s, t, ch, &ch->receivers, elem, CORO__W_CHAN_RECV, deadline);
+        coro__spin_unlock(&ch->lock);
+        if ((how = coro__chan_prepare(s)) < 0) return -1;
     }
-    if ((w = ch->senders.head) != NULL) { /* rendezvous */
-        memcpy(elem, w->elem, ch->elem);
-        coro__wake(s, w, 0);
-        return 0;
-    }
-    if (ch->closed) {
-        errno = EPIPE;
-        return -1;
-    }
-    if (!(t = coro__enter(s))) return -1;
-    t->elem = elem;
-    return coro__wait_on(s, t, &ch->receivers, CORO__W_CHAN_RECV, deadline);
 }
 
 CORO_API void coro_chan_close(coro_chan_t *ch) {
-    coro__task *t;
+    coro__sched *s = coro__s();
+    coro__task *t, *list = NULL;
     if (!ch) return;
+    coro__spin_lock(&ch->lock);
     ch->closed = 1;
-    while ((t = ch->receivers.head) != NULL) coro__wake(t->s, t, EPIPE);
-    while ((t = ch->senders.head) != NULL) coro__wake(t->s, t, EPIPE);
+    while ((t = coro__chan_take(s, &ch->receivers)) != NULL || (t = coro__chan_take(s, &ch->senders)) != NULL) {
+        t->xnext = list;
+        list = t;
+    }
+    coro__spin_unlock(&ch->lock);
+    while ((t = list) != NULL) {
+        list = t->xnext;
+        coro__chan_done(s, t, EPIPE);
+    }
 }
 
 CORO_API void coro_chan_free(coro_chan_t *ch) {
     if (!ch) return;
     coro_chan_close(ch);
+    for (;;) { /* waiters of other threads that were giving up leave the queues */
+        int empty;
+        coro__spin_lock(&ch->lock);
+        empty = !ch->senders.head && !ch->receivers.head;
+        coro__spin_unlock(&ch->lock);
+        if (empty) break;
+        sched_yield();
+    }
     CORO_FREE(ch);
 }
 
-CORO_API size_t coro_chan_len(const coro_chan_t *ch) { return ch ? ch->len : 0; }
+CORO_API size_t coro_chan_len(const coro_chan_t *ch) {
+    coro_chan_t *c = (coro_chan_t *)(uintptr_t)ch;
+    size_t n;
+    if (!c) return 0;
+    coro__spin_lock(&c->lock);
+    n = c->len;
+    coro__spin_unlock(&c->lock);
+    return n;
+}
 
 /* >>dump */
 static const char *coro__wait_name(int wait) {
@@ -2529,6 +3457,11 @@ CORO_API void coro_sched_free(void) {
     while (s->jobs_pending) { /* let offloaded calls of killed tasks finish */
         coro__poller_wait(s, 100);
     }
+    while (s->nchanwait) { /* channel completions from other threads still on their way */
+        coro__inbox_drain(s);
+        if (s->nchanwait) sched_yield();
+    }
+    if (s->h) coro__handle_detach(s);
     coro__reclaim(s);
     while ((t = s->kept) != NULL) {
         s->kept = t->all_next;
@@ -2551,6 +3484,115 @@ CORO_API void coro_sched_free(void) {
     CORO_FREE(s->reg);
     CORO_FREE(s->evfd);
     memset(s, 0, sizeof *s);
+}
+
+/* >>threads: coro_threads_*, a scheduler per thread serving posts until stopped */
+typedef struct coro__member {
+    pthread_t thread;
+    coro_sched_t *h;
+    int index, started;
+    struct coro_threads *g;
+} coro__member;
+
+struct coro_threads {
+    int n;
+    void (*init)(int index, void *arg);
+    void *arg;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int ready, failed;
+    coro__member m[1]; /* n of them */
+};
+
+static void *coro__member_main(void *arg) {
+    coro__member *m = (coro__member *)arg;
+    struct coro_threads *g = m->g;
+    coro_sched_t *h = coro_sched_self();
+    if (h) coro_sched_ref(h); /* the group's: valid until coro_threads_join */
+    pthread_mutex_lock(&g->lock);
+    m->h = h;
+    if (!h) g->failed = 1;
+    g->ready++;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+    if (!h) return NULL;
+    if (g->init) g->init(m->index, g->arg);
+    (void)coro_serve();
+    coro_sched_free();
+    return NULL;
+}
+
+CORO_API coro_threads_t *coro_threads_start(int n, void (*init)(int index, void *arg), void *arg) {
+    struct coro_threads *g;
+    int i, failed;
+    if (n < 1 || n > 1024) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!(g = (struct coro_threads *)CORO_MALLOC(sizeof *g + (size_t)(n - 1) * sizeof g->m[0]))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(g, 0, sizeof *g + (size_t)(n - 1) * sizeof g->m[0]);
+    g->n = n;
+    g->init = init;
+    g->arg = arg;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    for (i = 0; i < n; i++) {
+        g->m[i].g = g;
+        g->m[i].index = i;
+        if (pthread_create(&g->m[i].thread, NULL, coro__member_main, &g->m[i]) != 0) break;
+        g->m[i].started = 1;
+    }
+    pthread_mutex_lock(&g->lock);
+    while (g->ready < i) pthread_cond_wait(&g->cond, &g->lock);
+    failed = g->failed || i < n;
+    pthread_mutex_unlock(&g->lock);
+    if (failed) {
+        int err = i < n ? EAGAIN : ENOMEM;
+        coro_threads_stop(g);
+        coro_threads_join(g);
+        errno = err;
+        return NULL;
+    }
+    return g;
+}
+
+CORO_API coro_sched_t *coro_threads_sched(coro_threads_t *g, int index) {
+    if (!g || index < 0 || index >= g->n) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return g->m[index].h;
+}
+
+CORO_API int coro_threads_stop(coro_threads_t *g) {
+    int i;
+    if (!g) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < g->n; i++)
+        if (g->m[i].h) coro_sched_stop(g->m[i].h);
+    return 0;
+}
+
+CORO_API int coro_threads_join(coro_threads_t *g) {
+    int i;
+    if (!g) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < g->n; i++) {
+        if (!g->m[i].started) continue;
+        pthread_join(g->m[i].thread, NULL);
+        coro_sched_unref(g->m[i].h);
+    }
+    pthread_mutex_destroy(&g->lock);
+    pthread_cond_destroy(&g->cond);
+    CORO_FREE(g);
+    return 0;
 }
 
 #endif /* CORO_SCHED_IMPLEMENTATION */

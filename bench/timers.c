@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
     spawned = coro_now();
     printf("timers: %ld coroutines sleeping 0-1000 ms: all %ld woke %lld ms after the start "
            "(ideal 1000); mean lateness %.2f ms, max %lld ms; peak RSS %ld MB (%s)\n",
-           n, woken, (long long)(last_wake - start), woken ? (double)sum_late / woken : 0.0,
+           n, woken, (long long)(last_wake - start), woken ? (double)sum_late / (double)woken : 0.0,
            (long long)max_late, peak_rss_kb() / 1024, coro_sched_backend());
     (void)spawned;
     coro_sched_free();

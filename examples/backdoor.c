@@ -18,9 +18,8 @@
    (coro_foreach), finds each spawned one by id (coro_find) and kills it, itself excepted. Every
    cleanup runs, coro_run returns, and the program exits 0.
 
-   Seed: backdoor.py of the eGroups coroutine library, "a simple Python interpreter accessible
-   via 'telnet'. This can be used to examine, control, and debug long-running servers"
-   (seeds/egroups-coro-readme.txt); thread_list() of its coro module.
+   After backdoor.py of the eGroups coroutine library, a console reached with telnet to
+   examine, control and debug long-running servers, and thread_list() of its coro module.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/backdoor.c -o backdoor -pthread

@@ -19,8 +19,7 @@
    is said to the room as "<nick> text"; "/nick NAME" renames, "/who" lists who is here,
    "/quit" leaves. Server notices start with "* ".
 
-   Seed: asyncoro's Channel, "broadcasting (one-to-many, subscription based) API for message
-   passing" (seeds/asyncoro-intro.txt).
+   After asyncoro's Channel, its one-to-many, subscription-based message passing.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/chat.c -o chat -pthread

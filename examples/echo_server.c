@@ -14,8 +14,8 @@
    then finish like any other (their blocking call fails, they close their socket and return).
    coro_run returns when the last one has ended, and the program prints its totals and exits 0.
 
-   Seed: the eGroups coroutine README (seeds/egroups-coro-readme.txt: "servers designed to be
-   able to handle thousands of concurrent tcp connections efficiently").
+   After the servers of the eGroups coroutine library, built to handle thousands of concurrent
+   TCP connections efficiently.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/echo_server.c -o echo_server -pthread

@@ -18,8 +18,8 @@
    SIGINT or SIGTERM stops it: in-flight requests are cancelled (not counted), the summary is
    printed, and it exits 0.
 
-   Seed: corourl.py ("fetch an http url with a coroutine") and crawler.py ("uses a pool of
-   'worker threads'", "async dns") of the eGroups coroutine library
+   After corourl.py (fetch an HTTP URL with a coroutine) and crawler.py (a pool of worker
+   threads, asynchronous DNS) of the eGroups coroutine library.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/fetch.c -o fetch -pthread

@@ -9,9 +9,9 @@
    difference without walking the rest of either tree; coro_free kills the unfinished walkers,
    and the cleanup each walker registered with coro_defer runs on the walker's own stack.
 
-   Seed: fringe.py of the 1999 eGroups coroutine library (seeds/egroups-coro-readme.txt: "a
-   solution to the 'same-fringe' problem: how to compare two differently-structured trees
-   efficiently, leaf-by-leaf").
+   After fringe.py of the 1999 eGroups coroutine library, its solution to the same-fringe
+   problem: comparing two differently structured trees leaf by leaf, stopping at the first
+   difference.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/fringe.c -o fringe && ./fringe

@@ -16,8 +16,8 @@
       send to a coroutine that is itself waiting for a send to return (CORO_NORMAL) gets NULL and
       errno EINVAL from coro_resume, the C form of Python's "generator already executing".
 
-   Seeds: seeds/egroups-coroutine-coro-modules.txt (the `coroutine` module's examples) and
-   seeds/beazley-curious-course.txt (part 2, pipelines and dataflow; part 4, limitations).
+   After the examples of the eGroups `coroutine` module and David Beazley's course on
+   generators and coroutines (its parts on pipelines and dataflow, and on their limitations).
 
    Build and run, from the repository root:
        cc -O2 -I. examples/generators.c -o generators && ./generators
@@ -236,7 +236,7 @@ static void *word_counter(void *arg) {
     return NULL;
 }
 
-/* From the eGroups README (seeds/egroups-coro-readme.txt), quoting Knuth and then going on. */
+/* Knuth on coroutines, as the eGroups library's README quoted him, and what it said next. */
 static const char *const text[] = {
     "Subroutines are special cases of more general program",
     "components, called coroutines.  In contrast to the unsymmetric",

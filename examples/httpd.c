@@ -36,7 +36,7 @@
    in progress finish (a download in flight completes) for up to -g seconds; then whatever is
    left is cancelled. A second signal cancels at once.
 
-   Seed: coro_ehttpd.py, the "medusa-ish web server" of the eGroups coroutine library.
+   After coro_ehttpd.py, the medusa-like web server of the eGroups coroutine library.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/httpd.c -o httpd -pthread
@@ -438,8 +438,9 @@ static void job_put(struct open_job *j) {
 }
 
 /* The file for a decoded path, with a reference the caller puts back; or NULL and *status
-   (-1: this coroutine was cancelled). */
-static struct fentry *file_get(const char *path, int *status) {
+   (-1: this coroutine was cancelled). path need only stay valid until the first wait: after
+   waiting for another request's job, the job's copy of it is used (*held keeps that job). */
+static struct fentry *file_get_held(const char *path, int *status, struct open_job **held) {
     unsigned h = path_hash(path);
     struct fentry **slot = &cache[h & (CACHE_SLOTS - 1)], *f, *old = NULL;
     struct open_job *j, **pp;
@@ -456,7 +457,9 @@ again:
                     return NULL;
                 }
             *status = j->status;
-            job_put(j);
+            if (*held) job_put(*held);
+            *held = j; /* path may have changed while we waited: the job's copy has not */
+            path = j->path;
             if (*status != 200) return NULL;
             goto again;
         }
@@ -520,6 +523,13 @@ again:
     f->refs = 2; /* the cache's and the caller's */
     fentry_put(*slot);
     *slot = f;
+    return f;
+}
+
+static struct fentry *file_get(const char *path, int *status) {
+    struct open_job *held = NULL;
+    struct fentry *f = file_get_held(path, status, &held);
+    if (held) job_put(held);
     return f;
 }
 

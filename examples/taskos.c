@@ -28,8 +28,9 @@
    Everything runs in one thread and the pipe is in-process, so the output is the same on every
    run.
 
-   Seed: seeds/beazley-curious-course.txt, parts 5 to 8 ("Coroutines as tasks", "Let's build an
-   operating system", "The problem with the stack").
+   After the second half of David Beazley's course on coroutines: coroutines as tasks, a small
+   operating system built on them, and the problem with the stack that stackful coroutines
+   solve.
 
    Build and run, from the repository root:
        cc -O2 -I. examples/taskos.c -o taskos && ./taskos

@@ -2,7 +2,8 @@
 
    CHECK(x) counts a pass or prints "file:line: CHECK failed: x" and counts a failure; it works
    under -DNDEBUG. CHECK_ERR(call_fails, err) checks that an expression fails with errno == err.
-   RUN(fn) runs one test function and names it. check_done() prints "N passed, M failed" and
+   The counters are atomic: checks may run on several threads at once. RUN(fn) runs one test
+   function and names it. check_done() prints "N passed, M failed" and
    returns the exit status. */
 #ifndef CHECK_H
 #define CHECK_H
@@ -18,9 +19,9 @@ static const char *check__test = "";
 #define CHECK(x)                                                                                \
     do {                                                                                        \
         if (x) {                                                                                \
-            check__passed++;                                                                    \
+            __atomic_add_fetch(&check__passed, 1, __ATOMIC_RELAXED);                                                                    \
         } else {                                                                                \
-            check__failed++;                                                                    \
+            __atomic_add_fetch(&check__failed, 1, __ATOMIC_RELAXED);                                                                    \
             fprintf(stderr, "%s:%d: %s: CHECK failed: %s\n", __FILE__, __LINE__, check__test, \
                     #x);                                                                        \
         }                                                                                       \
@@ -33,9 +34,9 @@ static const char *check__test = "";
         errno = 0;                                                                             \
         check__f = (failed);                                                                   \
         if (check__f && errno == (err)) {                                                      \
-            check__passed++;                                                                   \
+            __atomic_add_fetch(&check__passed, 1, __ATOMIC_RELAXED);                                                                   \
         } else {                                                                               \
-            check__failed++;                                                                   \
+            __atomic_add_fetch(&check__failed, 1, __ATOMIC_RELAXED);                                                                   \
             fprintf(stderr, "%s:%d: %s: CHECK_ERR failed: %s (failed=%d, errno=%d %s, want %s)\n", \
                     __FILE__, __LINE__, check__test, #failed, check__f, errno, strerror(errno), \
                     #err);                                                                     \

@@ -171,6 +171,21 @@ elif start httpd "$dir/httpd" -p 0 -d "$www" -T 2 -l "$tmp/access.log"; then
     done
     if [ -z "$bad" ]; then ok "httpd: MIME types (wasm mjs woff2 webp mp4 pdf xml svg json, any case)"; else fail "httpd: MIME types" "$bad"; fi
 
+    # many files requested at once for the first time (each open is a job; requests for a path
+    # being opened wait for that job): every response is its own file's
+    mkdir -p "$www/many" "$tmp/many"
+    args=()
+    for ((i = 0; i < 40; i++)); do
+        printf 'file %d\n' "$i" >"$www/many/f$i.txt"
+        for k in 1 2 3; do args+=(-o "$tmp/many/f$i.$k" "$base/many/f$i.txt"); done
+    done
+    curl -s --max-time "$(secs 20)" --parallel --parallel-max 60 "${args[@]}" 2>/dev/null
+    bad=
+    for ((i = 0; i < 40; i++)); do
+        for k in 1 2 3; do [ "$(cat "$tmp/many/f$i.$k" 2>/dev/null)" = "file $i" ] || bad="$bad f$i.$k"; done
+    done
+    if [ -z "$bad" ]; then ok "httpd: 120 concurrent first requests for 40 files: each gets its own"; else fail "httpd: concurrent opens" "wrong or missing:$bad"; fi
+
     stop httpd "$hpid"
     expect "httpd: access log in the common log format" "$tmp/access.log" \
         '^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}\] "GET /sub/a.txt HTTP/1.1" 200 18$'

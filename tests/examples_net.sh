@@ -177,8 +177,13 @@ echo_checks() {
     expect "$label: exit summary" "$tmp/echo_server.out" '^echo_server: [0-9]+ connections, [0-9]+ bytes echoed'
 }
 echo_checks "echo_server"
-echo_checks "echo_server -t 2" -t 2
-expect "echo_server -t 2: summary names 2 threads" "$tmp/echo_server.out" ', 2 threads$'
+# (qemu-i386 mishandles a signal in a threaded process: see under_qemu_i386 in tests/test_io.c)
+if [[ ${CORO_TEST_EMULATOR:-} == *qemu-i386* ]]; then
+    echo "SKIPPED echo_server -t 2: under qemu-i386, SIGTERM to a threaded server is unreliable"
+else
+    echo_checks "echo_server -t 2" -t 2
+    expect "echo_server -t 2: summary names 2 threads" "$tmp/echo_server.out" ', 2 threads$'
+fi
 
 # ---------------------------------------------------------------------------------------- httpd
 mkdir -p "$tmp/www/sub" "$tmp/outside"
@@ -294,6 +299,26 @@ if start httpd -p 0 -d "$tmp/www" -T 2; then
     fi
     stop httpd "$hpid"
     expect "httpd: exit summary" "$tmp/httpd.out" '^httpd: [0-9]+ requests on [0-9]+ connections$'
+fi
+
+# the sample site the README serves (httpd -d examples/www), fetched with the README's curl line
+www=$(cd "$(dirname "$0")/../examples/www" && pwd)
+if ! have curl; then
+    skip "httpd: the sample site" curl
+elif start httpd -p 0 -d "$www"; then
+    spid=$pid
+    sbase=http://127.0.0.1:$port
+    got=$(curl -s --max-time "$(secs 5)" -w '%{http_code} %{num_connects}\n' -o /dev/null "$sbase/" -o /dev/null "$sbase/nope" | tr '\n' ' ')
+    if [ "$got" = "200 1 404 0 " ]; then ok "httpd: the README's curl line prints 200 1, 404 0"; else
+        fail "httpd: the README's curl line" "got '$got'"; fi
+    for f in index.html style.css coro.png docs/index.html; do
+        if curl -s --max-time "$(secs 5)" "$sbase/$f" | cmp -s - "$www/$f"; then ok "httpd: sample site serves $f"; else
+            fail "httpd: sample site $f" "differs from examples/www/$f"; fi
+    done
+    got=$(curl -s --max-time "$(secs 5)" -o /dev/null -w '%{http_code} %{content_type}' "$sbase/docs/")
+    if [ "$got" = "200 text/html; charset=utf-8" ]; then ok "httpd: /docs/ serves the subdirectory's index.html"; else
+        fail "httpd: /docs/" "got '$got'"; fi
+    stop httpd "$spid"
 fi
 
 # ----------------------------------------------------------------------------------------- chat

@@ -4,18 +4,69 @@
 #ifndef TEST_HELPERS_H
 #define TEST_HELPERS_H
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /* Run a scenario in a fresh process (this program again, with the scenario's name as its only
-   argument) and capture its stderr; returns the wait status. Under an emulator (qemu-aarch64:
-   no binfmt_misc here) CORO_TEST_EMULATOR names the program to run it with. */
+   argument) and capture its stderr. Returns the wait status on POSIX (under an emulator,
+   qemu-aarch64: no binfmt_misc here, CORO_TEST_EMULATOR names the program to run it with) and
+   the process's exit code on Windows (an exception code such as 0xC00000FD when it died of
+   one); child_exited(status, code) and child_faulted(status) read either. */
 static const char *helpers_self_exe;
 #define run_child(body, out, cap) run_child_named(#body, out, cap)
+#ifdef _WIN32
+#include <windows.h>
+static char helpers_exe_buf[MAX_PATH];
+static LONG WINAPI helpers_no_debugger(EXCEPTION_POINTERS *ep) {
+    TerminateProcess(GetCurrentProcess(), ep->ExceptionRecord->ExceptionCode);
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+static __attribute__((unused)) int run_child_named(const char *name, char *out, size_t cap) {
+    SECURITY_ATTRIBUTES sa;
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    HANDLE rd, wr;
+    char cmd[MAX_PATH + 128];
+    size_t n = 0;
+    DWORD got, code = 0;
+    sa.nLength = sizeof sa;
+    sa.lpSecurityDescriptor = NULL;
+    sa.bInheritHandle = TRUE;
+    if (!CreatePipe(&rd, &wr, &sa, 0)) return -1;
+    SetHandleInformation(rd, HANDLE_FLAG_INHERIT, 0);
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+    si.hStdError = wr;
+    snprintf(cmd, sizeof cmd, "\"%s\" %s", helpers_self_exe, name);
+    if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+        CloseHandle(rd);
+        CloseHandle(wr);
+        return -1;
+    }
+    CloseHandle(wr);
+    while (n + 1 < cap && ReadFile(rd, out + n, (DWORD)(cap - 1 - n), &got, NULL) && got > 0)
+        n += got;
+    out[n] = 0;
+    CloseHandle(rd);
+    WaitForSingleObject(pi.hProcess, INFINITE);
+    GetExitCodeProcess(pi.hProcess, &code);
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    return (int)code;
+}
+#define child_exited(status, code) ((unsigned)(status) == (unsigned)(code))
+#define child_faulted(status)                                                                   \
+    ((unsigned)(status) == 0xC00000FDu /* stack overflow */ ||                                  \
+     (unsigned)(status) == 0xC0000005u /* access violation */)
+#else
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 static __attribute__((unused)) int run_child_named(const char *name, char *out, size_t cap) {
     const char *wrapper = getenv("CORO_TEST_EMULATOR");
     int fds[2], status = 0;
@@ -39,6 +90,9 @@ static __attribute__((unused)) int run_child_named(const char *name, char *out, 
     waitpid(pid, &status, 0);
     return status;
 }
+#define child_exited(status, code) (WIFEXITED(status) && WEXITSTATUS(status) == (code))
+#define child_faulted(status) (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+#endif
 
 /* The scenarios a test binary can run in a fresh process, by name. */
 struct helpers_scenario {
@@ -54,7 +108,19 @@ static __attribute__((unused)) void helpers_child_dispatch(int argc, char **argv
                                                            const struct helpers_scenario *s, size_t n) {
     size_t i;
     helpers_self_exe = argv[0];
+#ifdef _WIN32
+    /* the path Windows knows us by (under Wine argv[0] may be the Unix one) */
+    if (GetModuleFileNameA(NULL, helpers_exe_buf, sizeof helpers_exe_buf))
+        helpers_self_exe = helpers_exe_buf;
+#endif
     if (argc != 2) return;
+#ifdef _WIN32
+    /* a child that dies of an exception just ends, with the exception's code as its exit code,
+       without an error box or a just-in-time debugger (Wine starts winedbg otherwise, even
+       under SEM_NOGPFAULTERRORBOX) */
+    SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
+    SetUnhandledExceptionFilter(helpers_no_debugger);
+#endif
     for (i = 0; i < n; i++)
         if (strcmp(argv[1], s[i].name) == 0) {
             s[i].body();
@@ -63,7 +129,20 @@ static __attribute__((unused)) void helpers_child_dispatch(int argc, char **argv
     _exit(126);
 }
 
-/* VmSize of this process in kB, -1 if /proc says nothing */
+/* The process's virtual size in kB (VmSize; on Windows every reserved or committed region),
+   -1 if the system says nothing */
+#ifdef _WIN32
+static __attribute__((unused)) long vm_size_kb(void) {
+    MEMORY_BASIC_INFORMATION mi;
+    char *p = NULL;
+    size_t total = 0;
+    while (VirtualQuery(p, &mi, sizeof mi)) {
+        if (mi.State != MEM_FREE) total += mi.RegionSize;
+        p = (char *)mi.BaseAddress + mi.RegionSize;
+    }
+    return (long)(total / 1024);
+}
+#else
 static __attribute__((unused)) long vm_size_kb(void) {
     char line[256];
     long kb = -1;
@@ -74,6 +153,7 @@ static __attribute__((unused)) long vm_size_kb(void) {
     fclose(f);
     return kb;
 }
+#endif
 
 #endif
 

@@ -1,46 +1,73 @@
 #!/usr/bin/env bash
-# tests/run.sh LABEL RUNNER ENVFILE -- TEST...
-# Runs each test (a binary, or a script given as "sh:path args"), binaries under RUNNER (e.g.
-# "valgrind ...", "" for none) and under the emulator tests/probe.sh chose and wrote to ENVFILE
-# (which also sets what the tests read: CORO_TEST_EMULATOR, CORO_TEST_EXEC_WRAPPER), reads the
-# "N passed, M failed" line each prints last, and ends with the sum as "N passed, M failed".
-# A test that crashes or prints no summary counts as one failure.
+# tests/run.sh one LABEL RUNNER ENVFILE RESULT TEST
+# tests/run.sh sum RESULT...
+#
+# "one" runs one suite: a binary, or a script given as "sh:path@arg@arg". Binaries run under
+# RUNNER (e.g. "valgrind ...", "" for none) and under the emulator tests/probe.sh chose and wrote
+# to ENVFILE (which also sets what the tests read: CORO_TEST_EMULATOR, CORO_TEST_EXEC_WRAPPER).
+# It reads the "N passed, M failed" line the suite prints last, writes "N M NAME" to RESULT,
+# and prints the suite's SKIPPED lines and "[LABEL] NAME: N passed, M failed" - or, when the
+# suite fails, its whole output first. A suite that crashes or prints no summary counts as one
+# failure. It exits 0 either way: make -j runs the suites side by side and "sum" decides.
+#
+# "sum" adds the RESULT files up and ends with "N passed, M failed" (a missing file is a failed
+# suite); exits 1 if anything failed.
 set -u
+mode=$1
+shift
+
+if [ "$mode" = sum ]; then
+    total_pass=0
+    total_fail=0
+    failed=
+    for r in "$@"; do
+        if read -r p f name <"$r" 2>/dev/null && [ -n "${name:-}" ]; then
+            total_pass=$((total_pass + p))
+            total_fail=$((total_fail + f))
+            [ "$f" -eq 0 ] || failed="$failed $name"
+        else
+            total_fail=$((total_fail + 1))
+            failed="$failed $r(no-result)"
+        fi
+    done
+    [ -n "$failed" ] && echo "failed suites:$failed"
+    echo "$total_pass passed, $total_fail failed"
+    [ $total_fail -eq 0 ]
+    exit
+fi
+
 label=$1
 runner=$2
 envfile=$3
-shift 4
+result=$4
+t=$5
 CORO_EXEC_WRAP=
 # shellcheck disable=SC1090
 [ -n "$envfile" ] && . "$envfile"
-wrapper="$runner $CORO_EXEC_WRAP"
-total_pass=0
-total_fail=0
-for t in "$@"; do
-    case $t in
-    sh:*) script=${t#sh:}; cmd=(bash ${script//@/ }); name=${script//@/ } ;;
-    *) cmd=($wrapper "$t"); name=$t ;;
-    esac
-    out=$("${cmd[@]}" 2>&1)
-    rc=$?
-    summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
-    printf '%s\n' "$out" | grep -E '^SKIPPED' || true
-    if [ -z "$summary" ]; then
-        printf '%s\n' "$out" | tail -n 20
-        echo "[$label] $name: crashed or printed no summary (exit $rc)"
-        total_fail=$((total_fail + 1))
-        continue
-    fi
+read -r -a wrapper <<<"$runner $CORO_EXEC_WRAP"
+case $t in
+sh:*) script=${t#sh:}; cmd=(bash ${script//@/ }); name=${script//@/ } ;;
+*) cmd=("${wrapper[@]}" "$t"); name=$t ;;
+esac
+rm -f "$result"
+out=$("${cmd[@]}" 2>&1)
+rc=$?
+summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+if [ -z "$summary" ]; then
+    p=0 f=1
+    block=$(printf '%s\n' "$out"; echo "[$label] $name: crashed or printed no summary (exit $rc)")
+else
     p=${summary%% passed*}
     f=${summary#*passed, }
     f=${f%% failed}
     if [ "$f" -ne 0 ] || [ $rc -ne 0 ]; then
-        printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 40
         [ "$f" -eq 0 ] && f=1 # a nonzero exit with no failed check is still a failure
+        block=$(printf '%s\n' "$out" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$'
+            echo "[$label] $name: $p passed, $f failed (exit $rc)")
+    else
+        block=$(printf '%s\n' "$out" | grep -E '^SKIPPED'; echo "[$label] $name: $p passed, $f failed")
     fi
-    echo "[$label] $name: $p passed, $f failed"
-    total_pass=$((total_pass + p))
-    total_fail=$((total_fail + f))
-done
-echo "$total_pass passed, $total_fail failed"
-[ $total_fail -eq 0 ]
+fi
+echo "$p $f $name" >"$result"
+printf '%s\n' "$block"
+exit 0

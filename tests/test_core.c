@@ -327,7 +327,14 @@ static void test_runtime_exit_hook(void) {
         cleanup_owner = co;
         reset_trail();
         coro_set_runtime(co, &trail_n, runtime_exit_mark);
-        coro_resume(co, P(kill));
+        /* it belongs to the runtime now: only the runtime's own key resumes it */
+        errno = 0;
+        CHECK(coro_resume(co, P(kill)) == NULL && errno == EBUSY);
+        errno = 0;
+        CHECK(coro_runtime_resume(co, &kill, P(kill)) == NULL && errno == EBUSY);
+        CHECK_ERR(coro_runtime_resume(co, NULL, P(kill)) == NULL, EINVAL);
+        CHECK(coro_status(co) == CORO_SUSPENDED && !trail[0]);
+        coro_runtime_resume(co, &trail_n, P(kill));
         if (kill) coro_kill(co);
         CHECK(strcmp(trail, "uvR") == 0);
         coro_set_runtime(co, NULL, NULL);
@@ -748,6 +755,73 @@ static void test_unwind_stops_at_coroutine_start(void) {
     if (!UNWIND_FRAMES_OK(w.frames)) fprintf(stderr, "unwind: %d frames\n", w.frames);
 }
 
+#if defined(_WIN32) && defined(__x86_64__)
+/* ---- Windows x64: rdi, rsi and xmm6-xmm15 are callee-saved --------------------------------- */
+/* Main loads known values into them and calls coro_resume from assembly; the coroutine zeroes
+   them all before it yields; main must find its own values back (SysV makes all of these
+   caller-saved, so only this test notices a switch that forgets them). */
+static void *clobber_callee_saved(void *arg) {
+    (void)arg;
+    for (;;) {
+        __asm__ volatile("xorl %%edi, %%edi\n\txorl %%esi, %%esi\n\t"
+                         "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+                         "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
+                         "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+                         "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
+                         "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15"
+                         :
+                         :
+                         : "rdi", "rsi", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+                           "xmm12", "xmm13", "xmm14", "xmm15");
+        coro_yield(NULL);
+    }
+    return NULL;
+}
+struct win64_regs {
+    uint64_t in[20], out[20]; /* xmm6..xmm15, two halves each */
+    uint64_t rdi, rsi;
+    void *co, *fn;
+};
+static void test_win64_callee_saved(void) {
+    static struct win64_regs r;
+    int i, ok = 1;
+    r.co = coro_new(clobber_callee_saved, 0);
+    r.fn = (void *)(uintptr_t)&coro_resume;
+    for (i = 0; i < 20; i++) r.in[i] = 0x0101010101010101ull * (uint64_t)(i + 1);
+    __asm__ volatile("movups 0(%%rbx), %%xmm6\n\tmovups 16(%%rbx), %%xmm7\n\t"
+                     "movups 32(%%rbx), %%xmm8\n\tmovups 48(%%rbx), %%xmm9\n\t"
+                     "movups 64(%%rbx), %%xmm10\n\tmovups 80(%%rbx), %%xmm11\n\t"
+                     "movups 96(%%rbx), %%xmm12\n\tmovups 112(%%rbx), %%xmm13\n\t"
+                     "movups 128(%%rbx), %%xmm14\n\tmovups 144(%%rbx), %%xmm15\n\t"
+                     "movabsq $0x5151515151515151, %%rdi\n\t"
+                     "movabsq $0x6262626262626262, %%rsi\n\t"
+                     "movq 336(%%rbx), %%rcx\n\t" /* co */
+                     "xorl %%edx, %%edx\n\t"
+                     "subq $32, %%rsp\n\t" /* the callee's home space */
+                     "callq *344(%%rbx)\n\t" /* coro_resume(co, NULL) */
+                     "addq $32, %%rsp\n\t"
+                     "movups %%xmm6, 160(%%rbx)\n\tmovups %%xmm7, 176(%%rbx)\n\t"
+                     "movups %%xmm8, 192(%%rbx)\n\tmovups %%xmm9, 208(%%rbx)\n\t"
+                     "movups %%xmm10, 224(%%rbx)\n\tmovups %%xmm11, 240(%%rbx)\n\t"
+                     "movups %%xmm12, 256(%%rbx)\n\tmovups %%xmm13, 272(%%rbx)\n\t"
+                     "movups %%xmm14, 288(%%rbx)\n\tmovups %%xmm15, 304(%%rbx)\n\t"
+                     "movq %%rdi, 320(%%rbx)\n\t"
+                     "movq %%rsi, 328(%%rbx)"
+                     :
+                     : "b"(&r)
+                     : "rax", "rcx", "rdx", "rdi", "rsi", "r8", "r9", "r10", "r11", "xmm0", "xmm1",
+                       "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                       "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+    for (i = 0; i < 20; i++)
+        if (r.out[i] != r.in[i]) ok = 0;
+    CHECK(ok);
+    CHECK(r.rdi == 0x5151515151515151ull);
+    CHECK(r.rsi == 0x6262626262626262ull);
+    CHECK(coro_status((coro_t *)r.co) == CORO_SUSPENDED); /* it did run and yield */
+    coro_free((coro_t *)r.co);
+}
+#endif
+
 int main(void) {
     RUN(test_values_both_ways);
     RUN(test_seed_examples);
@@ -775,6 +849,9 @@ int main(void) {
 #endif
     RUN(test_introspection);
     RUN(test_unwind_stops_at_coroutine_start);
+#if defined(_WIN32) && defined(__x86_64__)
+    RUN(test_win64_callee_saved);
+#endif
     CHECK(coro_count_alive() == 0);
     return check_done();
 }

@@ -1,6 +1,7 @@
 /* test_threads.c - coroutines belong to their thread: four threads run their own coroutines at
    once, another thread's coroutine is refused, each thread keeps its own rounding mode, and a
-   thread's stack pool is returned when it exits. */
+   thread's stack pool is returned when it exits (on Windows also for threads made by
+   CreateThread). */
 #define CORO_IMPLEMENTATION
 #include "../coro.h"
 #include "check.h"
@@ -109,8 +110,38 @@ static void test_pool_released_at_thread_exit(void) {
     if (after - before >= 128 * 1024) fprintf(stderr, "VmSize grew by %ld kB\n", after - before);
 }
 
+#ifdef _WIN32
+/* the same with threads Windows makes itself (CreateThread; the pthreads above are winpthreads) */
+static DWORD WINAPI win_thread(LPVOID arg) {
+    int *ok = (int *)arg;
+    coro_t *co = coro_new(accumulate, 0);
+    *ok = co && I(coro_resume(co, P(5))) == 5 && I(coro_resume(co, P(0))) == 5 &&
+          coro_free(co) == 0 && coro_count_alive() == 0;
+    fill_pool(NULL);
+    return 0;
+}
+static void test_windows_threads(void) {
+    long before = vm_size_kb(), after;
+    int i, ok[4] = {0, 0, 0, 0};
+    for (i = 0; i < 4; i++) {
+        HANDLE h = CreateThread(NULL, 0, win_thread, &ok[i], 0, NULL);
+        CHECK(h != NULL);
+        if (!h) continue;
+        WaitForSingleObject(h, INFINITE);
+        CloseHandle(h);
+        CHECK(ok[i]);
+    }
+    after = vm_size_kb();
+    CHECK(after - before < 128 * 1024); /* the pools went with their threads */
+    if (after - before >= 128 * 1024) fprintf(stderr, "VM size grew by %ld kB\n", after - before);
+}
+#endif
+
 int main(void) {
     RUN(test_four_threads);
     RUN(test_pool_released_at_thread_exit);
+#ifdef _WIN32
+    RUN(test_windows_threads);
+#endif
     return check_done();
 }

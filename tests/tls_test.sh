@@ -5,7 +5,9 @@
 # our client, the verification failures, stalls), then:
 #   - curl and `openssl s_client` against examples/tls_hello's server (our accept side),
 #   - examples/tls_hello's client against `openssl s_server -www` (our connect side),
-#   - that client refusing s_server's certificate when asked for the wrong name.
+#   - that client refusing s_server's certificate without the test CA,
+#   - httpd_tls (examples/httpd.c built with TLS) against curl and s_client, and fetch_tls
+#     against s_server -www and httpd_tls (when they are built).
 # Prints "ok"/"FAIL" per check and "N passed, M failed" (the C test's counts added in).
 # SKIPPED (with 0 passed, 0 failed) where OpenSSL or the binaries are absent.
 #   usage: tests/tls_test.sh BUILD_DIR   (BUILD_DIR/tests/test_tls, BUILD_DIR/examples/tls_hello)
@@ -181,5 +183,87 @@ else
     kill -TERM "$ss" 2>/dev/null
     wait "$ss" 2>/dev/null
 fi
+# ---- the examples built with TLS: httpd_tls against curl and s_client, fetch_tls against
+# s_server -www and httpd_tls ----
+if [ -x "$out/examples/httpd_tls" ] && [ -x "$out/examples/fetch_tls" ]; then
+    mkdir -p "$tmp/www"
+    head -c 300000 /dev/urandom >"$tmp/www/big.bin"
+    echo "small file" >"$tmp/www/small.txt"
+    : >"$tmp/httpd.out"
+    ${wrap[@]+"${wrap[@]}"} "$out/examples/httpd_tls" --tls "$tmp/leaf.pem" "$tmp/leaf.key" -p 0 \
+        -d "$tmp/www" >"$tmp/httpd.out" 2>"$tmp/httpd.err" &
+    hpid=$!
+    port=
+    for ((i = 0; i < 100 * slow; i++)); do
+        port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/httpd.out")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        fail "httpd_tls --tls starts" "no 'listening on' line: $(tail -n 2 "$tmp/httpd.err")"
+    else
+        ok "httpd_tls --tls starts"
+        if command -v curl >/dev/null 2>&1; then
+            res=$(curl -sS --max-time $((10 * slow)) --cacert "$tmp/ca.pem" -o "$tmp/small.got" \
+                -o "$tmp/big.got" -w '%{http_code} %{num_connects}|' \
+                "https://localhost:$port/small.txt" "https://localhost:$port/big.bin" 2>&1)
+            if [ "$res" = "200 1|200 0|" ] && cmp -s "$tmp/big.got" "$tmp/www/big.bin" &&
+                cmp -s "$tmp/small.got" "$tmp/www/small.txt"; then
+                ok "curl (verifying) against httpd_tls: two files on one kept connection"
+            else
+                fail "curl against httpd_tls" "$res"
+            fi
+            res=$(curl -sS --max-time $((10 * slow)) --cacert "$tmp/ca.pem" -r 2-6 \
+                "https://127.0.0.1:$port/small.txt" 2>&1)
+            if [ "$res" = "all f" ]; then ok "curl range request over TLS by IP address"; else
+                fail "curl range over TLS" "$res"; fi
+        fi
+        resp=$(printf 'GET /small.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+            timeout $((10 * slow)) openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+            -verify_return_error -CAfile "$tmp/ca.pem" -quiet 2>&1)
+        case $resp in
+        *"HTTP/1.1 200"*"small file"*) ok "openssl s_client (verifying) against httpd_tls" ;;
+        *) fail "openssl s_client against httpd_tls" "$(printf '%s' "$resp" | tail -n 2)" ;;
+        esac
+        res=$(SSL_CERT_FILE="$tmp/ca.pem" timeout $((60 * slow)) ${wrap[@]+"${wrap[@]}"} \
+            "$out/examples/fetch_tls" -q -c 10 -n 200 "https://localhost:$port/small.txt" 2>&1)
+        case $res in
+        *"requests 200 errors 0 "*) ok "fetch_tls: 200 requests from 10 workers against httpd_tls" ;;
+        *) fail "fetch_tls against httpd_tls" "$(printf '%s' "$res" | tail -n 2)" ;;
+        esac
+        res=$(timeout $((30 * slow)) ${wrap[@]+"${wrap[@]}"} "$out/examples/fetch_tls" \
+            "https://localhost:$port/small.txt" 2>&1)
+        case $res in
+        *"certificate verify failed"*"errors 1 "*) ok "fetch_tls refuses an unknown CA, saying why" ;;
+        *) fail "fetch_tls with an unknown CA" "$(printf '%s' "$res" | tail -n 2)" ;;
+        esac
+        kill -TERM "$hpid" 2>/dev/null
+        for ((i = 0; i < 50 * slow; i++)); do kill -0 "$hpid" 2>/dev/null || break; sleep 0.1; done
+        wait "$hpid"
+        rc=$?
+        if [ $rc -eq 0 ]; then ok "httpd_tls exits 0 on SIGTERM"; else
+            fail "httpd_tls exit" "status $rc: $(tail -n 3 "$tmp/httpd.err")"; fi
+    fi
+    openssl s_server -www -accept 127.0.0.1:0 -cert "$tmp/leaf.pem" -key "$tmp/leaf.key" \
+        >"$tmp/ss2.out" 2>&1 &
+    ss=$!
+    port=
+    for ((i = 0; i < 100; i++)); do
+        port=$(sed -n 's/^ACCEPT .*:\([0-9][0-9]*\)$/\1/p' "$tmp/ss2.out")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    res=$(SSL_CERT_FILE="$tmp/ca.pem" timeout $((30 * slow)) ${wrap[@]+"${wrap[@]}"} \
+        "$out/examples/fetch_tls" "https://localhost:$port/" 2>&1)
+    case $res in
+    "200 bytes="*"requests 1 errors 0 "*) ok "fetch_tls (verifying) against openssl s_server -www" ;;
+    *) fail "fetch_tls against s_server" "$(printf '%s' "$res" | tail -n 2)" ;;
+    esac
+    kill -TERM "$ss" 2>/dev/null
+    wait "$ss" 2>/dev/null
+else
+    echo "SKIPPED httpd_tls and fetch_tls checks: not built"
+fi
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -276,7 +276,7 @@ static void *fl_ctx_init(char *top, void (*fn)(fl_co *, void *), fl_co *c, int f
         long k;                                                                                    \
         for (k = 0; k < n; k++) {                                                                  \
             char *top = bench_slab + (size_t)(k + 1) * BENCH_SLOT - 64;                            \
-            fl_co *c = (fl_co *)top;                                                               \
+            fl_co *c = (fl_co *)(void *)top; /* the slot top is 64-byte aligned */              \
             c->sp = fl_ctx_init(top, fl_idle_fn_##V, c, FPU);                                      \
             floor_switch_##V(&c->main_sp, c->sp, 0);                                               \
         }                                                                                          \
@@ -359,7 +359,7 @@ static int uc_idle_make(long n) {
     long k;
     for (k = 0; k < n; k++) {
         char *top = bench_slab + (size_t)(k + 1) * BENCH_SLOT - room;
-        ucontext_t *uc = (ucontext_t *)top;
+        ucontext_t *uc = (ucontext_t *)(void *)top; /* 64-byte aligned */
         if (uc_getcontext(uc) != 0) {
             snprintf(bench_why, sizeof bench_why, "getcontext: %s", strerror(errno));
             return -1;
@@ -395,7 +395,7 @@ static int bench_cpu[2] = {-1, -1}; /* the CPU the run is pinned to, and a secon
 static int pin_to(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
+    CPU_SET((size_t)cpu, &set);
     return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 static void futex_wait(int *addr, int expect) {
@@ -814,7 +814,7 @@ static void bench_pin(void) {
     int cpu, found = 0;
     if (sched_getaffinity(0, sizeof set, &set) != 0) return;
     for (cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++)
-        if (CPU_ISSET(cpu, &set)) bench_cpu[found++] = cpu;
+        if (CPU_ISSET((size_t)cpu, &set)) bench_cpu[found++] = cpu;
     if (bench_cpu[0] >= 0) pin_to(bench_cpu[0]);
 }
 

@@ -577,7 +577,7 @@ int main(int argc, char **argv)
 	if (opt.cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
-		CPU_SET(opt.cpu, &set);
+		CPU_SET((size_t)opt.cpu, &set);
 		if (sched_setaffinity(0, sizeof set, &set) < 0)
 			die("sched_setaffinity");
 	}

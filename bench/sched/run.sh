@@ -61,7 +61,8 @@ for r, label in rows:
         v = cells.get((r, i))
         if not v: out += "| %-20s" % "failed"; continue
         m = statistics.median(v)
-        out += "| %-20s" % ("%.4g" % m if i == "coro" else "%.4g (x%.2f)" % (m, m / b))
+        num = "%.0f" % m if m >= 1000 else "%.3g" % m
+        out += "| %-20s" % (num if i == "coro" else "%s (x%.2f)" % (num, m / b))
     print(out)
 print("(medians; peers: value (peer / coro.h), above 1 = coro.h ahead)")
 PY
