@@ -3,8 +3,9 @@
 #   make            build the tests and examples (default variant: cc -O2 -g)
 #   make test       build and run the whole suite; the last line is "N passed, M failed"
 #   make variants   the suite again in every variant of the table below (gcc and clang at
-#                   -O0/-O2/-O3, -m32, ASan+UBSan, Valgrind, aarch64, Windows x64 under
-#                   Wine); one whose compiler is
+#                   -O0/-O2/-O3, -m32, ASan+UBSan, Valgrind, the portable switch, aarch64,
+#                   riscv64, armhf as ARM and Thumb-2 code, ppc64le, s390x, Windows x64
+#                   under Wine); one whose compiler is
 #                   absent is SKIPPED, one this kernel cannot run runs under its emulator
 #   make test VARIANT=asan     one variant (names: $(VARIANTS)); make variants VARIANTS="m32 asan"
 #                   runs a few
@@ -36,8 +37,17 @@ asan      | clang                    | clang++ | -O1 -g -fsanitize=address,undef
 tsan      | clang                    | clang++ | -O1 -g -fsanitize=thread                      |                                        | TSAN_OPTIONS=halt_on_error=1:exitcode=66 CORO_TEST_QUICK=1
 valgrind  | gcc                      | g++     | -O2 -g                                        |                                        | valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
 aarch64   | aarch64-linux-gnu-gcc-12 | -       | -O2 -g                                        | qemu-aarch64 -L /usr/aarch64-linux-gnu |
+riscv64   | riscv64-linux-gnu-gcc    | -       | -O2 -g -fasynchronous-unwind-tables           | qemu-riscv64 -L /usr/riscv64-linux-gnu |
+armhf     | arm-linux-gnueabihf-gcc  | -       | -O2 -g -marm -funwind-tables                  | qemu-arm -L /usr/arm-linux-gnueabihf   |
+armhf-thumb | arm-linux-gnueabihf-gcc | -      | -O2 -g -mthumb -funwind-tables                | qemu-arm -L /usr/arm-linux-gnueabihf   |
+ppc64le   | powerpc64le-linux-gnu-gcc | -      | -O2 -g                                        | qemu-ppc64le -L /usr/powerpc64le-linux-gnu |
+s390x     | s390x-linux-gnu-gcc      | -       | -O2 -g                                        | qemu-s390x -L /usr/s390x-linux-gnu     |
+portable  | gcc                      | g++     | -O2 -g -DCORO_PORTABLE_SWITCH -D_FORTIFY_SOURCE=2 |                                    |
 win64     | x86_64-w64-mingw32-gcc-posix | x86_64-w64-mingw32-g++-posix | -O2 -g -static           | bash tests/wine.sh                     | WINEPREFIX=$(abspath $(BUILD)/win64/wineprefix)
 endef
+# (riscv64 and ARM: GCC gives C code no unwind tables there unless asked, and the unwinder test
+# needs them. s390x has no hand-written switch: it gets the portable one by itself; "portable"
+# forces it on x86-64, with _FORTIFY_SOURCE, whose checked longjmp the portable switch avoids.)
 # (win64: mingw-w64's posix flavour, for winpthreads, linked statically; tests/wine.sh runs a
 # program under Wine in the prefix the runner column names, made the first time)
 # (-m32 needs /usr/include/asm, which gcc-multilib provides; it conflicts with Debian's cross
@@ -114,9 +124,22 @@ ifeq ($(CXX_OK),1)
     CXX_MISSING := 1
   endif
 endif
+# ARM: the implementation in one instruction set, the coroutines and their caller in the other
+ARM_OTHER_ISA := $(if $(filter arm-linux-gnueabihf-gcc,$(CC)),$(if $(filter -mthumb,$(OPT)),-marm,-mthumb))
+ifneq ($(ARM_OTHER_ISA),)
+  CORE_TESTS += link_interwork
+endif
 # the scheduler's suites run once per backend
 SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll) \
                test_misuse test_misuse_poll test_misuse_debug test_xthread test_xthread_poll
+# The architectures qemu runs after aarch64 run each suite once: the poll backend and
+# CORO_FPU_KEEP=1 (the same code as 2 there) are architecture-independent C, tested natively,
+# and so are the HTTP and Redis-protocol servers, whose checks time real clients (below).
+EMU_LIGHT := $(filter $(VARIANT),riscv64 armhf armhf-thumb ppc64le s390x)
+ifneq ($(EMU_LIGHT),)
+  CORE_TESTS := $(filter-out test_core_fpu1,$(CORE_TESTS))
+  SCHED_TESTS := $(filter-out %_poll,$(SCHED_TESTS))
+endif
 CORE_EXAMPLES := fringe generators taskos
 EXAMPLE_BINS := $(addprefix $(OUT)/examples/,$(CORE_EXAMPLES))
 # scripts run by tests/run.sh: "sh:" + script + "@" + its arguments
@@ -137,6 +160,9 @@ TEST_BINS := $(addsuffix $(EXE),$(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_
 ifeq ($(VARIANT),tsan)
   TEST_BINS := $(addprefix $(OUT)/tests/,test_threads test_sched test_xthread test_xthread_poll)
   TEST_SCRIPTS :=
+endif
+ifneq ($(EMU_LIGHT),)
+  TEST_SCRIPTS := $(filter-out sh:tests/examples_http.sh%,$(TEST_SCRIPTS))
 endif
 
 .PHONY: all test variants probe FORCE bench bench-quick bench-chan bench-servers demo install uninstall clean tests-build $(M32INC)
@@ -187,6 +213,12 @@ $(OUT)/tests/link_split$(EXE): tests/link_impl.c tests/link_use.c coro.h tests/c
 $(OUT)/tests/link_static$(EXE): tests/link_static_a.c tests/link_static_b.c coro.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) tests/link_static_a.c tests/link_static_b.c -o $@ $(LDLIBS)
+
+$(OUT)/tests/link_interwork: tests/link_impl.c tests/link_use.c coro.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c tests/link_impl.c -o $@.impl.o
+	$(CC) $(CFLAGS_ALL) $(ARM_OTHER_ISA) -c tests/link_use.c -o $@.use.o
+	$(CC) $(OPT) $@.impl.o $@.use.o -o $@ $(LDLIBS)
 
 # the implementation compiled as C++, used from C through extern "C"
 $(OUT)/tests/link_cpp$(EXE): tests/link_cpp.cc tests/link_use.c coro.h tests/check.h

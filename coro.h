@@ -2,7 +2,8 @@
 
    One header: asymmetric resume/yield with values both ways, symmetric transfer, kill with
    cleanup handlers, errors raised into a coroutine, guarded stacks from a per-thread pool, and a
-   context switch in a few lines of assembly (x86-64, i386, aarch64).
+   context switch in a few lines of assembly (x86-64, i386, aarch64, riscv64, 32-bit ARM,
+   ppc64le), or a portable one on any other POSIX architecture.
 
 USAGE
    In exactly one C or C++ file, before any #include:
@@ -13,7 +14,8 @@ USAGE
    Everywhere else just #include "coro.h". Put the define before any other #include: the
    implementation needs POSIX extensions (mmap flags, sigaltstack) and defines _GNU_SOURCE itself;
    if a system header came first, compile that file with -D_GNU_SOURCE. Link with -pthread on
-   systems where pthreads are a separate library (glibc 2.34 and later do not need it).
+   systems where pthreads are a separate library (glibc 2.34 and later do not need it). Where
+   the portable switch is used (see CORO_PORTABLE_SWITCH), also link with -lm on glibc.
 
 EXAMPLE
        #define CORO_IMPLEMENTATION
@@ -85,6 +87,12 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_POOL_SIZE          free stacks a thread keeps for reuse, beyond those its recent
                            high-water mark of live coroutines needs, before it unmaps a slab
                            whose stacks are all free [64]
+   CORO_PORTABLE_SWITCH    use the portable switch even where a hand-written one exists. It is
+                           what architectures without one get: the C library's _setjmp and
+                           _longjmp (a stack is entered once with makecontext), several times
+                           slower per switch; it keeps only the rounding mode per coroutine
+                           (fegetround/fesetround, in libm on glibc); AddressSanitizer and
+                           the gdb script do not know its saved contexts. POSIX only
    CORO_NO_SIGNAL_HANDLER  do not install the SIGSEGV handler (on Windows the vectored exception
                            handler) that names overflowing coroutines
    CORO_NO_ASAN            do not use the AddressSanitizer fiber API even under -fsanitize=address
@@ -95,7 +103,8 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
                            x87 control word, exactly (as the ABI requires); 1 = the x87 control
                            word on every switch, MXCSR only when that word changed (fesetround and
                            fesetenv change both; a bare _mm_setcsr would go unnoticed), about 2 ns
-                           less per switch on AMD Zen 4; 0 = nothing (code that never changes them)
+                           less per switch on AMD Zen 4; 0 = nothing (code that never changes them).
+                           Elsewhere 1 and 2 both keep what "Floating point" below lists
 
 CAVEATS
    Threads: a coroutine belongs to the thread that created it and can only be resumed, killed
@@ -126,10 +135,14 @@ CAVEATS
      (65530). On older kernels the guard is an mprotect'ed page: two mappings per stack, and
      coro_new fails with ENOMEM near 32,000 live coroutines unless you raise vm.max_map_count
      (sysctl -w vm.max_map_count=2200000) or build with CORO_NO_GUARD.
-   Floating point: MXCSR and the x87 control word (FPCR on aarch64) are kept per coroutine, as
-     the ABI makes their control bits callee-saved: a coroutine that changes the rounding mode
+   Floating point: the control state each ABI preserves across calls is kept per coroutine:
+     MXCSR and the x87 control word on x86, FPCR on aarch64, frm (the rounding mode; the psABI
+     gives fcsr thread storage duration) on riscv64, FPSCR's rounding, flush-to-zero, default
+     NaN and trap-enable bits on ARM, FPSCR's RN, NI and enable bits on ppc64le (not VSCR[NJ]),
+     the rounding mode only with the portable switch. A coroutine that changes the rounding mode
      changes it for itself only. A new coroutine starts with the modes of the code that first
-     switches to it. See CORO_FPU_KEEP for the cost and the cheaper settings.
+     switches to it. Status flags stay with the thread except on x86 at CORO_FPU_KEEP 2. See
+     CORO_FPU_KEEP for the cost and the cheaper settings.
    CET: coro.h does not switch shadow stacks. If a CET shadow stack is active in the thread,
      coro_new fails with ENOTSUP and prints once why (build without -fcf-protection=return, or
      run with GLIBC_TUNABLES=glibc.cpu.x86_shstk=off). Indirect-branch targets carry endbr.
@@ -460,6 +473,31 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__VALGRIND 0
 #endif
 
+/* Which architecture block is compiled in. Hand-written switches exist for x86-64, i386,
+   aarch64, riscv64 (LP64D), 32-bit ARM (ARMv7-A, hard-float; ARM or Thumb-2 code) and ppc64le
+   (ELFv2); any other architecture, or any of these with CORO_PORTABLE_SWITCH defined, gets the
+   portable switch (>>portable: the C library's setjmp/longjmp, slower). */
+#if defined(CORO_PORTABLE_SWITCH) && CORO__WINDOWS
+#error "coro.h: the portable switch (CORO_PORTABLE_SWITCH) needs POSIX's setjmp and ucontext"
+#elif defined(CORO_PORTABLE_SWITCH)
+#define CORO__ARCH_PORTABLE 1
+#elif defined(__x86_64__)
+#define CORO__ARCH_X86_64 1
+#elif defined(__i386__)
+#define CORO__ARCH_I386 1
+#elif defined(__aarch64__)
+#define CORO__ARCH_AARCH64 1
+#elif defined(__riscv) && defined(__riscv_xlen) && __riscv_xlen == 64
+#define CORO__ARCH_RISCV64 1
+#elif defined(__arm__) && defined(__ARM_PCS_VFP) && defined(__ARM_ARCH) && __ARM_ARCH >= 7 && \
+    (defined(__ARM_ARCH_ISA_ARM) || defined(__thumb2__))
+#define CORO__ARCH_ARM 1
+#elif defined(__powerpc64__) && defined(_CALL_ELF) && _CALL_ELF == 2 && defined(__LITTLE_ENDIAN__)
+#define CORO__ARCH_PPC64LE 1
+#else
+#define CORO__ARCH_PORTABLE 1
+#endif
+
 /* Each architecture block below defines the same names and nothing outside them is
    architecture specific. Two kinds of switch exist:
    - a swap function (x86-64 and i386 without ASan, CORO__SWAP_FN): coro__swap(from, to, value)
@@ -469,8 +507,9 @@ CORO_API const char *coro_guard_mode(void);
      switch ends in a predicted indirect jump, never in a `ret` whose return-stack prediction
      belongs to the other coroutine (that misprediction cost more than the rest of the switch).
      coro__ctx_arm_kill(co) makes co's next resume land in coro__kill_entry instead.
-   - an inline switch (aarch64, and any build under ASan, which must run code after the switch):
-     CORO__SWITCH(from, to, val) in the middle of a C function, with a kill flag checked after.
+   - an inline switch (every other architecture, and any build under ASan, which must run code
+     after the switch): CORO__SWITCH(from, to, val) in the middle of a C function, with a kill
+     flag checked after; it leaves in `from` who switched back to us and in `val` what was passed.
    Both provide:
      coro__ctx                      the saved context (its first member is the stack pointer)
      coro__fpu                      the callee-saved floating-point control state
@@ -487,12 +526,13 @@ struct coro;
 #endif
 /* x86 uses the swap function wherever it can: the inline switch there measured 15.8 ns a
    switch against 6.3 (every switching function then ends in a `ret` onto the other stack). */
-#if (defined(__x86_64__) || defined(__i386__)) && !CORO__ASAN && !CORO__TSAN && CORO__NAKED_OK
+#if (defined(CORO__ARCH_X86_64) || defined(CORO__ARCH_I386)) && !CORO__ASAN && !CORO__TSAN && \
+    CORO__NAKED_OK
 #define CORO__SWAP_FN 1
 #else
 #define CORO__SWAP_FN 0
 #endif
-#if defined(__i386__)
+#if defined(CORO__ARCH_I386)
 #define CORO__START_ATTR __attribute__((regparm(3)))
 #if CORO__SWAP_FN
 #define CORO__START_PARAMS void *value, struct coro *self /* eax, edx after coro__swap */
@@ -509,12 +549,12 @@ static CORO__START_ATTR void coro__start(CORO__START_PARAMS);
 static CORO__START_ATTR CORO__UNUSED void coro__kill_entry_c(struct coro *co);
 
 /* >>x86 floating point (x86-64 and i386) */
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(CORO__ARCH_X86_64) || defined(CORO__ARCH_I386)
 typedef struct coro__fpu {
     uint32_t mxcsr;
     uint16_t x87cw;
 } coro__fpu;
-#if defined(__x86_64__)
+#if defined(CORO__ARCH_X86_64)
 #define CORO__HAS_MXCSR 1
 #else
 static int coro__has_sse = -1; /* on i386 MXCSR exists only with SSE: asked once with cpuid */
@@ -583,7 +623,7 @@ CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
 #endif
 
 /* >>x86_64 windows */
-#if defined(__x86_64__) && CORO__WINDOWS
+#if defined(CORO__ARCH_X86_64) && CORO__WINDOWS
 #define CORO__ARCH_NAME "x86-64 (Windows)"
 #if !CORO__SWAP_FN
 #error "coro.h: on Windows x64 only the swap function exists (no ASan)"
@@ -702,7 +742,7 @@ static void coro__ctx_arm_kill(coro__ctx *ctx) {
 }
 
 /* >>x86_64 */
-#elif defined(__x86_64__)
+#elif defined(CORO__ARCH_X86_64)
 #define CORO__ARCH_NAME "x86-64"
 static int coro__shadow_stack_active(void) {
     /* rdsspq leaves its register unchanged (it is a NOP) unless a shadow stack is active */
@@ -809,7 +849,7 @@ static void coro__ctx_init(coro__ctx *ctx, char *top) {
 #endif
 
 /* >>i386 */
-#elif defined(__i386__)
+#elif defined(CORO__ARCH_I386)
 #define CORO__ARCH_NAME "i386"
 static int coro__shadow_stack_active(void) {
     uintptr_t ssp = 0;
@@ -930,7 +970,7 @@ static void coro__ctx_init(coro__ctx *ctx, char *top) {
 #endif
 
 /* >>aarch64 */
-#elif defined(__aarch64__)
+#elif defined(CORO__ARCH_AARCH64)
 #define CORO__ARCH_NAME "aarch64"
 typedef struct coro__ctx {
     void *sp, *fp, *ip;
@@ -1026,8 +1066,469 @@ static void coro__ctx_init(coro__ctx *ctx, char *top) {
 }
 static int coro__shadow_stack_active(void) { return 0; } /* GCS is not enabled for user space here */
 
+/* >>riscv64 */
+#elif defined(CORO__ARCH_RISCV64)
+#define CORO__ARCH_NAME "riscv64"
+typedef struct coro__ctx {
+    void *sp, *fp, *ip;
+} coro__ctx;
+typedef struct coro__fpu {
+    uintptr_t frm;
+} coro__fpu;
+/* The psABI gives fcsr thread storage duration, as C gives the floating-point environment: a
+   coroutine keeps its own dynamic rounding mode (frm), as a thread would. The accrued flags
+   (fflags) are status, not control, and stay with the thread, as FPSR does on aarch64. frm is
+   cheap to read: it is compared and written only when the other side's differs. */
+#if defined(__riscv_flen) && CORO_FPU_KEEP > 0
+CORO__INLINE void coro__fpu_save(coro__fpu *f) { __asm__ volatile("frrm %0" : "=r"(f->frm)); }
+CORO__INLINE void coro__fpu_load(const coro__fpu *f) { __asm__ volatile("fsrm %0" : : "r"(f->frm)); }
 #else
-#error "coro.h: no context switch for this architecture (supported: x86-64, i386, aarch64)"
+CORO__INLINE void coro__fpu_save(coro__fpu *f) { (void)f; }
+CORO__INLINE void coro__fpu_load(const coro__fpu *f) { (void)f; }
+#endif
+CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->frm = from->frm; }
+CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
+    coro__fpu_save(from);
+    if (CORO__UNLIKELY(from->frm != to->frm)) coro__fpu_load(to);
+}
+#if defined(__riscv_flen)
+#define CORO__RISCV_F_CLOBBERS                                                                    \
+    , "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13",     \
+        "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23", "f24", "f25", "f26", \
+        "f27", "f28", "f29", "f30", "f31"
+#else
+#define CORO__RISCV_F_CLOBBERS
+#endif
+/* LP64D: s0-s11, sp and fs0-fs11 are callee-saved. s0 (the frame pointer) is saved in the
+   context with sp and the resume address, since the compiler may not let an asm clobber it;
+   everything else, ra and all of f0-f31 included, is clobbered so the compiler saves only what
+   is live. gp and tp are the same for every coroutine of a thread and are left alone. Operands
+   travel in a0-a2, the argument registers of coro__start. */
+#define CORO__SWITCH(from, to, val)                                                             \
+    do {                                                                                        \
+        register void *coro__a0 __asm__("a0") = (void *)(from);                                 \
+        register void *coro__a1 __asm__("a1") = (void *)(to);                                   \
+        register void *coro__a2 __asm__("a2") = (void *)(val);                                  \
+        __asm__ volatile("lla t0, 1f\n\t"                                                       \
+                         "sd sp, 0(a0)\n\t"                                                     \
+                         "sd s0, 8(a0)\n\t"                                                     \
+                         "sd t0, 16(a0)\n\t"                                                    \
+                         "ld sp, 0(a1)\n\t"                                                     \
+                         "ld s0, 8(a1)\n\t"                                                     \
+                         "ld t0, 16(a1)\n\t"                                                    \
+                         "jr t0\n"                                                              \
+                         "1:\n\t"                                                               \
+                         : "+r"(coro__a0), "+r"(coro__a1), "+r"(coro__a2)                       \
+                         :                                                                      \
+                         : "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a3", "a4", "a5",     \
+                           "a6", "a7", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",     \
+                           "s10", "s11", "memory" CORO__RISCV_F_CLOBBERS);                      \
+        (from) = (struct coro *)coro__a0;                                                       \
+        (to) = (struct coro *)coro__a1;                                                         \
+        (val) = coro__a2;                                                                       \
+    } while (0)
+/* A new coroutine enters through this stub, which clears ra and the frame pointer before it
+   jumps to coro__start (whose address coro__ctx_init leaves in the fp slot), so unwinders stop
+   at coro__start. Weak and hidden: every translation unit may carry a copy. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+void coro__entry_riscv64_v1(void);
+#ifdef __cplusplus
+}
+#endif
+__asm__(".pushsection .text\n"
+        ".weak coro__entry_riscv64_v1\n"
+        ".hidden coro__entry_riscv64_v1\n"
+        ".type coro__entry_riscv64_v1, %function\n"
+        "coro__entry_riscv64_v1:\n\t"
+        ".cfi_startproc\n\t"
+        ".cfi_undefined ra\n\t"
+        "mv t0, s0\n\t"
+        "li s0, 0\n\t"
+        "li ra, 0\n\t"
+        "jr t0\n\t"
+        ".cfi_endproc\n"
+        ".size coro__entry_riscv64_v1, .-coro__entry_riscv64_v1\n"
+        ".popsection\n");
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    ctx->sp = (void *)((uintptr_t)top & ~(uintptr_t)15);
+    ctx->fp = (void *)(uintptr_t)&coro__start;
+    ctx->ip = (void *)(uintptr_t)&coro__entry_riscv64_v1;
+}
+static int coro__shadow_stack_active(void) { return 0; } /* Zicfiss is not enabled for user space here */
+
+/* >>arm */
+#elif defined(CORO__ARCH_ARM)
+#define CORO__ARCH_NAME "arm"
+typedef struct coro__ctx {
+    void *sp, *fp, *ip;
+} coro__ctx;
+typedef struct coro__fpu {
+    uint32_t fpscr;
+} coro__fpu;
+/* AAPCS: FPSCR's exception-enable bits (8-12, 15), rounding mode (22-23) and flush-to-zero (24)
+   are global state that only functions made for it change, so they are kept per coroutine,
+   with default NaN and alternative half-precision (25-26) beside them. The condition flags and
+   cumulative exception bits are not preserved across calls and stay with the thread. */
+#define CORO__ARM_FPSCR_CONTROL 0x07c09f00u
+CORO__INLINE uint32_t coro__arm_fpscr(void) {
+    uint32_t v;
+    __asm__ volatile("vmrs %0, fpscr" : "=r"(v));
+    return v;
+}
+CORO__INLINE void coro__fpu_save(coro__fpu *f) {
+#if CORO_FPU_KEEP > 0
+    f->fpscr = coro__arm_fpscr();
+#else
+    (void)f;
+#endif
+}
+CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
+#if CORO_FPU_KEEP > 0
+    uint32_t v = (coro__arm_fpscr() & ~CORO__ARM_FPSCR_CONTROL) | (f->fpscr & CORO__ARM_FPSCR_CONTROL);
+    __asm__ volatile("vmsr fpscr, %0" : : "r"(v));
+#else
+    (void)f;
+#endif
+}
+CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->fpscr = from->fpscr; }
+CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
+    coro__fpu_save(from);
+    if (CORO__UNLIKELY((from->fpscr ^ to->fpscr) & CORO__ARM_FPSCR_CONTROL)) coro__fpu_load(to);
+}
+/* AAPCS (Linux): r4-r11, sp and d8-d15 are callee-saved. The frame pointer (r7 in Thumb code,
+   r11 in ARM code) is saved in the context with sp and the resume address; everything else,
+   lr, r12 and all of d0-d31 included, is clobbered so the compiler saves only what is live.
+   The resume address carries the instruction set in its low bit and is entered with bx, so
+   ARM and Thumb-2 code may switch to each other. Operands travel in r0-r2, the argument
+   registers of coro__start. */
+#if defined(__thumb__)
+#define CORO__ARM_FP "r7"
+#define CORO__ARM_OTHER "r11"
+#define CORO__ARM_THUMB_BIT "orr r3, r3, #1\n\t"
+#define CORO__ARM_MODE ".thumb\n.thumb_func\n"
+#else
+#define CORO__ARM_FP "r11"
+#define CORO__ARM_OTHER "r7"
+#define CORO__ARM_THUMB_BIT
+#define CORO__ARM_MODE ".arm\n"
+#endif
+/* d16-d31 exist on VFP-D32 FPUs. GCC accepts them as clobbers on every FPU; Clang warns where
+   they do not exist, and no macro tells a D32 FPU without NEON from a D16 one, so under Clang
+   they are clobbered with NEON only (Clang with -mfpu=vfpv3 or vfpv4 and no NEON: unsupported). */
+#if !defined(__clang__) || defined(__ARM_NEON)
+#define CORO__ARM_D16_D31                                                                        \
+    , "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", \
+        "d29", "d30", "d31"
+#else
+#define CORO__ARM_D16_D31
+#endif
+#define CORO__SWITCH(from, to, val)                                                             \
+    do {                                                                                        \
+        register void *coro__r0 __asm__("r0") = (void *)(from);                                 \
+        register void *coro__r1 __asm__("r1") = (void *)(to);                                   \
+        register void *coro__r2 __asm__("r2") = (void *)(val);                                  \
+        __asm__ volatile("adr r3, 1f\n\t" CORO__ARM_THUMB_BIT                                   \
+                         "mov r12, sp\n\t"                                                      \
+                         "str r12, [r0]\n\t"                                                    \
+                         "str " CORO__ARM_FP ", [r0, #4]\n\t"                                   \
+                         "str r3, [r0, #8]\n\t"                                                 \
+                         "ldr r12, [r1]\n\t"                                                    \
+                         "ldr " CORO__ARM_FP ", [r1, #4]\n\t"                                   \
+                         "ldr r3, [r1, #8]\n\t"                                                 \
+                         "mov sp, r12\n\t"                                                      \
+                         "bx r3\n"                                                              \
+                         "1:\n\t"                                                               \
+                         : "+r"(coro__r0), "+r"(coro__r1), "+r"(coro__r2)                       \
+                         :                                                                      \
+                         : "r3", "r4", "r5", "r6", CORO__ARM_OTHER, "r8", "r9", "r10", "r12",   \
+                           "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9",     \
+                           "d10", "d11", "d12", "d13", "d14", "d15", "memory",                  \
+                           "cc" CORO__ARM_D16_D31);                                             \
+        (from) = (struct coro *)coro__r0;                                                       \
+        (to) = (struct coro *)coro__r1;                                                         \
+        (val) = coro__r2;                                                                       \
+    } while (0)
+/* A new coroutine enters through this stub (in the instruction set of the implementation's
+   translation unit), which clears lr and both frame-pointer registers before it jumps to
+   coro__start, whose address coro__ctx_init leaves in the fp slot: unwinders stop there. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+void coro__entry_arm_v1(void);
+#ifdef __cplusplus
+}
+#endif
+__asm__(".pushsection .text\n"
+        ".weak coro__entry_arm_v1\n"
+        ".hidden coro__entry_arm_v1\n"
+        ".type coro__entry_arm_v1, %function\n"
+        ".align 2\n" CORO__ARM_MODE
+        "coro__entry_arm_v1:\n\t"
+        "mov r12, " CORO__ARM_FP "\n\t"
+        "mov r7, #0\n\t"
+        "mov r11, #0\n\t"
+        "mov lr, #0\n\t"
+        "bx r12\n"
+        ".size coro__entry_arm_v1, .-coro__entry_arm_v1\n"
+        ".popsection\n");
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    ctx->sp = (void *)((uintptr_t)top & ~(uintptr_t)7); /* AAPCS: 8-byte aligned at calls */
+    ctx->fp = (void *)(uintptr_t)&coro__start;
+    ctx->ip = (void *)(uintptr_t)&coro__entry_arm_v1;
+}
+static int coro__shadow_stack_active(void) { return 0; }
+
+/* >>ppc64le */
+#elif defined(CORO__ARCH_PPC64LE)
+#define CORO__ARCH_NAME "ppc64le"
+typedef struct coro__ctx {
+    void *sp, *fp, *ip;
+} coro__ctx;
+typedef struct coro__fpu {
+    uint64_t fpscr;
+} coro__fpu;
+/* ELFv2 makes FPSCR's RN (rounding), NI (non-IEEE) and the exception enables VE OE UE ZE XE
+   "limited-access": only functions made to change them may, everyone else preserves them. They
+   are its low byte (fields 6 and 7), kept per coroutine and written with mtfsf when the other
+   side's differ; the status bits stay with the thread. VSCR[NJ], limited-access too, is not
+   kept: reading it on every switch costs a vector move, and no C library interface changes it. */
+#define CORO__PPC_FPSCR_CONTROL 0xffu
+CORO__INLINE uint64_t coro__ppc_fpscr(void) {
+    union {
+        double d;
+        uint64_t u;
+    } v;
+    __asm__ volatile("mffs %0" : "=d"(v.d));
+    return v.u;
+}
+CORO__INLINE void coro__fpu_save(coro__fpu *f) {
+#if CORO_FPU_KEEP > 0
+    f->fpscr = coro__ppc_fpscr();
+#else
+    (void)f;
+#endif
+}
+CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
+#if CORO_FPU_KEEP > 0
+    union {
+        double d;
+        uint64_t u;
+    } v;
+    v.u = f->fpscr;
+    __asm__ volatile("mtfsf 3, %0" : : "d"(v.d)); /* fields 6 and 7 only */
+#else
+    (void)f;
+#endif
+}
+CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->fpscr = from->fpscr; }
+CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
+    coro__fpu_save(from);
+    if (CORO__UNLIKELY((from->fpscr ^ to->fpscr) & CORO__PPC_FPSCR_CONTROL)) coro__fpu_load(to);
+}
+#if defined(__ALTIVEC__)
+#define CORO__PPC_V_CLOBBERS                                                                      \
+    , "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",     \
+        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
+        "v27", "v28", "v29", "v30", "v31"
+#else
+#define CORO__PPC_V_CLOBBERS
+#endif
+/* ELFv2: r1 (sp), r2 (TOC), r14-r31, f14-f31, v20-v31 and cr2-cr4 are preserved across calls.
+   r31 (the frame pointer when one is used) is saved in the context with sp and the resume
+   address; every other register the compiler allocates is clobbered (the whole of each
+   VSX register with it), so it saves only what is live. r2 is the same on both sides: each
+   resumes inside this function of this module, and a new coroutine enters coro__start at its
+   global entry point with r12, which computes its own. r13 is the thread pointer. The resume
+   address comes from "bcl 20,31", which the return-address predictor ignores. Operands travel
+   in r3-r5, the argument registers of coro__start. */
+#define CORO__SWITCH(from, to, val)                                                             \
+    do {                                                                                        \
+        register void *coro__r3 __asm__("r3") = (void *)(from);                                 \
+        register void *coro__r4 __asm__("r4") = (void *)(to);                                   \
+        register void *coro__r5 __asm__("r5") = (void *)(val);                                  \
+        __asm__ volatile("bcl 20, 31, 2f\n"                                                     \
+                         "2:\tmflr 6\n\t"                                                       \
+                         "addi 6, 6, 1f-2b\n\t"                                                 \
+                         "std 1, 0(3)\n\t"                                                      \
+                         "std 31, 8(3)\n\t"                                                     \
+                         "std 6, 16(3)\n\t"                                                     \
+                         "ld 1, 0(4)\n\t"                                                       \
+                         "ld 31, 8(4)\n\t"                                                      \
+                         "ld 12, 16(4)\n\t"                                                     \
+                         "mtctr 12\n\t"                                                         \
+                         "bctr\n"                                                               \
+                         "1:\n\t"                                                               \
+                         : "+r"(coro__r3), "+r"(coro__r4), "+r"(coro__r5)                       \
+                         :                                                                      \
+                         : "r0", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r14", "r15",     \
+                           "r16", "r17", "r18", "r19", "r20", "r21", "r22", "r23", "r24", "r25", \
+                           "r26", "r27", "r28", "r29", "r30", "lr", "ctr", "xer", "cr0", "cr1",  \
+                           "cr2", "cr3", "cr4", "cr5", "cr6", "cr7", "fr0", "fr1", "fr2", "fr3", \
+                           "fr4", "fr5", "fr6", "fr7", "fr8", "fr9", "fr10", "fr11", "fr12",     \
+                           "fr13", "fr14", "fr15", "fr16", "fr17", "fr18", "fr19", "fr20",       \
+                           "fr21", "fr22", "fr23", "fr24", "fr25", "fr26", "fr27", "fr28",       \
+                           "fr29", "fr30", "fr31", "memory" CORO__PPC_V_CLOBBERS);              \
+        (from) = (struct coro *)coro__r3;                                                       \
+        (to) = (struct coro *)coro__r4;                                                         \
+        (val) = coro__r5;                                                                       \
+    } while (0)
+/* A new coroutine enters through this stub, which clears lr and r31 and enters coro__start
+   (whose address coro__ctx_init leaves in the fp slot) at its global entry point, r12 holding
+   that address as ELFv2 requires. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+void coro__entry_ppc64le_v1(void);
+#ifdef __cplusplus
+}
+#endif
+__asm__(".pushsection .text\n"
+        ".weak coro__entry_ppc64le_v1\n"
+        ".hidden coro__entry_ppc64le_v1\n"
+        ".type coro__entry_ppc64le_v1, @function\n"
+        ".p2align 2\n"
+        "coro__entry_ppc64le_v1:\n\t"
+        ".cfi_startproc\n\t"
+        ".cfi_undefined lr\n\t"
+        "mr 12, 31\n\t"
+        "li 31, 0\n\t"
+        "li 0, 0\n\t"
+        "mtlr 0\n\t"
+        "mtctr 12\n\t"
+        "bctr\n\t"
+        ".cfi_endproc\n"
+        ".size coro__entry_ppc64le_v1, .-coro__entry_ppc64le_v1\n"
+        ".popsection\n");
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    /* a minimal caller frame: back chain 0 (where unwinders stop), and the CR, LR and TOC
+       save words coro__start may write into */
+    void **sp = (void **)((uintptr_t)top & ~(uintptr_t)15) - 4;
+    memset(sp, 0, 4 * sizeof *sp);
+    ctx->sp = sp;
+    ctx->fp = (void *)(uintptr_t)&coro__start;
+    ctx->ip = (void *)(uintptr_t)&coro__entry_ppc64le_v1;
+}
+static int coro__shadow_stack_active(void) { return 0; }
+
+/* >>portable */
+#elif defined(CORO__ARCH_PORTABLE)
+#if CORO__ASAN
+#error "coro.h: the portable switch cannot tell AddressSanitizer about its stacks: build without -fsanitize=address, or on an architecture with a hand-written switch"
+#endif
+#include <fenv.h>
+#include <setjmp.h>
+#include <ucontext.h>
+#define CORO__ARCH_NAME "portable"
+/* The portable switch: the C library's _setjmp/_longjmp, which save and restore exactly the
+   registers its ABI makes callee-saved and never touch the signal mask (no system call).
+   A stack is entered once, the first time it is used, with getcontext/makecontext/setcontext:
+   a trampoline at its top records where it stands (base) and jumps back; every coroutine that
+   later gets this stack from the pool starts by a _longjmp to base, so coro_new costs no system
+   call either once the pool is warm. The switch is an out-of-line call (the compiler saves
+   what is live around it) plus _longjmp's own work, slower than the hand-written switches.
+   fegetround/fesetround keep the rounding mode per coroutine: link with -lm where the C
+   library keeps them there (glibc). Other floating-point control state is not kept. */
+typedef struct coro__ctx {
+    jmp_buf jb;           /* where a suspended coroutine continues */
+    jmp_buf base;         /* the trampoline at the top of its stack */
+    struct coro *in_from; /* what the switch that continues it passed */
+    void *in_val;
+    int fresh, based;
+} coro__ctx;
+typedef struct coro__fpu {
+    int round;
+} coro__fpu;
+CORO__INLINE void coro__fpu_save(coro__fpu *f) {
+#if CORO_FPU_KEEP > 0
+    f->round = fegetround();
+#else
+    (void)f;
+#endif
+}
+CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
+#if CORO_FPU_KEEP > 0
+    if (fegetround() != f->round) fesetround(f->round);
+#else
+    (void)f;
+#endif
+}
+CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->round = from->round; }
+CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
+#if CORO_FPU_KEEP > 0
+    from->round = fegetround();
+    if (CORO__UNLIKELY(from->round != to->round)) fesetround(to->round);
+#else
+    (void)from;
+    (void)to;
+#endif
+}
+/* glibc's _FORTIFY_SOURCE turns _longjmp into __longjmp_chk, which refuses to jump to a stack
+   pointer below the current one unless on the signal stack: between coroutine stacks it
+   would abort. The plain symbol is what this switch means. */
+#if defined(__USE_FORTIFY_LEVEL) && __USE_FORTIFY_LEVEL > 0
+#ifdef __cplusplus
+extern "C" {
+#endif
+void coro__longjmp_v1(jmp_buf env, int val) __asm__("_longjmp") __attribute__((noreturn));
+#ifdef __cplusplus
+}
+#endif
+#define CORO__LONGJMP coro__longjmp_v1
+#else
+#define CORO__LONGJMP _longjmp
+#endif
+static __thread coro__ctx *coro__boot; /* the stack being entered for the first time */
+static CORO__NOINLINE CORO__NORETURN void coro__trampoline(void) {
+    coro__ctx *volatile self = coro__boot;
+    if (_setjmp(self->base) == 0) CORO__LONGJMP(self->jb, 1);
+    /* a fresh coroutine starts here (again for each coroutine given this stack) */
+    coro__start(self->in_from, (struct coro *)(void *)self, self->in_val);
+    abort(); /* coro__start never returns */
+}
+static void coro__ctx_init(coro__ctx *ctx, char *top) {
+    ucontext_t uc;
+    ctx->fresh = 1;
+    if (ctx->based) return; /* a pooled stack: its trampoline is still in place */
+    if (getcontext(&uc) != 0) abort();
+    uc.uc_stack.ss_size = CORO_MIN_STACK_SIZE / 2;
+    uc.uc_stack.ss_sp = top - uc.uc_stack.ss_size;
+    uc.uc_link = NULL;
+    makecontext(&uc, coro__trampoline, 0);
+    coro__boot = ctx;
+    if (_setjmp(ctx->jb) == 0) {
+        setcontext(&uc);
+        abort();
+    }
+    ctx->based = 1;
+}
+/* The switch itself: a function, since _setjmp cannot be inlined. Returns the value passed by
+   whoever continues `from`, and who that was in *by. */
+static CORO__NOINLINE void *coro__portable_switch(coro__ctx *from, coro__ctx *to, void *val,
+                                                  struct coro **by) {
+    to->in_from = (struct coro *)(void *)from;
+    to->in_val = val;
+    if (_setjmp(from->jb) == 0) {
+        if (to->fresh) {
+            to->fresh = 0;
+            CORO__LONGJMP(to->base, 1);
+        }
+        CORO__LONGJMP(to->jb, 1);
+    }
+    *by = from->in_from;
+    return from->in_val;
+}
+#define CORO__SWITCH(from, to, val)                                                            \
+    do {                                                                                       \
+        struct coro *coro__me = (from);                                                        \
+        (val) = coro__portable_switch(&coro__me->ctx, &(to)->ctx, (val), &(from));             \
+        (to) = coro__me;                                                                       \
+    } while (0)
+static int coro__shadow_stack_active(void) { return 0; }
+
+#else
+#error "coro.h: no architecture block selected"
 #endif
 
 /* >>sanitizers */
@@ -1798,7 +2299,7 @@ static CORO__NOINLINE coro__thread *coro__thread_setup(coro__thread *t) {
 #endif
     t->current = &t->main;
     t->shadow_stack = coro__shadow_stack_active();
-#if defined(__i386__)
+#if defined(CORO__ARCH_I386)
     (void)coro__i386_sse();
 #endif
     coro__os_fault_setup(t);

@@ -1,14 +1,15 @@
 # examples/ext.mk - the optional integrations (coro_tls.h over OpenSSL, coro_mysql.h over
 # MariaDB Connector/C, coro_zmq.h over libzmq):
 # their tests and examples, built only where pkg-config finds the library and the variant can
-# link it (not -m32 or aarch64: only the host's libraries are installed). Elsewhere their test
+# link it (not in variants with an emulator, -m32 and the cross-compiled ones: only the host's
+# libraries are installed). Elsewhere their test
 # script prints a SKIPPED line. Included by the top Makefile, which provides OUT, CC, CFLAGS_ALL,
 # LDLIBS, VARIANT and TEST_SCRIPTS.
 #
 #   make ext        build what this machine can build of them
 #   make bench-tls  httpd_tls against nginx
 
-EXT_HOST_VARIANT := $(filter-out m32 aarch64,$(VARIANT))
+EXT_HOST_VARIANT := $(if $(EMULATOR),,$(VARIANT))
 ext_pkg = $(if $(EXT_HOST_VARIANT),$(shell pkg-config --exists $(1) 2>/dev/null && echo 1))
 # Their tests start servers and take about 30 s (valgrind: 3 min), so they run in the variants
 # that differ for them (the default build, -O0, clang, the sanitizers, valgrind), not in all.

@@ -28,6 +28,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #define RESP_MAX_INLINE (64 * 1024)        /* a line without its end beyond this is an error */
