@@ -1845,7 +1845,10 @@ static int coro__run(int serve) {
     s->running = 1;
     for (;;) { /* a stop asked for before coro_run still gives one round */
         int timeout;
-        if ((h = s->h) != NULL && __atomic_load_n(&h->mail, __ATOMIC_ACQUIRE)) {
+        /* (stop is read on its own too: a drain that cleared mail just after a stop set it
+           must not hide the stop) */
+        if ((h = s->h) != NULL && (__atomic_load_n(&h->mail, __ATOMIC_ACQUIRE) ||
+                                   __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE))) {
             if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
                 coro__loop_stopped(s);
                 break;
