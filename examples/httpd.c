@@ -566,7 +566,7 @@ again:
         old->refreshing = 0;
         if (*slot == old && !f) { /* gone or changed into something else: forget it */
             *slot = NULL;
-            fentry_put(old);
+            old->refs--; /* the cache's reference; ours still holds it */
         }
         fentry_put(old);
     }
