@@ -114,36 +114,6 @@ static void test_pool_bounded_and_trim(void) {
 /* A load whose live count keeps returning to the same level (a server whose connections come
    and go) reuses the stacks it had, resident pages and all: none is unmapped and mapped again.
    coro_stack_used reads residency, so a stack that went back to the kernel reports one page. */
-/* Not instrumented by ASan: under detect_stack_use_after_return an instrumented function's
-   addressable locals (and allocas) live on ASan's fake stack, and the coroutine's own stack
-   would stay untouched. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((no_sanitize_address))
-#endif
-static void *touch_32k(void *arg) {
-    volatile char buf[32 * 1024];
-    buf[0] = (char)I(arg);
-    buf[sizeof buf - 1] = buf[0];
-    return P(buf[sizeof buf - 1]);
-}
-static void test_pool_keeps_what_churn_needs(void) {
-    enum { LIVE = 150, ROUNDS = 20 };
-    static coro_t *cos[LIVE];
-    int i, r, fresh = 0;
-    coro_pool_trim();
-    for (r = 0; r < ROUNDS; r++) {
-        for (i = 0; i < LIVE; i++) {
-            cos[i] = coro_new(touch_32k, 64 * 1024);
-            CHECK(cos[i] != NULL);
-            if (r > 0 && coro_stack_used(cos[i]) < 32 * 1024) fresh++;
-        }
-        for (i = 0; i < LIVE; i++) CHECK(I(coro_resume(cos[i], P(1))) == 1);
-        for (i = 0; i < LIVE; i++) coro_free(cos[i]);
-    }
-    CHECK(fresh == 0);
-    /* the mark decays once the load is gone: freeing keeps going back to the kernel */
-    coro_pool_trim();
-}
 
 /* coro_pool_trim unmaps the free stacks of a slab that has a live neighbour one by one, and
    keeps the slab's first region (it holds the counts). When the live one, not the first region,
@@ -473,7 +443,6 @@ int main(int argc, char **argv) {
     RUN(test_10k_alive);
     RUN(test_200k_created_and_freed);
     RUN(test_pool_bounded_and_trim);
-    RUN(test_pool_keeps_what_churn_needs);
     RUN(test_trim_slab_with_holes);
     RUN(test_overflow_dies_with_message);
     RUN(test_handler_chains);
