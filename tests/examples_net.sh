@@ -371,8 +371,16 @@ if start backdoor -p 0; then
     else
         skip "backdoor console" "nc and socat"
     fi
-    stop backdoor "$bpid"
-    expect "backdoor: exit summary" "$tmp/backdoor.out" '^backdoor: [0-9]+ ticks'
+    if [[ ${CORO_TEST_EMULATOR:-} == *qemu-i386* ]]; then
+        # (qemu-i386 mishandles a signal in a threaded process; there it once died of SIGSEGV
+        # inside the emulator on this SIGTERM)
+        kill -KILL "$bpid" 2>/dev/null
+        wait "$bpid" 2>/dev/null
+        echo "SKIPPED backdoor exits 0 on SIGTERM: under qemu-i386, SIGTERM to a threaded program is unreliable"
+    else
+        stop backdoor "$bpid"
+        expect "backdoor: exit summary" "$tmp/backdoor.out" '^backdoor: [0-9]+ ticks'
+    fi
 fi
 if [ -n "$(talk_tool nc)" ] && start backdoor -p 0; then
     bpid=$pid
