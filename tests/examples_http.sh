@@ -240,6 +240,8 @@ if [ $drain = 1 ] && have curl && start httpd-drain2 "$dir/httpd" -p 0 -d "$www"
     curl -s --max-time "$(secs 30)" --limit-rate "$rate" -o "$tmp/huge2.got" "http://127.0.0.1:$port/huge.bin" &
     cpid=$!
     nap 0.5
+    # the download must be in flight before the signal (a loaded machine can start curl late)
+    for ((i = 0; i < 100 * slow; i++)); do [ -s "$tmp/huge2.got" ] && break; sleep 0.1; done
     t0=$(date +%s%N)
     kill -TERM "$dpid"
     for ((i = 0; i < 100 * slow; i++)); do alive "$dpid" || break; sleep 0.05; done
