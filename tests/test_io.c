@@ -1118,10 +1118,14 @@ static void test_wait_fd_level(void) {
 }
 
 /* ---- 11. offload to worker threads --------------------------------------------------------- */
+/* Four offloaded naps meet at a barrier: each waits (up to 20 s) until all four have started.
+   If the workers ran them one after another, the first would give up alone. No timing is
+   compared, so a slow machine or valgrind cannot fail this; only serialised jobs can. */
 typedef struct {
-    int64_t start_us, end_us;
+    int met; /* saw all four naps started */
 } nap_t;
 static nap_t naps[4];
+static int naps_started; /* atomic */
 static int64_t mono_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1136,9 +1140,11 @@ static void sleep_ms(long ms) {
 }
 static void *nap(void *arg) {
     nap_t *n = (nap_t *)arg;
-    n->start_us = mono_us();
-    sleep_ms(200);
-    n->end_us = mono_us();
+    int64_t give_up = mono_us() + 20 * 1000000;
+    __atomic_add_fetch(&naps_started, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&naps_started, __ATOMIC_ACQUIRE) < 4 && mono_us() < give_up)
+        sleep_ms(1);
+    n->met = __atomic_load_n(&naps_started, __ATOMIC_ACQUIRE) >= 4;
     return arg;
 }
 static void *napper(void *arg) {
@@ -1154,22 +1160,18 @@ static void *whoami(void *arg) {
 static void spawn_nappers(void) {
     int i;
     memset(naps, 0, sizeof naps);
+    __atomic_store_n(&naps_started, 0, __ATOMIC_RELEASE);
     for (i = 0; i < 4; i++) spawn(napper, &naps[i]);
 }
-/* all four ran at the same time: the latest start is before the earliest end */
+/* all four ran at the same time: each saw the other three started while it still ran */
 static int naps_overlap(void) {
-    int64_t last_start = 0, first_end = INT64_MAX;
-    int i;
-    for (i = 0; i < 4; i++) {
-        if (naps[i].start_us > last_start) last_start = naps[i].start_us;
-        if (naps[i].end_us < first_end) first_end = naps[i].end_us;
-    }
-    if (last_start >= first_end)
-        for (i = 0; i < 4; i++)
-            fprintf(stderr, "nap %d: %lld..%lld us\n", i,
-                    (long long)(naps[i].start_us - naps[0].start_us),
-                    (long long)(naps[i].end_us - naps[0].start_us));
-    return last_start < first_end;
+    int i, all = 1;
+    for (i = 0; i < 4; i++)
+        if (!naps[i].met) {
+            fprintf(stderr, "nap %d gave up waiting for the others\n", i);
+            all = 0;
+        }
+    return all;
 }
 static void *offload_body(void *arg) {
     pthread_t th = pthread_self();
