@@ -89,7 +89,8 @@ THREADS
    Share nothing, pass messages: each thread has its own scheduler, coroutines never move
    between threads (a compiler may keep a thread-local address, errno's included, across any
    call), and work and messages cross freely:
-   - channels: any mix of coroutines of any threads and plain threads, buffered or rendezvous;
+   - channels: any mix of coroutines of any threads and plain threads, buffered or rendezvous,
+     and coro_chan_select over several of them;
    - coro_sched_post(s, fn, arg, 0) spawns fn(arg) on s's thread, from any thread;
    - coro_wake(co, v) from another thread resumes co's coro_suspend on co's thread;
    - coro_sched_stop(s), from anywhere including a signal handler, makes s's loop return;
@@ -474,6 +475,27 @@ CORO_API void coro_chan_close(coro_chan_t *ch);
 CORO_API void coro_chan_free(coro_chan_t *ch);
 CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now */
 
+/* coro_chan_select: wait until one of n channel operations can complete, complete exactly that
+   one and return its index. ops[i].op is CORO_CHAN_SEND (send the element at ops[i].elem) or
+   CORO_CHAN_RECV (receive into ops[i].elem); an op set to CORO_CHAN_CLOSED is skipped. When
+   several are ready, the one completed is picked at random, so none starves. The deadline works
+   as everywhere (-1: none; already past: one non-blocking attempt). The same channel may appear
+   in several ops; works across threads like send and recv (any op may be on a channel other
+   threads use, and a plain thread blocks like in send/recv). Returns the index, or -1 with errno:
+   EPIPE: the channel of ops[i] is closed (a recv drains what was buffered first) and select has
+     set ops[i].op = CORO_CHAN_CLOSED to say which; the same array can be passed again to go on
+     with the others, and once every op is CORO_CHAN_CLOSED the call fails with EPIPE at once;
+   EINVAL: ops NULL, n < 1, an op with a NULL ch or elem or an unknown op;
+   ETIMEDOUT, EPERM, ENOMEM, or err if raised, as for send/recv. A select that fails completed
+   nothing; one that is raised into or killed while waiting leaves no trace on the channels. */
+enum { CORO_CHAN_SEND = 1, CORO_CHAN_RECV = 2, CORO_CHAN_CLOSED = 3 };
+typedef struct coro_chan_op {
+    coro_chan_t *ch;
+    int op;     /* CORO_CHAN_SEND, CORO_CHAN_RECV or CORO_CHAN_CLOSED */
+    void *elem; /* the element to send, or where to receive one */
+} coro_chan_op;
+CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline);
+
 #ifdef __cplusplus
 }
 #endif
@@ -577,6 +599,7 @@ enum {
     CORO__W_SEM,
     CORO__W_CHAN_SEND,
     CORO__W_CHAN_RECV,
+    CORO__W_SELECT,
     CORO__W_JOIN,
     CORO__W_SUSPEND,
     CORO__W_JOB,
@@ -617,6 +640,10 @@ typedef struct coro__task {
     int xstate, xreason;      /* CORO__X_*, atomic; the result another thread delivers */
     struct coro_sched *h;     /* the handle other threads deliver to */
     struct coro__tw *tw;      /* a plain thread's wait (a stand-in task on its stack) */
+    struct coro__sel *sel;    /* a select in progress (its owner's record, on its stack) */
+    struct coro__task *xowner; /* a select's stand-in in one channel queue: the selecting task */
+    int xidx;                 /* ... and the index of its op */
+    void *selmem;             /* a select's stand-ins, when too many for its stack frame */
     struct coro__task *all_next, *all_prev; /* live tasks, or the zombie / free lists */
 } coro__task;
 
@@ -1451,6 +1478,7 @@ static void coro__task_exit(void *arg) {
 
 /* Free a task whose coroutine is dead. */
 static void coro__task_free(coro__sched *s, coro__task *t) {
+    if (t->selmem) CORO_FREE(t->selmem); /* killed in a select: its channels let go of them */
     coro__reg_del(s, t->co);
     coro_set_runtime(t->co, NULL, NULL);
     coro_free(t->co);
@@ -1675,6 +1703,7 @@ CORO_API int coro_sched_stop(coro_sched_t *h) {
 static void coro__claimed_deliver(coro__sched *s, coro__task *t) {
     __atomic_store_n(&t->xstate, CORO__X_NONE, __ATOMIC_RELAXED);
     t->xch = NULL;
+    t->sel = NULL;
     s->nchanwait--;
     if (t->state != CORO__DONE) coro__wake(s, t, t->xreason); /* (else killed meanwhile) */
 }
@@ -3021,7 +3050,16 @@ CORO_API int coro_sem_post(coro_sem_t *sem) {
    it: directly if it is a coroutine of the same thread, through its scheduler's inbox if it is
    another thread's, through a condition variable if it is a plain thread. A waiter that gives up
    (deadline, raise, kill) races with a completer from another thread: a compare-and-swap on its
-   state decides, and a completed operation is never undone. */
+   state decides, and a completed operation is never undone.
+   A select queues one stand-in per op (a task record whose xowner is the selecting task); the
+   owner's state is the one that is claimed, so exactly one op completes. Whoever decides the
+   outcome (the completer that claims the owner, or the owner giving up) takes the other
+   stand-ins out of their queues before the owner is woken; nobody else ever unlinks them. */
+typedef struct coro__sel {
+    coro__task *nodes; /* one stand-in per op, xq NULL when not queued */
+    int n, win;        /* win: the op completed (or whose channel closed), -1 until then */
+} coro__sel;
+
 typedef struct coro__tw {
     pthread_mutex_t m;
     pthread_cond_t c;
@@ -3051,18 +3089,25 @@ static void coro__cq_remove(coro__waitq *q, coro__task *t) {
     t->cnext = t->cprev = NULL;
 }
 
-/* The first waiter of q that this thread may complete, taken out of q (channel locked). */
+/* The first waiter of q that this thread may complete, taken out of q (channel locked).
+   A select's stand-in yields its owner, with the owner's elem and sel->win set to the op's. */
 static CORO__SCHED_NOINLINE coro__task *coro__chan_take_slow(coro__sched *me, coro__waitq *q) {
     coro__task *w;
     for (w = q->head; w; w = w->cnext) {
-        if (w->s != me) { /* another thread's: it may be giving up right now */
+        coro__task *o = w->xowner ? w->xowner : w;
+        if (o != w || o->s != me) { /* another thread's, or a select another op may complete */
             int expect = CORO__X_WAITING;
-            if (!__atomic_compare_exchange_n(&w->xstate, &expect, CORO__X_CLAIMED, 0,
+            if (!__atomic_compare_exchange_n(&o->xstate, &expect, CORO__X_CLAIMED, 0,
                                              __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-                continue; /* it gave up and removes itself */
+                continue; /* it gave up and removes itself, or its select completed elsewhere */
         }
         coro__cq_remove(q, w);
-        return w;
+        if (o != w) {
+            w->xq = NULL;
+            o->elem = w->elem;
+            o->sel->win = w->xidx;
+        }
+        return o;
     }
     return NULL;
 }
@@ -3077,9 +3122,49 @@ static inline coro__task *coro__chan_take(coro__sched *me, coro__waitq *q) {
     return w;
 }
 
-/* Wake w, whose operation the caller completed with result reason (channel unlocked). */
-static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__task *w, int reason) {
+/* A select's outcome is decided: take its stand-ins out of the queues they are still in (the
+   completed op's is out already). Called once, by the decider, with no channel locked; the
+   owner's stack, where the stand-ins are, stays until the owner is woken. */
+static void coro__sel_finish(coro__task *o) {
+    coro__sel *sel = o->sel;
+    int i;
+    for (i = 0; i < sel->n; i++) {
+        coro__task *w = &sel->nodes[i];
+        if (!w->xq) continue;
+        coro__spin_lock(&w->xch->lock);
+        coro__cq_remove(w->xq, w);
+        coro__spin_unlock(&w->xch->lock);
+        w->xq = NULL;
+    }
+}
+
+/* What coro__wake does for w of this thread, knowing where w waits: in no other queue, maybe
+   on a timer. */
+static inline void coro__chan_wake_here(coro__sched *me, coro__task *w, int reason) {
+    w->xch = NULL;
+    me->nchanwait--;
+    if (w->heap_idx != CORO__NO_HEAP) coro__heap_remove(me, w);
+    w->wait = CORO__W_NONE;
+    w->woken = 1;
+    w->reason = reason;
+    w->state = CORO__READY;
+    coro__q_push(&me->ready, w);
+    me->nready++;
+}
+
+/* Wake w, whose operation the caller completed with result reason (channel unlocked): a
+   waiter of another thread or a plain thread, or a select. */
+static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__sched *me, coro__task *w,
+                                                        int reason) {
     coro_sched_t *h;
+    if (w->sel) {
+        coro__sel_finish(w);
+        if (w->s == me) {
+            w->sel = NULL;
+            coro__chan_wake_here(me, w, reason);
+            return;
+        }
+    }
     w->xreason = reason;
     if (w->tw) {
         pthread_mutex_lock(&w->tw->m);
@@ -3097,20 +3182,11 @@ static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__task *w, int reaso
     coro__handle_notify(h);
 }
 static inline void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
-    if (w->s != me) {
-        coro__chan_done_remote(w, reason);
+    if (w->s != me || w->sel) {
+        coro__chan_done_remote(me, w, reason);
         return;
     }
-    /* what coro__wake does, knowing where w waits: in no other queue, maybe on a timer */
-    w->xch = NULL;
-    me->nchanwait--;
-    if (w->heap_idx != CORO__NO_HEAP) coro__heap_remove(me, w);
-    w->wait = CORO__W_NONE;
-    w->woken = 1;
-    w->reason = reason;
-    w->state = CORO__READY;
-    coro__q_push(&me->ready, w);
-    me->nready++;
+    coro__chan_wake_here(me, w, reason);
 }
 
 /* t (of s) gives up its channel wait. 0 if it left the queue, 1 if another thread completed
@@ -3121,9 +3197,14 @@ static int coro__chan_cancel(coro__sched *s, coro__task *t) {
     if (!__atomic_compare_exchange_n(&t->xstate, &expect, CORO__X_CANCELLED, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
         return 1;
-    coro__spin_lock(&ch->lock);
-    coro__cq_remove(t->xq, t);
-    coro__spin_unlock(&ch->lock);
+    if (t->sel) {
+        coro__sel_finish(t);
+        t->sel = NULL;
+    } else {
+        coro__spin_lock(&ch->lock);
+        coro__cq_remove(t->xq, t);
+        coro__spin_unlock(&ch->lock);
+    }
     t->xch = NULL;
     s->nchanwait--;
     return 0;
@@ -3149,54 +3230,69 @@ static int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch, coro_
     return 0;
 }
 
-/* The same for a plain thread: a stand-in task on its stack, woken through a condvar. */
-static int coro__chan_thread_wait(coro_chan_t *ch, coro__waitq *q, void *elem, int kind,
-                                  int64_t deadline) {
-    coro__task w;
-    coro__tw tw;
+/* A plain thread waits as a stand-in task w on its stack, woken through a condvar:
+   tw_init before queueing w, tw_wait after (it destroys tw). */
+static void coro__tw_init(coro__task *w, coro__tw *tw) {
     pthread_condattr_t ca;
-    int r = 0, expect;
-    memset(&w, 0, sizeof w);
-    tw.done = 0;
-    pthread_mutex_init(&tw.m, NULL);
+    memset(w, 0, sizeof *w);
+    tw->done = 0;
+    pthread_mutex_init(&tw->m, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&tw.c, &ca);
+    pthread_cond_init(&tw->c, &ca);
     pthread_condattr_destroy(&ca);
-    w.tw = &tw;
-    w.wait = kind;
-    w.elem = elem;
-    w.xch = ch;
-    w.xq = q;
-    w.xstate = CORO__X_WAITING;
-    coro__cq_push(q, &w);
-    coro__spin_unlock(&ch->lock);
-    pthread_mutex_lock(&tw.m);
-    while (!tw.done) {
+    w->tw = tw;
+    w->xstate = CORO__X_WAITING;
+}
+static int coro__tw_wait(coro__task *w, int64_t deadline) {
+    coro__tw *tw = w->tw;
+    int r = 0, expect;
+    pthread_mutex_lock(&tw->m);
+    while (!tw->done) {
         struct timespec ts;
         if (deadline < 0) {
-            pthread_cond_wait(&tw.c, &tw.m);
+            pthread_cond_wait(&tw->c, &tw->m);
             continue;
         }
         ts.tv_sec = (time_t)(deadline / 1000);
         ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
-        if (pthread_cond_timedwait(&tw.c, &tw.m, &ts) != ETIMEDOUT || tw.done) continue;
+        if (pthread_cond_timedwait(&tw->c, &tw->m, &ts) != ETIMEDOUT || tw->done) continue;
         expect = CORO__X_WAITING;
-        if (__atomic_compare_exchange_n(&w.xstate, &expect, CORO__X_CANCELLED, 0,
+        if (__atomic_compare_exchange_n(&w->xstate, &expect, CORO__X_CANCELLED, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            coro__spin_lock(&ch->lock);
-            coro__cq_remove(q, &w);
-            coro__spin_unlock(&ch->lock);
+            if (w->sel) {
+                coro__sel_finish(w);
+            } else {
+                coro__spin_lock(&w->xch->lock);
+                coro__cq_remove(w->xq, w);
+                coro__spin_unlock(&w->xch->lock);
+            }
             r = ETIMEDOUT;
             break;
         }
         deadline = -1; /* completed meanwhile: its signal is coming */
     }
-    if (!r) r = w.xreason;
-    pthread_mutex_unlock(&tw.m);
-    pthread_cond_destroy(&tw.c);
-    pthread_mutex_destroy(&tw.m);
-    if (r) {
+    if (!r) r = w->xreason;
+    pthread_mutex_unlock(&tw->m);
+    pthread_cond_destroy(&tw->c);
+    pthread_mutex_destroy(&tw->m);
+    return r;
+}
+
+/* A plain thread waits on q of ch (locked by the caller; unlocked here). */
+static int coro__chan_thread_wait(coro_chan_t *ch, coro__waitq *q, void *elem, int kind,
+                                  int64_t deadline) {
+    coro__task w;
+    coro__tw tw;
+    int r;
+    coro__tw_init(&w, &tw);
+    w.wait = kind;
+    w.elem = elem;
+    w.xch = ch;
+    w.xq = q;
+    coro__cq_push(q, &w);
+    coro__spin_unlock(&ch->lock);
+    if ((r = coro__tw_wait(&w, deadline)) != 0) {
         errno = r;
         return -1;
     }
@@ -3383,6 +3479,202 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch) {
     return n;
 }
 
+/* Select's fair pick: the ops are tried in a random order (a shuffle, as a random starting
+   point would favour an op that follows one that is not ready), from a xorshift per thread. */
+static __thread uint32_t coro__sel_seed;
+static void coro__sel_shuffle(int *order, int n) {
+    uint32_t x = coro__sel_seed;
+    int i;
+    if (!x) x = (uint32_t)((uintptr_t)&coro__sel_seed ^ (uintptr_t)coro_now()) | 1u;
+    for (i = 0; i < n; i++) order[i] = i;
+    for (i = n - 1; i > 0; i--) {
+        int j, tmp;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        j = (int)(x % (uint32_t)(i + 1));
+        tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    coro__sel_seed = x;
+}
+
+/* Try op with its channel locked: 1 done (*wake: a waiter to complete once unlocked), 0 it would
+   have to wait, -1 the channel is closed. The same moves as coro_chan_send and coro_chan_recv. */
+static int coro__sel_try(coro__sched *s, const coro_chan_op *op, coro__task **wake) {
+    coro_chan_t *ch = op->ch;
+    coro__task *w;
+    if (op->op == CORO_CHAN_SEND) {
+        if (ch->closed) return -1;
+        if ((w = coro__chan_take(s, &ch->receivers)) != NULL) {
+            memcpy(w->elem, op->elem, ch->elem);
+            *wake = w;
+            return 1;
+        }
+        if (ch->len == ch->cap) return 0;
+        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, op->elem, ch->elem);
+        ch->len++;
+        return 1;
+    }
+    if (ch->len) {
+        memcpy(op->elem, ch->buf + ch->head * ch->elem, ch->elem);
+        ch->head = (ch->head + 1) % ch->cap;
+        ch->len--;
+        if ((w = coro__chan_take(s, &ch->senders)) != NULL) {
+            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
+            ch->len++;
+            *wake = w;
+        }
+        return 1;
+    }
+    if ((w = coro__chan_take(s, &ch->senders)) != NULL) {
+        memcpy(op->elem, w->elem, ch->elem);
+        *wake = w;
+        return 1;
+    }
+    return ch->closed ? -1 : 0;
+}
+
+/* Every channel of the select locked at once, in address order (locks[0..m), no repeats), so
+   that no op can become ready between the scan and the queueing of the stand-ins. Every other
+   path holds one channel lock at a time. */
+static void coro__sel_lock(coro_chan_t **locks, int m) {
+    int i;
+    for (i = 0; i < m; i++) coro__spin_lock(&locks[i]->lock);
+}
+static void coro__sel_unlock(coro_chan_t **locks, int m) {
+    int i;
+    for (i = m - 1; i >= 0; i--) coro__spin_unlock(&locks[i]->lock);
+}
+
+#define CORO__SEL_INLINE 4 /* ops whose stand-ins fit in select's own frame */
+
+CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
+    coro__sched *s = coro__s();
+    coro__task inl_nodes[CORO__SEL_INLINE], *nodes = inl_nodes, *t = NULL, *o, *w;
+    coro_chan_t *inl_locks[CORO__SEL_INLINE], **locks = inl_locks;
+    int inl_order[CORO__SEL_INLINE], *order = inl_order;
+    coro__task stand_in; /* a plain thread's owner */
+    coro__tw tw;
+    coro__sel sel;
+    void *mem = NULL;
+    int i, j, k = 0, m = 0, live = 0, how = 0, r, result = -1, err = 0;
+    if (!ops || n < 1) {
+        CORO__MISUSE("coro_chan_select", EINVAL, "NULL ops or n < 1");
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (ops[i].op == CORO_CHAN_CLOSED) continue;
+        if (!ops[i].ch || !ops[i].elem ||
+            (ops[i].op != CORO_CHAN_SEND && ops[i].op != CORO_CHAN_RECV)) {
+            CORO__MISUSE("coro_chan_select", EINVAL, "an op with a NULL channel or element, or no op");
+            return -1;
+        }
+        live++;
+    }
+    if (!live) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (n > CORO__SEL_INLINE) {
+        size_t bytes = (size_t)n * (sizeof(coro__task) + sizeof(coro_chan_t *) + sizeof(int));
+        if (!(mem = CORO_MALLOC(bytes))) {
+            errno = ENOMEM;
+            return -1;
+        }
+        nodes = (coro__task *)mem;
+        locks = (coro_chan_t **)(void *)(nodes + n);
+        order = (int *)(void *)(locks + n);
+    }
+    for (i = 0; i < n; i++) { /* the channels, sorted by address, each once */
+        coro_chan_t *ch = ops[i].ch;
+        if (ops[i].op == CORO_CHAN_CLOSED) continue;
+        for (j = m; j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)ch; j--) locks[j] = locks[j - 1];
+        if (j > 0 && locks[j - 1] == ch) {
+            for (; j < m; j++) locks[j] = locks[j + 1];
+            continue;
+        }
+        locks[j] = ch;
+        m++;
+    }
+    for (;;) {
+        coro__sel_shuffle(order, n);
+        coro__sel_lock(locks, m);
+        for (i = 0, r = 0; i < n && !r; i++) {
+            k = order[i];
+            w = NULL;
+            if (ops[k].op != CORO_CHAN_CLOSED) r = coro__sel_try(s, &ops[k], &w);
+        }
+        if (r) {
+            coro__sel_unlock(locks, m);
+            if (w) coro__chan_done(s, w, 0);
+            if (r > 0) result = k;
+            else err = EPIPE;
+            break;
+        }
+        if (coro__deadline_passed(deadline)) {
+            coro__sel_unlock(locks, m);
+            err = ETIMEDOUT;
+            break;
+        }
+        if (how == 0 && !(s->h && (t = coro__me(s)) != NULL)) {
+            coro__sel_unlock(locks, m);
+            if ((how = coro__chan_prepare(s)) < 0) {
+                err = errno;
+                break;
+            }
+            continue;
+        }
+        if (t && coro__raise_pending(t)) {
+            coro__sel_unlock(locks, m);
+            err = errno;
+            break;
+        }
+        if (how == 1) coro__tw_init(o = &stand_in, &tw);
+        else o = t;
+        sel.nodes = nodes;
+        sel.n = n;
+        sel.win = -1;
+        for (i = 0; i < n; i++) {
+            coro__task *nd = &nodes[i];
+            memset(nd, 0, sizeof *nd);
+            if (ops[i].op == CORO_CHAN_CLOSED) continue;
+            nd->xowner = o;
+            nd->xidx = i;
+            nd->elem = ops[i].elem;
+            nd->xch = ops[i].ch;
+            nd->xq = ops[i].op == CORO_CHAN_SEND ? &nd->xch->senders : &nd->xch->receivers;
+            coro__cq_push(nd->xq, nd);
+        }
+        o->wait = CORO__W_SELECT;
+        o->xch = locks[0];
+        o->xq = NULL;
+        o->sel = &sel;
+        __atomic_store_n(&o->xstate, CORO__X_WAITING, __ATOMIC_RELAXED);
+        if (how == 1) {
+            coro__sel_unlock(locks, m);
+            err = coro__tw_wait(o, deadline);
+        } else {
+            o->h = s->h;
+            o->selmem = mem; /* freed with the task if it is killed meanwhile */
+            s->nchanwait++;
+            coro__sel_unlock(locks, m);
+            err = coro__block(s, t, deadline);
+            t->selmem = NULL;
+        }
+        if (!err) result = sel.win;
+        else if (err == EPIPE && sel.win >= 0) k = sel.win; /* its channel was closed */
+        else k = -1; /* gave up (deadline, raise): nothing completed */
+        break;
+    }
+    if (mem) CORO_FREE(mem);
+    if (result >= 0) return result;
+    if (err == EPIPE && k >= 0) ops[k].op = CORO_CHAN_CLOSED; /* says which */
+    errno = err;
+    return -1;
+}
+
 /* >>dump */
 static const char *coro__wait_name(int wait) {
     switch (wait) {
@@ -3396,6 +3688,7 @@ static const char *coro__wait_name(int wait) {
     case CORO__W_CHAN_RECV: return "chan recv";
     case CORO__W_JOIN: return "join";
     case CORO__W_SUSPEND: return "suspend";
+    case CORO__W_SELECT: return "select";
     case CORO__W_JOB: return "offload";
     case CORO__W_SIGNAL: return "signal";
     case CORO__W_BACKOFF: return "accept backoff";
