@@ -125,7 +125,7 @@ THE API (details at each declaration)
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
               coro_writev coro_sendfile coro_close coro_fd_forget coro_pipe coro_tcp_listen
               coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
-   sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_*
+   sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_* (coro_chan_select) coro_bcast_*
    off-loop:  coro_offload coro_signal_wait coro_signal_watch
 
 CONFIGURATION (define before the implementation; defaults in brackets)
@@ -495,6 +495,45 @@ typedef struct coro_chan_op {
     void *elem; /* the element to send, or where to receive one */
 } coro_chan_op;
 CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline);
+
+/* Broadcast: every message published reaches every subscriber, in the order its publisher
+   published them, through a queue of capacity elements per subscriber. Works across threads
+   like channels (publishers and subscribers on any threads, plain threads block). A subscriber
+   that falls behind is never skipped silently: a publish that finds its queue full waits for
+   room until its deadline, then drops that subscriber, whose recv returns what was queued for
+   it and then fails with ENOBUFS. Elements are copied (memcpy); messages of concurrent
+   publishers may interleave differently for different subscribers.
+   coro_bcast_new: NULL with errno EINVAL (elem_size 0 or too large, capacity 0) or ENOMEM.
+   coro_bcast_subscribe: a subscription that receives what is published from now on; NULL with
+     errno EINVAL, EPIPE (closed) or ENOMEM.
+   coro_bcast_publish: queue elem for every subscriber, waiting for room in full queues until
+     deadline (-1: forever; a past deadline: drop whoever is full at once). Returns the number of
+     subscribers it was queued for (dropped ones not counted), or -1 with errno EINVAL, EPIPE
+     (closed), or, when it had to wait for room, EPERM or ENOMEM as coro_chan_send, or err if
+     raised: then the subscribers not reached yet are offered the message without waiting and
+     dropped if full. (Killing a publisher that waits for room leaves the subscribers it had not
+     reached without that message: raise it instead.)
+   coro_bcast_recv: the next message for sub into elem. 0, or -1 with errno ENOBUFS (sub was
+     dropped for falling behind; everything queued before is received first), EPIPE (closed,
+     after the rest was received), ETIMEDOUT, EPERM, or err if raised, as coro_chan_recv.
+   coro_bcast_chan: sub's queue, to wait on it in coro_chan_select next to other channels (a
+     receive there is a coro_bcast_recv; when it reports EPIPE, coro_bcast_recv says which:
+     ENOBUFS or EPIPE); NULL with errno EINVAL for NULL.
+   coro_bcast_unsubscribe: end sub (its queue is dropped); no call on sub may be in progress or
+     start after it. 0, or -1 with errno EINVAL for NULL.
+   coro_bcast_close: publishes fail with EPIPE from now on; subscribers receive what is queued,
+     then EPIPE. coro_bcast_free: closes and releases b; subscriptions stay valid until they are
+     unsubscribed (the memory goes with the last); no call on b may start after it. */
+typedef struct coro_bcast coro_bcast_t;
+typedef struct coro_bcast_sub coro_bcast_sub_t;
+CORO_API coro_bcast_t *coro_bcast_new(size_t elem_size, size_t capacity);
+CORO_API coro_bcast_sub_t *coro_bcast_subscribe(coro_bcast_t *b);
+CORO_API int coro_bcast_publish(coro_bcast_t *b, const void *elem, int64_t deadline);
+CORO_API int coro_bcast_recv(coro_bcast_sub_t *sub, void *elem, int64_t deadline);
+CORO_API coro_chan_t *coro_bcast_chan(coro_bcast_sub_t *sub);
+CORO_API int coro_bcast_unsubscribe(coro_bcast_sub_t *sub);
+CORO_API void coro_bcast_close(coro_bcast_t *b);
+CORO_API void coro_bcast_free(coro_bcast_t *b);
 
 #ifdef __cplusplus
 }
@@ -3673,6 +3712,236 @@ CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
     if (err == EPIPE && k >= 0) ops[k].op = CORO_CHAN_CLOSED; /* says which */
     errno = err;
     return -1;
+}
+
+/* >>bcast: a broadcast is a list of subscriptions, each with a channel of its own. Publishers
+   walk the list (its lock is never held across a channel operation); a subscription that is
+   unsubscribed while a publisher stands on it is freed by the last one to leave it. A dropped
+   subscriber's channel is closed in the same critical section that found it full, so what it
+   received is exactly what was queued before the drop. */
+struct coro_bcast_sub {
+    coro_bcast_t *b;
+    coro_chan_t *ch;
+    int refs;    /* publishers standing on it (b's lock) */
+    int gone;    /* unsubscribed (b's lock) */
+    int dropped; /* atomic: fell behind */
+    struct coro_bcast_sub *prev, *next;
+};
+struct coro_bcast {
+    int lock;  /* the list, refs, closed, users */
+    int closed;
+    int users; /* the creator (until coro_bcast_free) and each subscription */
+    size_t elem, cap;
+    coro_bcast_sub_t *head, *tail;
+};
+
+/* Offer elem to sub's channel without waiting: 0 queued (or handed to a receiver), -1 the
+   channel is closed, 1 full; with drop, a full channel is closed in the same critical section
+   (2), so that the subscriber has received exactly what was queued before. */
+static int coro__bcast_offer(coro__sched *s, coro_bcast_sub_t *sub, const void *elem, int drop) {
+    coro_chan_t *ch = sub->ch;
+    coro__task *r;
+    coro__spin_lock(&ch->lock);
+    if (ch->closed) {
+        coro__spin_unlock(&ch->lock);
+        return -1;
+    }
+    if ((r = coro__chan_take(s, &ch->receivers)) != NULL) {
+        memcpy(r->elem, elem, ch->elem);
+        coro__spin_unlock(&ch->lock);
+        coro__chan_done(s, r, 0);
+        return 0;
+    }
+    if (ch->len < ch->cap) {
+        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
+        ch->len++;
+        coro__spin_unlock(&ch->lock);
+        return 0;
+    }
+    if (!drop) {
+        coro__spin_unlock(&ch->lock);
+        return 1;
+    }
+    __atomic_store_n(&sub->dropped, 1, __ATOMIC_RELAXED);
+    ch->closed = 1; /* nothing more gets in; the waiters are woken by the close below */
+    coro__spin_unlock(&ch->lock);
+    coro_chan_close(ch);
+    return 2;
+}
+
+/* One subscriber's share of a publish: 0 queued, else not (closed, or dropped now). *err is
+   set when the publisher was raised into (or may not wait): it waits for nobody after that. */
+static int coro__bcast_give(coro__sched *s, coro_bcast_sub_t *sub, const void *elem,
+                            int64_t deadline, int *err) {
+    int r = coro__bcast_offer(s, sub, elem, *err);
+    if (r != 1) return r;
+    if (coro__deadline_passed(deadline)) return coro__bcast_offer(s, sub, elem, 1);
+    if (coro_chan_send(sub->ch, elem, deadline) == 0) return 0;
+    if (errno == EPIPE) return -1; /* unsubscribed or closed meanwhile */
+    if (errno != ETIMEDOUT) *err = errno;
+    return coro__bcast_offer(s, sub, elem, 1); /* room may have come just now; else drop */
+}
+
+static void coro__bcast_release(coro_bcast_t *b) { /* b's lock held; frees b at the last user */
+    int last = --b->users == 0;
+    coro__spin_unlock(&b->lock);
+    if (last) CORO_FREE(b);
+}
+
+static void coro__bcast_sub_free(coro_bcast_sub_t *sub) { /* unlinked already */
+    coro_bcast_t *b = sub->b;
+    coro_chan_free(sub->ch);
+    CORO_FREE(sub);
+    coro__spin_lock(&b->lock);
+    coro__bcast_release(b);
+}
+
+static void coro__bcast_unlink(coro_bcast_t *b, coro_bcast_sub_t *sub) {
+    if (sub->prev) sub->prev->next = sub->next;
+    else b->head = sub->next;
+    if (sub->next) sub->next->prev = sub->prev;
+    else b->tail = sub->prev;
+}
+
+CORO_API coro_bcast_t *coro_bcast_new(size_t elem_size, size_t capacity) {
+    coro_bcast_t *b;
+    if (!elem_size || elem_size > ((size_t)1 << 30) || !capacity ||
+        capacity > ((size_t)-1 - sizeof(coro_chan_t)) / elem_size) {
+        CORO__MISUSE("coro_bcast_new", EINVAL, "element size 0 or too large, or capacity 0");
+        return NULL;
+    }
+    if (!(b = (coro_bcast_t *)CORO_MALLOC(sizeof *b))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(b, 0, sizeof *b);
+    b->users = 1;
+    b->elem = elem_size;
+    b->cap = capacity;
+    return b;
+}
+
+CORO_API coro_bcast_sub_t *coro_bcast_subscribe(coro_bcast_t *b) {
+    coro_bcast_sub_t *sub;
+    if (!b) {
+        CORO__MISUSE("coro_bcast_subscribe", EINVAL, "NULL broadcast");
+        return NULL;
+    }
+    if (!(sub = (coro_bcast_sub_t *)CORO_MALLOC(sizeof *sub))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(sub, 0, sizeof *sub);
+    if (!(sub->ch = coro_chan_new(b->elem, b->cap))) {
+        CORO_FREE(sub);
+        errno = ENOMEM;
+        return NULL;
+    }
+    sub->b = b;
+    coro__spin_lock(&b->lock);
+    if (b->closed) {
+        coro__spin_unlock(&b->lock);
+        coro_chan_free(sub->ch);
+        CORO_FREE(sub);
+        errno = EPIPE;
+        return NULL;
+    }
+    b->users++;
+    sub->prev = b->tail;
+    if (b->tail) b->tail->next = sub;
+    else b->head = sub;
+    b->tail = sub;
+    coro__spin_unlock(&b->lock);
+    return sub;
+}
+
+CORO_API int coro_bcast_publish(coro_bcast_t *b, const void *elem, int64_t deadline) {
+    coro__sched *s = coro__s();
+    coro_bcast_sub_t *sub, *next;
+    int reached = 0, err = 0;
+    if (!b || !elem) {
+        CORO__MISUSE("coro_bcast_publish", EINVAL, "NULL broadcast or element");
+        return -1;
+    }
+    coro__spin_lock(&b->lock);
+    if (b->closed) {
+        coro__spin_unlock(&b->lock);
+        errno = EPIPE;
+        return -1;
+    }
+    for (sub = b->head; sub; sub = next) {
+        if (!sub->gone) {
+            sub->refs++;
+            coro__spin_unlock(&b->lock);
+            if (coro__bcast_give(s, sub, elem, deadline, &err) == 0) reached++;
+            coro__spin_lock(&b->lock);
+            sub->refs--;
+        }
+        next = sub->next;
+        if (sub->gone && !sub->refs) {
+            coro__bcast_unlink(b, sub);
+            coro__spin_unlock(&b->lock);
+            coro__bcast_sub_free(sub);
+            coro__spin_lock(&b->lock);
+        }
+    }
+    coro__spin_unlock(&b->lock);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return reached;
+}
+
+CORO_API int coro_bcast_recv(coro_bcast_sub_t *sub, void *elem, int64_t deadline) {
+    if (!sub || !elem) {
+        CORO__MISUSE("coro_bcast_recv", EINVAL, "NULL subscription or element");
+        return -1;
+    }
+    if (coro_chan_recv(sub->ch, elem, deadline) == 0) return 0;
+    if (errno == EPIPE && __atomic_load_n(&sub->dropped, __ATOMIC_RELAXED)) errno = ENOBUFS;
+    return -1;
+}
+
+CORO_API coro_chan_t *coro_bcast_chan(coro_bcast_sub_t *sub) {
+    if (!sub) {
+        CORO__MISUSE("coro_bcast_chan", EINVAL, "NULL subscription");
+        return NULL;
+    }
+    return sub->ch;
+}
+
+CORO_API int coro_bcast_unsubscribe(coro_bcast_sub_t *sub) {
+    coro_bcast_t *b;
+    int now;
+    if (!sub) {
+        CORO__MISUSE("coro_bcast_unsubscribe", EINVAL, "NULL subscription");
+        return -1;
+    }
+    b = sub->b;
+    coro_chan_close(sub->ch); /* a publisher waiting for room in it moves on */
+    coro__spin_lock(&b->lock);
+    sub->gone = 1;
+    if ((now = !sub->refs) != 0) coro__bcast_unlink(b, sub);
+    coro__spin_unlock(&b->lock);
+    if (now) coro__bcast_sub_free(sub); /* else the last publisher on it frees it */
+    return 0;
+}
+
+CORO_API void coro_bcast_close(coro_bcast_t *b) {
+    coro_bcast_sub_t *sub;
+    if (!b) return;
+    coro__spin_lock(&b->lock);
+    b->closed = 1;
+    for (sub = b->head; sub; sub = sub->next) coro_chan_close(sub->ch);
+    coro__spin_unlock(&b->lock);
+}
+
+CORO_API void coro_bcast_free(coro_bcast_t *b) {
+    if (!b) return;
+    coro_bcast_close(b);
+    coro__spin_lock(&b->lock);
+    coro__bcast_release(b);
 }
 
 /* >>dump */

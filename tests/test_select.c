@@ -3,6 +3,10 @@
    of a waiting select (nothing left on any channel), the same channel twice, two selects
    completing each other, a plain thread's select, and four threads hammering selects whose
    values are all accounted for while deadlines race completions.
+   And coro_bcast_*: every subscriber gets every message in order, a full queue makes the
+   publisher wait, a subscriber still full at the deadline is dropped and told (ENOBUFS after
+   what was queued), unsubscribe and raise while a publisher waits, close, free before the
+   subscriptions end, and four threads publishing to subscribers on every thread.
    CORO_TEST_QUICK=1 (set by the slow variants) divides the message counts by 20. */
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
@@ -477,6 +481,248 @@ static void test_threads_hammer(void) {
     free(h_seen);
 }
 
+/* ---- broadcast ------------------------------------------------------------------------------- */
+static void test_bcast_basic(void) {
+    coro_bcast_t *b;
+    coro_bcast_sub_t *sub[3];
+    long v, i;
+    int k;
+    CHECK_ERR(coro_bcast_new(0, 4) == NULL, EINVAL);
+    CHECK_ERR(coro_bcast_new(sizeof(long), 0) == NULL, EINVAL);
+    CHECK_ERR(coro_bcast_subscribe(NULL) == NULL, EINVAL);
+    CHECK_ERR(coro_bcast_publish(NULL, &v, 0) == -1, EINVAL);
+    CHECK_ERR(coro_bcast_recv(NULL, &v, 0) == -1, EINVAL);
+    CHECK_ERR(coro_bcast_unsubscribe(NULL) == -1, EINVAL);
+    CHECK_ERR(coro_bcast_chan(NULL) == NULL, EINVAL);
+    b = coro_bcast_new(sizeof(long), 16);
+    CHECK(b != NULL);
+    CHECK(coro_bcast_publish(b, &v, 0) == 0); /* nobody listens */
+    for (k = 0; k < 3; k++) CHECK((sub[k] = coro_bcast_subscribe(b)) != NULL);
+    CHECK_ERR(coro_bcast_publish(b, NULL, 0) == -1, EINVAL);
+    for (i = 0; i < 10; i++) CHECK(coro_bcast_publish(b, &i, 0) == 3);
+    for (k = 0; k < 3; k++) {
+        for (i = 0; i < 10; i++) CHECK(coro_bcast_recv(sub[k], &v, 0) == 0 && v == i);
+        CHECK_ERR(coro_bcast_recv(sub[k], &v, 0) == -1, ETIMEDOUT);
+    }
+    /* unsubscribed: no longer counted */
+    CHECK(coro_bcast_unsubscribe(sub[1]) == 0);
+    CHECK(coro_bcast_publish(b, &i, 0) == 2);
+    /* close: what is queued, then EPIPE; no more publishes or subscriptions */
+    coro_bcast_close(b);
+    CHECK_ERR(coro_bcast_publish(b, &i, 0) == -1, EPIPE);
+    CHECK_ERR(coro_bcast_subscribe(b) == NULL, EPIPE);
+    CHECK(coro_bcast_recv(sub[0], &v, 0) == 0 && v == 10);
+    CHECK_ERR(coro_bcast_recv(sub[0], &v, -1) == -1, EPIPE);
+    /* freed while subscriptions live: they stay usable until unsubscribed */
+    coro_bcast_free(b);
+    CHECK(coro_bcast_recv(sub[2], &v, 0) == 0 && v == 10);
+    CHECK_ERR(coro_bcast_recv(sub[2], &v, 0) == -1, EPIPE);
+    CHECK(coro_bcast_unsubscribe(sub[0]) == 0);
+    CHECK(coro_bcast_unsubscribe(sub[2]) == 0);
+}
+
+static coro_bcast_t *bc;
+static coro_bcast_sub_t *bsub[3];
+static long b_got[3];
+static int b_err[3];
+
+static void *b_reader(void *arg) { /* receives until an error; checks the order */
+    int k = (int)I(arg);
+    long v, want = 0;
+    while (coro_bcast_recv(bsub[k], &v, -1) == 0) {
+        CHECK(v == want);
+        want++;
+        if (k == 0) coro_sleep(1); /* a reader slower than the publisher */
+    }
+    b_got[k] = want;
+    b_err[k] = errno;
+    return NULL;
+}
+static void *b_publisher(void *arg) {
+    long i, n = I(arg);
+    for (i = 0; i < n; i++) CHECK(coro_bcast_publish(bc, &i, -1) >= 1);
+    coro_bcast_close(bc);
+    return NULL;
+}
+/* a full queue makes the publisher wait (no deadline): nobody is dropped */
+static void test_bcast_waits(void) {
+    int k;
+    bc = coro_bcast_new(sizeof(long), 2);
+    for (k = 0; k < 2; k++) bsub[k] = coro_bcast_subscribe(bc);
+    coro_spawn(b_reader, P(0), 0);
+    coro_spawn(b_reader, P(1), 0);
+    coro_spawn(b_publisher, P(50), 0);
+    CHECK(coro_run() == 0);
+    for (k = 0; k < 2; k++) {
+        CHECK(b_got[k] == 50 && b_err[k] == EPIPE);
+        coro_bcast_unsubscribe(bsub[k]);
+    }
+    coro_bcast_free(bc);
+}
+
+/* a subscriber still full at the deadline is dropped: it gets what was queued, then ENOBUFS */
+static void test_bcast_drop(void) {
+    long i, v;
+    int64_t t0;
+    bc = coro_bcast_new(sizeof(long), 2);
+    bsub[0] = coro_bcast_subscribe(bc);
+    bsub[1] = coro_bcast_subscribe(bc); /* never read until the end */
+    CHECK(coro_bcast_publish(bc, (i = 0, &i), 0) == 2);
+    CHECK(coro_bcast_publish(bc, (i = 1, &i), 0) == 2);
+    CHECK(coro_bcast_recv(bsub[0], &v, 0) == 0 && v == 0);
+    t0 = coro_now();
+    CHECK(coro_bcast_publish(bc, (i = 2, &i), coro_now() + 20) == 1); /* a plain thread waits */
+    CHECK(coro_now() >= t0 + 20);
+    for (i = 1; i <= 2; i++) CHECK(coro_bcast_recv(bsub[0], &v, 0) == 0 && v == i);
+    CHECK(coro_bcast_publish(bc, (i = 3, &i), -1) == 1); /* the dropped one no longer counts */
+    CHECK(coro_bcast_recv(bsub[1], &v, 0) == 0 && v == 0);
+    CHECK(coro_bcast_recv(bsub[1], &v, 0) == 0 && v == 1);
+    CHECK_ERR(coro_bcast_recv(bsub[1], &v, -1) == -1, ENOBUFS);
+    CHECK_ERR(coro_bcast_recv(bsub[1], &v, -1) == -1, ENOBUFS);
+    CHECK(coro_bcast_recv(bsub[0], &v, 0) == 0 && v == 3);
+    /* a past deadline drops a full one at once */
+    CHECK(coro_bcast_publish(bc, (i = 4, &i), 0) == 1);
+    CHECK(coro_bcast_publish(bc, (i = 5, &i), 0) == 1);
+    bsub[2] = coro_bcast_subscribe(bc);
+    CHECK(coro_bcast_publish(bc, (i = 6, &i), 0) == 1); /* bsub[0] full: dropped */
+    CHECK(coro_bcast_recv(bsub[0], &v, 0) == 0 && v == 4);
+    CHECK(coro_bcast_recv(bsub[0], &v, 0) == 0 && v == 5);
+    CHECK_ERR(coro_bcast_recv(bsub[0], &v, 0) == -1, ENOBUFS);
+    CHECK(coro_bcast_recv(bsub[2], &v, 0) == 0 && v == 6);
+    for (i = 0; i < 3; i++) coro_bcast_unsubscribe(bsub[i]);
+    coro_bcast_free(bc);
+}
+
+/* unsubscribe, and raise, while a publisher waits for room */
+static int pub_result, pub_errno;
+static void *b_waiting_publisher(void *arg) {
+    long v = I(arg);
+    pub_result = coro_bcast_publish(bc, &v, -1);
+    pub_errno = errno;
+    return NULL;
+}
+static void *b_unsubscriber(void *arg) {
+    (void)arg;
+    CHECK(pub_result == -2); /* still waiting for room in bsub[1] */
+    CHECK(coro_bcast_unsubscribe(bsub[1]) == 0);
+    return NULL;
+}
+static void *b_raiser(void *arg) {
+    (void)coro_raise((coro_t *)arg, ECANCELED);
+    return NULL;
+}
+static void test_bcast_unsubscribe_raise(void) {
+    long v;
+    int k;
+    coro_t *co;
+    bc = coro_bcast_new(sizeof(long), 1);
+    for (k = 0; k < 3; k++) bsub[k] = coro_bcast_subscribe(bc);
+    v = 0;
+    CHECK(coro_bcast_publish(bc, &v, 0) == 3);
+    CHECK(coro_bcast_recv(bsub[0], &v, 0) == 0 && coro_bcast_recv(bsub[2], &v, 0) == 0);
+    pub_result = -2;
+    coro_spawn(b_waiting_publisher, P(1), 0); /* reaches bsub[0], waits on bsub[1] */
+    coro_spawn(b_unsubscriber, NULL, 0);      /* which goes away: freed by the publisher */
+    CHECK(coro_run() == 0);
+    CHECK(pub_result == 2);
+    CHECK(coro_bcast_recv(bsub[0], &v, 0) == 0 && v == 1);
+    CHECK(coro_bcast_recv(bsub[2], &v, 0) == 0 && v == 1);
+    /* now bsub[0] is full and bsub[2] has room... */
+    v = 2;
+    CHECK(coro_bcast_publish(bc, &v, 0) == 2);
+    CHECK(coro_bcast_recv(bsub[2], &v, 0) == 0 && v == 2);
+    /* ...the publisher waits on bsub[0] and is raised: bsub[0] dropped, bsub[2] still served */
+    pub_result = -2;
+    co = coro_spawn(b_waiting_publisher, P(3), 0);
+    coro_spawn(b_raiser, co, 0);
+    CHECK(coro_run() == 0);
+    CHECK(pub_result == -1 && pub_errno == ECANCELED);
+    CHECK(coro_bcast_recv(bsub[0], &v, 0) == 0 && v == 2);
+    CHECK_ERR(coro_bcast_recv(bsub[0], &v, 0) == -1, ENOBUFS);
+    CHECK(coro_bcast_recv(bsub[2], &v, 0) == 0 && v == 3);
+    coro_bcast_unsubscribe(bsub[0]);
+    coro_bcast_unsubscribe(bsub[2]);
+    coro_bcast_free(bc);
+}
+
+/* ---- four threads: a publisher and two subscribers on each, and a plain thread subscribing;
+   every subscriber gets every message, each publisher's in order ------------------------------ */
+#define BT 4
+static long bt_n;
+static int bt_publishers;
+static coro_chan_t *bt_done;
+
+static long bt_receive(coro_bcast_sub_t *sub, int via_select) {
+    long next[BT] = {0, 0, 0, 0}, v, got = 0, idle;
+    coro_chan_t *never = coro_chan_new(sizeof(long), 0);
+    coro_chan_op ops[2];
+    ops[0] = op(coro_bcast_chan(sub), CORO_CHAN_RECV, &v);
+    ops[1] = op(never, CORO_CHAN_RECV, &idle);
+    for (;;) {
+        int r = via_select ? coro_chan_select(ops, 2, -1) : coro_bcast_recv(sub, &v, -1);
+        if (r < 0) break;
+        CHECK(r == 0);
+        if (v / bt_n >= 0 && v / bt_n < BT) {
+            CHECK(v % bt_n == next[v / bt_n]);
+            next[v / bt_n] = v % bt_n + 1;
+        }
+        got++;
+    }
+    CHECK(errno == EPIPE);
+    CHECK_ERR(coro_bcast_recv(sub, &v, 0) == -1, EPIPE); /* closed, not dropped */
+    coro_bcast_unsubscribe(sub);
+    coro_chan_free(never);
+    return got;
+}
+static void *bt_subscriber(void *arg) {
+    long got = bt_receive((coro_bcast_sub_t *)arg, coro_now() % 2 == 0);
+    CHECK(coro_chan_send(bt_done, &got, -1) == 0);
+    return NULL;
+}
+static void *bt_publisher(void *arg) {
+    long base = I(arg) * bt_n, i, v;
+    for (i = 0; i < bt_n; i++) {
+        v = base + i;
+        CHECK(coro_bcast_publish(bc, &v, -1) == 2 * BT + 1);
+    }
+    if (__atomic_sub_fetch(&bt_publishers, 1, __ATOMIC_ACQ_REL) == 0) coro_bcast_close(bc);
+    return NULL;
+}
+static coro_bcast_sub_t *bt_subs[2 * BT + 1];
+static void bt_init(int index, void *arg) {
+    (void)arg;
+    coro_spawn(bt_subscriber, bt_subs[2 * index], 0);
+    coro_spawn(bt_subscriber, bt_subs[2 * index + 1], 0);
+    coro_spawn(bt_publisher, P(index), 0);
+}
+static void *bt_plain(void *arg) {
+    long got = bt_receive((coro_bcast_sub_t *)arg, 1);
+    CHECK(coro_chan_send(bt_done, &got, -1) == 0);
+    return NULL;
+}
+static void test_bcast_threads(void) {
+    coro_threads_t *g;
+    pthread_t th;
+    long got, i;
+    bt_n = scale(2000);
+    bt_publishers = BT;
+    bc = coro_bcast_new(sizeof(long), 8);
+    bt_done = coro_chan_new(sizeof(long), 2 * BT + 1);
+    for (i = 0; i < 2 * BT + 1; i++) CHECK((bt_subs[i] = coro_bcast_subscribe(bc)) != NULL);
+    CHECK(pthread_create(&th, NULL, bt_plain, bt_subs[2 * BT]) == 0);
+    g = coro_threads_start(BT, bt_init, NULL);
+    CHECK(g != NULL);
+    for (i = 0; i < 2 * BT + 1; i++) {
+        CHECK(coro_chan_recv(bt_done, &got, -1) == 0);
+        CHECK(got == BT * bt_n);
+    }
+    pthread_join(th, NULL);
+    CHECK(coro_threads_stop(g) == 0);
+    CHECK(coro_threads_join(g) == 0);
+    coro_bcast_free(bc);
+    coro_chan_free(bt_done);
+}
+
 int main(void) {
     RUN(test_misuse);
     RUN(test_fairness);
@@ -488,6 +734,11 @@ int main(void) {
     RUN(test_same_channel);
     RUN(test_plain_thread);
     RUN(test_threads_hammer);
+    RUN(test_bcast_basic);
+    RUN(test_bcast_waits);
+    RUN(test_bcast_drop);
+    RUN(test_bcast_unsubscribe_raise);
+    RUN(test_bcast_threads);
     coro_sched_free();
     return check_done();
 }
