@@ -508,11 +508,12 @@ CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline);
      errno EINVAL, EPIPE (closed) or ENOMEM.
    coro_bcast_publish: queue elem for every subscriber, waiting for room in full queues until
      deadline (-1: forever; a past deadline: drop whoever is full at once). Returns the number of
-     subscribers it was queued for (dropped ones not counted), or -1 with errno EINVAL, EPIPE
-     (closed), or, when it had to wait for room, EPERM or ENOMEM as coro_chan_send, or err if
-     raised: then the subscribers not reached yet are offered the message without waiting and
-     dropped if full. (Killing a publisher that waits for room leaves the subscribers it had not
-     reached without that message: raise it instead.)
+     subscribers it was queued for (dropped ones not counted), or -1 with errno EINVAL or EPIPE
+     (closed). A publisher that is raised into while it waits for room (or may not wait: the
+     EPERM cases of coro_chan_send) stops waiting: the subscribers not served yet are offered
+     the message without waiting and dropped if full, the count is returned, and the raise makes
+     the caller's next blocking call fail instead. (Killing a publisher that waits for room
+     leaves the subscribers it had not reached without that message: raise it instead.)
    coro_bcast_recv: the next message for sub into elem. 0, or -1 with errno ENOBUFS (sub was
      dropped for falling behind; everything queued before is received first), EPIPE (closed,
      after the rest was received), ETIMEDOUT, EPERM, or err if raised, as coro_chan_recv.
@@ -3858,6 +3859,7 @@ CORO_API coro_bcast_sub_t *coro_bcast_subscribe(coro_bcast_t *b) {
 CORO_API int coro_bcast_publish(coro_bcast_t *b, const void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro_bcast_sub_t *sub, *next;
+    coro__task *t;
     int reached = 0, err = 0;
     if (!b || !elem) {
         CORO__MISUSE("coro_bcast_publish", EINVAL, "NULL broadcast or element");
@@ -3886,10 +3888,8 @@ CORO_API int coro_bcast_publish(coro_bcast_t *b, const void *elem, int64_t deadl
         }
     }
     coro__spin_unlock(&b->lock);
-    if (err) {
-        errno = err;
-        return -1;
-    }
+    if (err && err != EPERM && err != ENOMEM && (t = coro__me(s)) != NULL)
+        t->pending_raise = err; /* the publish completed: the next blocking call fails */
     return reached;
 }
 
