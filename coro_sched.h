@@ -639,12 +639,12 @@ enum {
     CORO__W_SEM,
     CORO__W_CHAN_SEND,
     CORO__W_CHAN_RECV,
-    CORO__W_SELECT,
     CORO__W_JOIN,
     CORO__W_SUSPEND,
     CORO__W_JOB,
     CORO__W_SIGNAL,
-    CORO__W_BACKOFF
+    CORO__W_BACKOFF,
+    CORO__W_SELECT
 };
 
 typedef struct coro__sched coro__sched;
