@@ -3618,8 +3618,8 @@ CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
         return -1;
     }
     if (n > CORO__SEL_INLINE) {
-        size_t bytes = (size_t)n * (sizeof(coro__task) + sizeof(coro_chan_t *) + sizeof(int));
-        if (!(mem = CORO_MALLOC(bytes))) {
+        size_t each = sizeof(coro__task) + sizeof(coro_chan_t *) + sizeof(int);
+        if ((size_t)n > (size_t)-1 / each || !(mem = CORO_MALLOC((size_t)n * each))) {
             errno = ENOMEM;
             return -1;
         }
