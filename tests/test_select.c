@@ -726,6 +726,78 @@ static void test_bcast_threads(void) {
     coro_chan_free(bt_done);
 }
 
+/* ---- kills racing completions from another thread: selecters on one thread are killed while
+   senders on the other complete their ops; a killed select leaves nothing behind (sanitizers and
+   valgrind watch), and nothing is received twice or out of thin air ---------------------------- */
+static coro_chan_t *kr_a, *kr_b;
+static long kr_sent, kr_got, kr_rounds;
+static int kr_stop;
+static void *kr_selecter(void *arg) {
+    long v = -1, w = -1;
+    coro_chan_op ops[2];
+    (void)arg;
+    ops[0] = op(kr_a, CORO_CHAN_RECV, &v);
+    ops[1] = op(kr_b, CORO_CHAN_RECV, &w);
+    for (;;) {
+        int r = coro_chan_select(ops, 2, -1);
+        if (r < 0) break;
+        __atomic_add_fetch(&kr_got, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+static void *kr_killer(void *arg) {
+    coro_t *co[8];
+    long i;
+    int k;
+    (void)arg;
+    for (k = 0; k < 8; k++) co[k] = coro_spawn(kr_selecter, NULL, 0);
+    for (i = 0; i < kr_rounds; i++) {
+        k = (int)(i % 8);
+        coro_sleep(0);
+        if (i % 3 == 0) coro_sleep(1);
+        CHECK(coro_kill(co[k]) == 0);
+        co[k] = coro_spawn(kr_selecter, NULL, 0);
+    }
+    __atomic_store_n(&kr_stop, 1, __ATOMIC_RELEASE);
+    coro_chan_close(kr_a);
+    coro_chan_close(kr_b);
+    return NULL;
+}
+static void *kr_sender(void *arg) {
+    long v = 0;
+    coro_chan_t *ch = arg ? kr_a : kr_b;
+    while (!__atomic_load_n(&kr_stop, __ATOMIC_ACQUIRE)) {
+        if (coro_chan_send(ch, &v, coro_now() + 1) == 0) __atomic_add_fetch(&kr_sent, 1, __ATOMIC_RELAXED);
+        else if (errno == EPIPE) break;
+        v++;
+    }
+    return NULL;
+}
+static void kr_init(int index, void *arg) {
+    (void)arg;
+    if (index == 0) coro_spawn(kr_killer, NULL, 0);
+    else {
+        coro_spawn(kr_sender, P(1), 0);
+        coro_spawn(kr_sender, NULL, 0);
+    }
+}
+static void test_kill_races(void) {
+    coro_threads_t *g;
+    kr_a = coro_chan_new(sizeof(long), 0);
+    kr_b = coro_chan_new(sizeof(long), 0);
+    kr_rounds = scale(2000);
+    kr_sent = kr_got = 0;
+    kr_stop = 0;
+    g = coro_threads_start(2, kr_init, NULL);
+    CHECK(g != NULL);
+    while (!__atomic_load_n(&kr_stop, __ATOMIC_ACQUIRE)) usleep(1000);
+    CHECK(coro_threads_stop(g) == 0);
+    CHECK(coro_threads_join(g) == 0);
+    CHECK(kr_got <= kr_sent); /* a killed select may take its value with it */
+    coro_chan_free(kr_a);
+    coro_chan_free(kr_b);
+}
+
 int main(void) {
     RUN(test_misuse);
     RUN(test_fairness);
@@ -737,6 +809,7 @@ int main(void) {
     RUN(test_same_channel);
     RUN(test_plain_thread);
     RUN(test_threads_hammer);
+    RUN(test_kill_races);
     RUN(test_bcast_basic);
     RUN(test_bcast_waits);
     RUN(test_bcast_drop);
