@@ -9,50 +9,12 @@
 set -u
 out=${1:?usage: $0 BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0
-failed=0
+. "$here/ext_lib.sh"
 suites="test_zmq test_zmq_wake test_zmq_wake_poll"
-built=1
-for b in $suites; do [ -x "$out/tests/$b" ] || built=0; done
-if [ $built = 0 ] || [ ! -x "$out/examples/zmq_demo" ]; then
-    echo "SKIPPED coro_zmq tests: not built (pkg-config finds no libzmq: install libzmq3-dev)"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
-wrap=()
-read -r -a wrap <<<"${CORO_TEST_EXEC_WRAPPER:-}"
-if [ ${#wrap[@]} -gt 0 ]; then slow=${CORO_TEST_SLOW:-5}; else slow=${CORO_TEST_SLOW:-1}; fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/zmq_test.XXXXXX")
-cleanup() {
-    local p
-    for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-
-# suite NAME: one C test binary; its "N passed, M failed" added in
-suite() {
-    local name=$1 res rc sum p f
-    res=$(timeout $((60 * slow)) ${wrap[@]+"${wrap[@]}"} "$out/tests/$name" 2>&1)
-    rc=$?
-    sum=$(printf '%s\n' "$res" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
-    if [ -z "$sum" ]; then
-        printf '%s\n' "$res" | tail -n 20
-        fail "$name" "crashed, hung or printed no summary (exit $rc)"
-        return
-    fi
-    p=${sum%% passed*}
-    f=${sum#*passed, }
-    f=${f%% failed}
-    [ "$f" -ne 0 ] || [ $rc -eq 0 ] || f=1
-    [ "$f" -eq 0 ] || printf '%s\n' "$res" | grep -v -E '^[0-9]+ passed' | tail -n 30
-    echo "$name: $p passed, $f failed"
-    passed=$((passed + p))
-    failed=$((failed + f))
-}
-for b in $suites; do suite "$b"; done
+ext_need_built "coro_zmq tests" "pkg-config finds no libzmq: install libzmq3-dev" \
+    $(for b in $suites; do echo "tests/$b"; done) examples/zmq_demo
+ext_init zmq_test
+for b in $suites; do ext_suite "$b" 60 "$out/tests/$b"; done
 
 # start NAME CMD...: a server in the background; sets pid, rep, pub from its first two lines
 start() {
@@ -120,5 +82,4 @@ if [ $have_pyzmq = 1 ] && start py "$py" "$here/zmq_peer.py" serve; then
         ${wrap[@]+"${wrap[@]}"} "$out/examples/zmq_demo" client "$rep" "$pub" -c 10 -n 2000
     stop
 fi
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+ext_done
