@@ -87,6 +87,7 @@
 #include <unistd.h>
 
 #define HEAD_MAX 8192            /* bytes of request head a connection buffers */
+#define HEAD_SMALL 1024          /* of which on the coroutine's stack; a longer head moves to the heap */
 #define PREFIX_MAX 16384         /* bytes of each open file kept in memory */
 #define SENDFILE_CHUNK (1 << 20) /* -T applies to each chunk of this size */
 #define CACHE_SLOTS 256          /* open files kept (a power of two) */
@@ -103,6 +104,7 @@ struct conn {
     int busy;                 /* a request is being read or answered (a graceful stop waits) */
     int nodelay;              /* TCP_NODELAY is set */
     int status;               /* of the last answer, for the log */
+    char *big;                /* HEAD_MAX bytes for heads over HEAD_SMALL, or NULL */
     unsigned long long sent;  /* body bytes of the last answer, for the log */
     char peer[48];            /* the client's address, for the log */
     struct conn *prev, *next;
@@ -731,7 +733,7 @@ static int respond(struct conn *c, const struct http_request *req) {
     if (!srv.root[0]) return send_error(c, 404, head_only, keep, http10) < 0 ? -1 : keep;
 
     if (!(f = file_get(path, &status))) {
-        char loc[PATH_MAX + 64];
+        static char loc[PATH_MAX + 64]; /* (used only before the first wait, as path) */
         int n;
         if (status < 0) return -1;
         if (status != 301) return send_error(c, status, head_only, keep, http10) < 0 ? -1 : keep;
@@ -748,9 +750,9 @@ static int respond(struct conn *c, const struct http_request *req) {
     return status < 0 ? -1 : keep;
 }
 
-/* Read and drop a request body of n bytes, of which have - head bytes are already buffered;
-   returns the bytes of the buffer that follow the body, or -1. */
-static ssize_t discard_body(struct conn *c, char *buf, size_t have, size_t head,
+/* Read and drop a request body of n bytes, of which have - head bytes are already buffered in
+   buf (cap bytes); returns the bytes of the buffer that follow the body, or -1. */
+static ssize_t discard_body(struct conn *c, char *buf, size_t cap, size_t have, size_t head,
                             unsigned long long n, int64_t deadline) {
     size_t in_buf = have - head;
     if (n <= in_buf) {
@@ -759,7 +761,7 @@ static ssize_t discard_body(struct conn *c, char *buf, size_t have, size_t head,
     }
     n -= in_buf;
     while (n > 0) {
-        ssize_t r = conn_read(c, buf, n < HEAD_MAX ? (size_t)n : HEAD_MAX, deadline);
+        ssize_t r = conn_read(c, buf, n < cap ? (size_t)n : cap, deadline);
         if (r <= 0) return -1;
         n -= (unsigned long long)r;
     }
@@ -796,12 +798,16 @@ static void conn_cleanup(void *arg) {
     else srv.conns = c->next;
     if (c->next) c->next->prev = c->prev;
     conn_close(c);
+    free(c->big);
 }
 
-/* The requests of one connection, until it is to be closed. */
+/* The requests of one connection, until it is to be closed. The head is read into a small
+   buffer on the stack, moved to HEAD_MAX bytes on the heap only for a longer one: what a
+   connection touches of its stack (each page of it a page fault the first time, microseconds
+   on a virtual machine) stays within a few pages. */
 static void serve(struct conn *c) {
-    char buf[HEAD_MAX];
-    size_t have = 0;
+    char small[HEAD_SMALL], *buf = small;
+    size_t have = 0, cap = sizeof small;
     for (;;) {
         struct http_request req;
         int64_t deadline = coro_now() + srv.timeout_ms; /* for the whole head */
@@ -810,13 +816,18 @@ static void serve(struct conn *c) {
         c->busy = have > 0;
         while (r == HTTP_INCOMPLETE) {
             ssize_t n;
-            if (have == sizeof buf) {
+            if (have == cap && cap < HEAD_MAX) {
+                if (!c->big && !(c->big = (char *)malloc(HEAD_MAX))) return;
+                buf = (char *)memcpy(c->big, small, have);
+                cap = HEAD_MAX;
+            }
+            if (have == cap) {
                 req.status = 431;
                 req.reason = "request head over 8 KiB";
                 r = HTTP_ERROR;
                 break;
             }
-            n = conn_read(c, buf + have, sizeof buf - have, deadline);
+            n = conn_read(c, buf + have, cap - have, deadline);
             if (n == 0) return; /* the client closed (maybe mid-request: nobody to answer) */
             if (n < 0) {
                 if (errno == ETIMEDOUT && have > 0) {
@@ -865,7 +876,7 @@ static void serve(struct conn *c) {
             setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             c->nodelay = 1;
         }
-        rest = discard_body(c, buf, have, (size_t)r, req.content_length, deadline);
+        rest = discard_body(c, buf, cap, have, (size_t)r, req.content_length, deadline);
         if (rest < 0) return;
         have = (size_t)rest;
     }

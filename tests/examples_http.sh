@@ -124,6 +124,30 @@ elif start httpd "$dir/httpd" -p 0 -d "$www" -T 2 -l "$tmp/access.log"; then
     got=$(c -r 0-9 -H 'If-Range: "nope"' -o /dev/null -w '%{http_code}' "$base/big.bin")
     is "httpd: If-Range that does not match: 200" "$got" 200
 
+    # heads longer than the part of the buffer kept on the coroutine's stack (1 KiB) but under
+    # the 8 KiB limit: answered, on a kept connection, before and after a short one
+    long=$(head -c 6000 /dev/zero | tr '\0' b)
+    got=$(c -H "X-Long: $long" -o "$tmp/l1" -w '%{num_connects} ' "$base/sub/a.txt" \
+        --next -s --max-time "$(secs 5)" -o "$tmp/l2" -w '%{num_connects} ' "$base/sub/a.txt" \
+        --next -s --max-time "$(secs 5)" -H "X-Long: $long" -o "$tmp/l3" -w '%{num_connects}' "$base/big.bin")
+    if [ "$got" = "1 0 0" ] && [ "$(cat "$tmp/l1" "$tmp/l2")" = "hello from a file
+hello from a file" ] && cmp -s "$tmp/l3" "$www/big.bin"; then
+        ok "httpd: 6 KB heads, three requests on one connection"
+    else
+        fail "httpd: 6 KB heads" "num_connects '$got', bodies $(wc -c <"$tmp/l1" 2>/dev/null) $(wc -c <"$tmp/l2" 2>/dev/null) $(wc -c <"$tmp/l3" 2>/dev/null)"
+    fi
+    # pipelined: a long head, then a short one in the same segment, then a long one again
+    if exec 5<>"/dev/tcp/127.0.0.1/$port"; then
+        printf 'GET /sub/a.txt HTTP/1.1\r\nHost: x\r\nX-Long: %s\r\n\r\nGET /sub/a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/a.txt HTTP/1.1\r\nHost: x\r\nX-Long: %s\r\nConnection: close\r\n\r\n' \
+            "$long" "$long" >&5
+        timeout "$(secs 5)" cat <&5 >"$tmp/pipe3.txt"
+        exec 5<&-
+        is "httpd: three pipelined requests with 6 KB heads, three answers" \
+            "$(grep -c '^hello from a file' "$tmp/pipe3.txt")" 3
+    else
+        fail "httpd: pipelined 6 KB heads" "cannot connect"
+    fi
+
     # validators
     c -I "$base/sub/a.txt" >"$tmp/v.h"
     expect "httpd: ETag" "$tmp/v.h" '^ETag: "[0-9a-f]+-[0-9a-f]+"'

@@ -10,8 +10,9 @@
 # defaults (sendfile where the kernel has it), access log off; httpd as built. The load
 # generators run on CPU 1: wrk keep-alive at 10, 100 and 1,000 connections, and ab without
 # keep-alive at 100 concurrent requests, for a 1 KB and a 100 KB file. The measure is the
-# server's CPU per request: utime+stime of its /proc/PID/stat (all threads) over the run,
-# divided by the requests the client completed. Runs are interleaved (each point runs every
+# server's CPU per request: utime+stime of its /proc/PID/stat (all threads) from the client's
+# start until the server is idle again after it (bench/servers/cpu.sh), divided by the requests
+# the client completed. Runs are interleaved (each point runs every
 # server in turn, the order rotating) and repeated; the table gives the median per point and
 # the ratio to nginx. A missing server or client is reported as SKIPPED and left out.
 # Loopback only, ports picked free by the kernel, every run bounded in time.
@@ -35,9 +36,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-SERVER_CPU=0 CLIENT_CPU=1
-[ "$(nproc)" -ge 2 ] || { SERVER_CPU=0; CLIENT_CPU=0; echo "note: one CPU: server and client share it"; }
-TCK=$(getconf CLK_TCK)
+. "$ROOT/bench/servers/cpu.sh"
+cpu_pin
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_http.XXXXXX")
 pids=()
 cleanup() {
@@ -147,8 +147,6 @@ fi
 have python3 || { echo "SKIPPED http bench: python3 (for a free port) not installed"; exit 0; }
 have taskset || { echo "SKIPPED http bench: taskset not installed"; exit 0; }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
 # run POINT: one client run against 127.0.0.1:$sport; prints "REQUESTS ERRORS"
 run_client() {
     local tool=${1%%:*} rest=${1#*:} f c
@@ -181,14 +179,13 @@ for ((rep = 0; rep < REPS; rep++)); do
             pids=("$spid")
             t0=$(cpu_ticks "$spid")
             read -r req err < <(run_client "$p")
-            t1=$(cpu_ticks "$spid")
+            t1=$(cpu_settled "$spid")
             kill -TERM "$spid" 2>/dev/null
             for ((i = 0; i < 50; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
             kill -KILL "$spid" 2>/dev/null
             wait "$spid" 2>/dev/null
             pids=()
-            us=NA
-            [ "${req:-0}" -gt 0 ] && us=$(awk -v d=$((t1 - t0)) -v r="$req" -v t="$TCK" 'BEGIN { printf "%.1f", d * 1e6 / t / r }')
+            us=$(cpu_us "$t0" "$t1" "${req:-0}")
             printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$p" "$s" "${req:-0}" "${err:-0}" "$us" >>"$OUT"
         done
     done

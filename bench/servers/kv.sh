@@ -6,8 +6,8 @@
 # redis-server runs with persistence off (no RDB snapshots, no AOF) and one I/O thread; both
 # servers are pinned to CPU 0 and redis-benchmark to CPU 1. Points: -t get,set at 50 and 1,000
 # clients, without pipelining and with -P 16. The measure is the server's CPU per request:
-# utime+stime of /proc/PID/stat over the benchmark, divided by the requests it made (GET and SET
-# each -n). Each point runs every server in turn (order rotating), repeated; the table gives
+# utime+stime of /proc/PID/stat from the benchmark's start until the server is idle again
+# (bench/servers/cpu.sh), divided by the requests it made (GET and SET each -n). Each point runs every server in turn (order rotating), repeated; the table gives
 # medians and the ratio to redis-server. Loopback only, free ports, bounded runs. A missing
 # tool is reported as SKIPPED.
 set -u
@@ -30,9 +30,8 @@ done
 have() { command -v "$1" >/dev/null 2>&1; }
 have redis-benchmark || { echo "SKIPPED kv bench: redis-benchmark not installed (Debian: redis-tools)"; exit 0; }
 have taskset || { echo "SKIPPED kv bench: taskset not installed"; exit 0; }
-SERVER_CPU=0 CLIENT_CPU=1
-[ "$(nproc)" -ge 2 ] || { CLIENT_CPU=0; echo "note: one CPU: server and client share it"; }
-TCK=$(getconf CLK_TCK)
+. "$ROOT/bench/servers/cpu.sh"
+cpu_pin
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_kv.XXXXXX")
 spid=
 cleanup() {
@@ -93,17 +92,17 @@ for ((rep = 0; rep < REPS; rep++)); do
                 spid=
                 continue
             fi
-            t0=$(awk '{ print $14 + $15 }' "/proc/$spid/stat")
+            t0=$(cpu_ticks "$spid")
             timeout 300 taskset -c $CLIENT_CPU redis-benchmark -p "$sport" -t get,set -n "$N" -c "$c" -P "$P" \
                 -r 100000 --csv >"$tmp/bench.csv" 2>"$tmp/bench.err"
-            t1=$(awk '{ print $14 + $15 }' "/proc/$spid/stat")
+            t1=$(cpu_settled "$spid")
             kill -TERM "$spid" 2>/dev/null
             wait "$spid" 2>/dev/null
             spid=
             rps=$(awk -F'"' '/^"(SET|GET)"/ { s += $4 } END { printf "%.0f", s / 2 }' "$tmp/bench.csv")
             ok=$(grep -cE '^"(SET|GET)"' "$tmp/bench.csv")
             us=NA
-            [ "$ok" = 2 ] && us=$(awk -v d=$((t1 - t0)) -v r=$((2 * N)) -v t="$TCK" 'BEGIN { printf "%.2f", d * 1e6 / t / r }')
+            [ "$ok" = 2 ] && us=$(cpu_us "$t0" "$t1" $((2 * N)) 2)
             printf '%s\tc%s P%s\t%s\t%s\t%s\t%s\n' "$rep" "$c" "$P" "$s" $((2 * N)) "$us" "$rps" >>"$OUT"
         done
     done

@@ -4,8 +4,9 @@
 #
 #   bench/tls/https.sh HTTPD_TLS_BINARY [--quick] [--reps N] [--out FILE.tsv]
 #
-# Two measures, each the server's CPU per request (utime+stime of /proc/PID/stat over the run,
-# divided by the requests the client completed) and the client's rate:
+# Two measures, each the server's CPU per request (utime+stime of /proc/PID/stat from the
+# client's start until the server is idle again, bench/servers/cpu.sh, divided by the requests
+# the client completed) and the client's rate:
 #   handshakes  ab without keep-alive, 20 concurrent: one full TLS 1.3 handshake per request
 #               (ECDSA P-256 certificate, X25519, TLS_AES_128_GCM_SHA256), a 1 KB file
 #   bulk        wrk with keep-alive, 10 connections, a 1 MB file: throughput of the record layer
@@ -36,9 +37,8 @@ for t in openssl nginx ab wrk taskset python3; do
 done
 [ -x "$HTTPD" ] || { echo "SKIPPED https bench: $HTTPD not built (needs OpenSSL)"; exit 0; }
 nginx -V 2>&1 | grep -q http_ssl_module || { echo "SKIPPED https bench: nginx without ssl"; exit 0; }
-SERVER_CPU=0 CLIENT_CPU=1
-[ "$(nproc)" -ge 2 ] || CLIENT_CPU=0
-TCK=$(getconf CLK_TCK)
+. "$ROOT/bench/servers/cpu.sh"
+cpu_pin
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench_https.XXXXXX")
 spid=
 cleanup() {
@@ -120,7 +120,6 @@ EOF
     spid=$!
     wait_port "$sport"
 }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # run SERVER POINT: one measurement; prints "requests rate cpu_us_per_request"
 run() {
@@ -140,12 +139,12 @@ run() {
             if (u == "GB") v *= 1024; else if (u == "KB") v /= 1024; print v }')
         ;;
     esac
-    after=$(cpu_ticks "$spid")
+    after=$(cpu_settled "$spid")
     kill -TERM "$spid" 2>/dev/null
     wait "$spid" 2>/dev/null
     spid=
     if [ -z "$n" ] || [ "$n" -le 0 ] 2>/dev/null; then echo "0 0 0"; return; fi
-    echo "$n ${rate:-0} $(awk -v t=$((after - before)) -v k="$TCK" -v n="$n" 'BEGIN { printf "%.1f", t * 1e6 / k / n }')"
+    echo "$n ${rate:-0} $(cpu_us "$before" "$after" "$n")"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
