@@ -8,8 +8,8 @@
    CORO_TEST_QUICK=1 (set by the slow variants) divides the message counts by 20. */
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
-/* Now and then a loop about to park dawdles: a post arriving then is what its protocol with
-   posters must not lose (without this the window is a few instructions wide). */
+/* While test_spin_park_pingpong runs, a loop about to park naps first: a post arriving then is
+   what its protocol with posters must not lose (else the window is a few instructions wide). */
 static void sp_gap(void);
 #define CORO__TEST_BEFORE_PARK() sp_gap()
 #include "../coro_sched.h"
@@ -383,31 +383,36 @@ static void test_threads_misuse(void) {
 static coro_chan_t *sp_ch[SP_PAIRS][2], *sp_done;
 static long sp_n;
 
-/* Now and then hold this thread busy for up to ~100 us, so that the partner's loop finds no
-   answer while it spins and parks (a lost wakeup then hangs the pair), or gives the core away. */
+static void sp_nap(long ns) {
+    struct timespec ts;
+    ts.tv_sec = 0;
+    ts.tv_nsec = ns;
+    nanosleep(&ts, NULL);
+}
+/* Now and then the answer comes late: after a short busy wait (the partner's loop finds it
+   while spinning or yielding), or after a nap in the kernel (the partner's loop parks). */
 static void sp_delay(unsigned *seed) {
     unsigned r;
-    struct timespec t0, t;
-    long ns;
     *seed = *seed * 1103515245u + 12345u;
     r = *seed >> 8;
-    if (r % 4 != 0) return; /* three in four messages are answered at once */
-    ns = (long)((r >> 2) % (r % 2 == 0 ? 60000u : 5000u));
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((r & 16) != 0) sched_yield();
-    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < ns);
+    if (r % 32 == 0) {
+        sp_nap((long)((r >> 5) % 100000u));
+    } else if (r % 32 < 8) {
+        struct timespec t0, t;
+        long ns = (long)((r >> 5) % 5000u);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < ns);
+    }
 }
+/* Every other time, a loop about to park naps as long as a late answer may take, so that the
+   answer often arrives right then. */
+static int sp_on;
 static void sp_gap(void) {
     static __thread unsigned seed = 1;
-    struct timespec t0, t;
-    long ns;
+    if (!__atomic_load_n(&sp_on, __ATOMIC_RELAXED)) return;
     seed = seed * 1103515245u + 12345u;
-    ns = 5000 + (long)((seed >> 8) % 15000u);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do clock_gettime(CLOCK_MONOTONIC, &t);
-    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < ns);
+    if ((seed >> 8) % 2 == 0) sp_nap((long)((seed >> 9) % 100000u));
 }
 static void *sp_ping(void *arg) {
     long pair = I(arg), i, v, bad = 0;
@@ -448,6 +453,7 @@ static void test_spin_park_pingpong(void) {
     for (i = 0; i < SP_PAIRS; i++)
         for (j = 0; j < 2; j++) CHECK((sp_ch[i][j] = coro_chan_new(sizeof(long), 0)) != NULL);
     CHECK((sp_done = coro_chan_new(sizeof(long), 0)) != NULL);
+    __atomic_store_n(&sp_on, 1, __ATOMIC_RELAXED);
     g = coro_threads_start(2 * SP_PAIRS, sp_init, NULL);
     CHECK(g != NULL);
     for (i = 0; i < 2 * SP_PAIRS; i++) {
@@ -460,6 +466,7 @@ static void test_spin_park_pingpong(void) {
         }
         total += got;
     }
+    __atomic_store_n(&sp_on, 0, __ATOMIC_RELAXED);
     CHECK(total == 2 * SP_PAIRS * sp_n);
     CHECK(coro_threads_stop(g) == 0);
     CHECK(coro_threads_join(g) == 0);
