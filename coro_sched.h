@@ -565,6 +565,7 @@ static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t cou
 #define CORO__HUP 4 /* with CORO_READ/CORO_WRITE in a backend's report: the peer hung up */
 #define CORO__NO_HEAP ((size_t)-1)
 #define CORO__SCHED_NOINLINE __attribute__((noinline))
+#define CORO__SCHED_INLINE inline __attribute__((always_inline)) /* the yield path: no call, no spills */
 
 
 /* task states */
@@ -1288,12 +1289,12 @@ static int64_t coro__deadline_in(int64_t ms) {
    and when the round is spent (timers and fds wait between rounds), back to the loop. */
 /* Whether the loop has anything to do between rounds besides starting the next one: when it
    does not, hand-offs need not stop at the end of the round. */
-static int coro__loop_idle(const coro__sched *s) {
+static CORO__SCHED_INLINE int coro__loop_idle(const coro__sched *s) {
     return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop &&
            !(s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED)); /* other threads' mail */
 }
 
-static void coro__switch_out(coro__sched *s, coro__task *t) {
+static CORO__SCHED_INLINE void coro__switch_out(coro__sched *s, coro__task *t) {
     coro__task *n = s->ready.head;
     if ((s->budget || coro__loop_idle(s)) && n && s->cur == t &&
         (n == t || coro_status(n->co) == CORO_SUSPENDED)) {
@@ -1951,9 +1952,13 @@ CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 
 CORO_API int coro_sched_yield(void) {
     coro__sched *s = coro__s();
-    coro__task *t = coro__enter(s, "coro_sched_yield");
+    coro__task *t = s->cur;
     int saved, err;
-    if (!t) return -1;
+    /* The caller is nearly always the task the loop or a hand-off switched to last (s->cur is
+       a live task while set): one comparison instead of coro__enter's lookup. */
+    if (__builtin_expect(!t || t->co != coro_current() || t->pending_raise, 0) &&
+        !(t = coro__enter(s, "coro_sched_yield")))
+        return -1;
     /* coro__block's work for a task that waits on nothing and is woken already: to the back of
        the queue, switch out, and once continued take note of a raise that came meanwhile (the
        yield itself has completed: the next blocking call fails with it) */
