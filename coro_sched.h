@@ -1601,8 +1601,9 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
    loop's store of sleeping (before its load, in program order, hence in S) precedes the
    poster's store of mail, which precedes the poster's load of sleeping: that load sees that 1 or
    a later value (0 from another poster's exchange, which writes the fd, or from the loop once
-   awake), and the exchange that takes the 1 writes the fd. A loop spinning before it parks (coro__spin_for_mail) reads mail
-   with plain loads: it is only looking early; a post it misses is caught by the above. */
+   awake), and the exchange that takes the 1 writes the fd. A loop spinning before it parks
+   (coro__spin_for_mail) reads mail with plain loads: it only looks early; a post it misses is
+   caught by the above. */
 static coro_sched_t *coro__handles; /* every handle whose thread lives, for cross-thread wakes */
 static pthread_mutex_t coro__handles_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t coro__handle_key;
