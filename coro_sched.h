@@ -620,10 +620,14 @@ static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t cou
 #ifndef CORO_SCHED_WORKERS
 #define CORO_SCHED_WORKERS 4
 #endif
+#ifndef CORO__TEST_BEFORE_PARK /* a test widens the race it must win: a post as the loop parks */
+#define CORO__TEST_BEFORE_PARK() ((void)0)
+#endif
 #define CORO__TASK_MAGIC 0x7461736bu /* "task" */
 #define CORO__HUP 4 /* with CORO_READ/CORO_WRITE in a backend's report: the peer hung up */
 #define CORO__NO_HEAP ((size_t)-1)
 #define CORO__SCHED_NOINLINE __attribute__((noinline))
+#define CORO__SCHED_INLINE inline __attribute__((always_inline)) /* the yield path: no call, no spills */
 
 
 /* task states */
@@ -748,6 +752,8 @@ struct coro__sched {
     /* other threads */
     struct coro_sched *h;    /* the handle, once made */
     size_t nchanwait;        /* tasks queued on a channel or whose channel wake is on the way */
+    int64_t spin_ns;         /* how long the last waits for mail paid off spinning (adapted) */
+    unsigned spins;          /* waits for mail so far (every 256th spins a little anyway) */
     struct coro__msg *retry; /* posts whose coroutine could not be made yet */
 };
 
@@ -798,6 +804,18 @@ static inline void coro__spin_lock(int *l) {
     if (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) coro__spin_wait(l);
 }
 static void coro__spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+/* One look of a spin-wait: tells the core (and a hypervisor) that this thread only waits, so a
+   sibling hardware thread gets the pipeline and leaving the loop costs no mis-speculation. */
+static inline void coro__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("pause" ::: "memory");
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 /* >>wakeup: how another thread (or a signal handler) wakes a loop sleeping in the poller:
    open/signal/drain/close, an eventfd on Linux, a pipe elsewhere. signal is async-signal-safe. */
@@ -1223,6 +1241,7 @@ static void coro__sched_init(coro__sched *s) {
     if (s->ready_init) return;
     s->pfd = -1;
     s->wake_rd = s->wake_wr = -1;
+    s->spin_ns = (int64_t)CORO_SCHED_SPIN_US * 1000;
 #ifndef CORO_SCHED_KEEP_SIGPIPE
     {
         struct sigaction old;
@@ -1337,12 +1356,12 @@ static int64_t coro__deadline_in(int64_t ms) {
    and when the round is spent (timers and fds wait between rounds), back to the loop. */
 /* Whether the loop has anything to do between rounds besides starting the next one: when it
    does not, hand-offs need not stop at the end of the round. */
-static int coro__loop_idle(const coro__sched *s) {
+static CORO__SCHED_INLINE int coro__loop_idle(const coro__sched *s) {
     return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop &&
            !(s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED)); /* other threads' mail */
 }
 
-static void coro__switch_out(coro__sched *s, coro__task *t) {
+static CORO__SCHED_INLINE void coro__switch_out(coro__sched *s, coro__task *t) {
     coro__task *n = s->ready.head;
     if ((s->budget || coro__loop_idle(s)) && n && s->cur == t &&
         (n == t || coro_status(n->co) == CORO_SUSPENDED)) {
@@ -1576,7 +1595,15 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
    loop nobody posts to pays one plain load per round. The loop sets "sleeping" before it would
    block in the poller and then reads "mail" again; a poster sets "mail" and then takes
    "sleeping": with both sequentially consistent, at least one of them sees the other, so either
-   the loop does not sleep or the poster writes the wakeup fd (and only the first poster does). */
+   the loop does not sleep or the poster writes the wakeup fd (and only the first poster does).
+   In full: the four accesses fall in one total order S. If the loop's load of mail comes after
+   the poster's store in S, the loop sees mail and does not sleep. Else it comes before, so the
+   loop's store of sleeping (before its load, in program order, hence in S) precedes the
+   poster's store of mail, which precedes the poster's load of sleeping: that load sees that 1 or
+   a later value (0 from another poster's exchange, which writes the fd, or from the loop once
+   awake), and the exchange that takes the 1 writes the fd. A loop spinning before it parks
+   (coro__spin_for_mail) reads mail with plain loads: it only looks early; a post it misses is
+   caught by the above. */
 static coro_sched_t *coro__handles; /* every handle whose thread lives, for cross-thread wakes */
 static pthread_mutex_t coro__handles_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t coro__handle_key;
@@ -1667,22 +1694,47 @@ static void coro__handle_notify(coro_sched_t *h) {
         coro__wakeup_signal(h->wake_wr);
 }
 
+static int64_t coro__now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Before sleeping while a coroutine waits on a channel: another thread is often about to
-   complete it (a ping-pong partner), and a wakeup through the kernel costs microseconds on
-   both sides. Watch the inbox for up to CORO_SCHED_SPIN_US first, yielding the core each time
-   (the partner may be waiting for it: on a busy machine a plain spin made a cross-thread
-   ping-pong 4x slower, a yielding one 3x faster). 1 if mail came. */
-static int coro__spin_for_mail(coro_sched_t *h) {
-    int64_t until = 0;
+   complete it (a ping-pong partner), and a wakeup through the kernel costs several system calls
+   on both sides. So watch the inbox for up to CORO_SCHED_SPIN_US first, in two phases:
+   - spinning on the core (a pause per look, no system call): pays off when the partner runs on
+     another core right now and answers within a microsecond or so;
+   - then yielding the core once per look: pays off when the partner waits for a core, maybe
+     this one (on a busy machine a plain spin made a cross-thread ping-pong 4x slower, a
+     yielding one 3x faster).
+   How long the first phase lasts adapts: twice what the last answer took while spinning, halved
+   each time spinning did not pay; every 256th wait spins at least 2 us, to notice when the
+   partner has come back to a core of its own. 1 if mail came. */
+static int coro__spin_for_mail(coro__sched *s, coro_sched_t *h) {
+    const int64_t full = (int64_t)CORO_SCHED_SPIN_US * 1000;
+    int64_t start = coro__now_ns(), now = start;
+    int64_t spin = s->spin_ns;
+    unsigned i;
+    if ((++s->spins & 255) == 0 && spin < 2000) spin = 2000 < full ? 2000 : full; /* a probe */
+    while (now - start < spin) {
+        for (i = 0; i < 8; i++) {
+            if (__atomic_load_n(&h->mail, __ATOMIC_RELAXED)) {
+                now = coro__now_ns();
+                s->spin_ns = 2 * (now - start) + 1000;
+                if (s->spin_ns > full) s->spin_ns = full;
+                return 1;
+            }
+            coro__cpu_relax();
+        }
+        now = coro__now_ns();
+    }
+    s->spin_ns /= 2;
     for (;;) {
-        struct timespec ts;
-        int64_t now;
         if (__atomic_load_n(&h->mail, __ATOMIC_RELAXED)) return 1;
+        if (now - start >= full) return 0;
         sched_yield();
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-        if (!until) until = now + CORO_SCHED_SPIN_US;
-        else if (now >= until) return 0;
+        now = coro__now_ns();
     }
 }
 
@@ -1939,9 +1991,10 @@ static int coro__run(int serve) {
             errno = EDEADLK;
             return -1;
         }
-        if (h && timeout != 0 && s->nchanwait && CORO_SCHED_SPIN_US > 0 && coro__spin_for_mail(h))
+        if (h && timeout != 0 && s->nchanwait && CORO_SCHED_SPIN_US > 0 && coro__spin_for_mail(s, h))
             continue;
         if (h && timeout != 0) { /* tell posters to write the wakeup fd, then look once more */
+            CORO__TEST_BEFORE_PARK();
             __atomic_store_n(&h->sleeping, 1, __ATOMIC_SEQ_CST);
             if (__atomic_load_n(&h->mail, __ATOMIC_SEQ_CST)) {
                 __atomic_store_n(&h->sleeping, 0, __ATOMIC_RELAXED);
@@ -1969,9 +2022,13 @@ CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 
 CORO_API int coro_sched_yield(void) {
     coro__sched *s = coro__s();
-    coro__task *t = coro__enter(s, "coro_sched_yield");
+    coro__task *t = s->cur;
     int saved, err;
-    if (!t) return -1;
+    /* The caller is nearly always the task the loop or a hand-off switched to last (s->cur is
+       a live task while set): one comparison instead of coro__enter's lookup. */
+    if (__builtin_expect(!t || t->co != coro_current() || t->pending_raise, 0) &&
+        !(t = coro__enter(s, "coro_sched_yield")))
+        return -1;
     /* coro__block's work for a task that waits on nothing and is woken already: to the back of
        the queue, switch out, and once continued take note of a raise that came meanwhile (the
        yield itself has completed: the next blocking call fails with it) */

@@ -2,17 +2,25 @@
    and plain threads (every value accounted for), deadlines racing completions from another
    thread, close and free with waiters on other threads, posts from plain threads while a
    signal handler stops the scheduler (each post either ran or failed), coro_wake across
-   threads, the deadlock rule once other threads can reach a loop, handle lifetime.
+   threads, the deadlock rule once other threads can reach a loop, handle lifetime, and
+   cross-thread ping-pong with random delays (a loop that spins, yields and parks while its
+   partner answers at once, late, or very late: a lost wakeup would hang it).
    CORO_TEST_QUICK=1 (set by the slow variants) divides the message counts by 20. */
 #define CORO_IMPLEMENTATION
 #define CORO_SCHED_IMPLEMENTATION
+/* While test_spin_park_pingpong runs, a loop about to park naps first: a post arriving then is
+   what its protocol with posters must not lose (else the window is a few instructions wide). */
+static void sp_gap(void);
+#define CORO__TEST_BEFORE_PARK() sp_gap()
 #include "../coro_sched.h"
 #include "check.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define P(x) ((void *)(intptr_t)(x))
@@ -370,6 +378,103 @@ static void test_threads_misuse(void) {
     CHECK(coro_threads_join(g) == 0);
 }
 
+/* ---- ping-pong across threads with random delays: spin, yield and park all get their turn --- */
+#define SP_PAIRS 2
+static coro_chan_t *sp_ch[SP_PAIRS][2], *sp_done;
+static long sp_n;
+
+static void sp_nap(long ns) {
+    struct timespec ts;
+    ts.tv_sec = 0;
+    ts.tv_nsec = ns;
+    nanosleep(&ts, NULL);
+}
+/* Now and then the answer comes late: after a short busy wait (the partner's loop finds it
+   while spinning or yielding), or after a nap in the kernel (the partner's loop parks). */
+static void sp_delay(unsigned *seed) {
+    unsigned r;
+    *seed = *seed * 1103515245u + 12345u;
+    r = *seed >> 8;
+    if (r % 32 == 0) {
+        sp_nap((long)((r >> 5) % 100000u));
+    } else if (r % 32 < 8) {
+        struct timespec t0, t;
+        long ns = (long)((r >> 5) % 5000u);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < ns);
+    }
+}
+/* Every other time, a loop about to park naps as long as a late answer may take, so that the
+   answer often arrives right then. */
+static int sp_on;
+static void sp_gap(void) {
+    static __thread unsigned seed = 1;
+    if (!__atomic_load_n(&sp_on, __ATOMIC_RELAXED)) return;
+    seed = seed * 1103515245u + 12345u;
+    if ((seed >> 8) % 2 == 0) sp_nap((long)((seed >> 9) % 100000u));
+}
+static void *sp_ping(void *arg) {
+    long pair = I(arg), i, v, bad = 0;
+    unsigned seed = (unsigned)pair * 7919u + 1u;
+    for (i = 0; i < sp_n; i++) {
+        if (coro_chan_send(sp_ch[pair][0], &i, -1) != 0 || coro_chan_recv(sp_ch[pair][1], &v, -1) != 0)
+            break;
+        if (v != i + 1) bad++;
+        sp_delay(&seed);
+    }
+    CHECK(bad == 0);
+    CHECK(coro_chan_send(sp_done, &i, -1) == 0);
+    return NULL;
+}
+static void *sp_pong(void *arg) {
+    long pair = I(arg), i, v, bad = 0;
+    unsigned seed = (unsigned)pair * 104729u + 2u;
+    for (i = 0; i < sp_n; i++) {
+        if (coro_chan_recv(sp_ch[pair][0], &v, -1) != 0) break;
+        if (v != i) bad++;
+        sp_delay(&seed);
+        v++;
+        if (coro_chan_send(sp_ch[pair][1], &v, -1) != 0) break;
+    }
+    CHECK(bad == 0);
+    CHECK(coro_chan_send(sp_done, &i, -1) == 0);
+    return NULL;
+}
+static void sp_init(int index, void *arg) {
+    (void)arg;
+    CHECK(coro_spawn(index % 2 ? sp_pong : sp_ping, P(index / 2), 0) != NULL);
+}
+static void test_spin_park_pingpong(void) {
+    coro_threads_t *g;
+    long got, total = 0;
+    int i, j;
+    sp_n = scale(25000); /* round trips per pair: 100,000 messages in all */
+    for (i = 0; i < SP_PAIRS; i++)
+        for (j = 0; j < 2; j++) CHECK((sp_ch[i][j] = coro_chan_new(sizeof(long), 0)) != NULL);
+    CHECK((sp_done = coro_chan_new(sizeof(long), 0)) != NULL);
+    __atomic_store_n(&sp_on, 1, __ATOMIC_RELAXED);
+    g = coro_threads_start(2 * SP_PAIRS, sp_init, NULL);
+    CHECK(g != NULL);
+    for (i = 0; i < 2 * SP_PAIRS; i++) {
+        /* generous: the pairs take about a second; only a lost wakeup comes near this */
+        int r = coro_chan_recv(sp_done, &got, coro_now() + 300000);
+        CHECK(r == 0);
+        if (r != 0) {
+            fprintf(stderr, "a ping-pong pair hung: a wakeup was lost\n");
+            _exit(1); /* the hung threads cannot be stopped */
+        }
+        total += got;
+    }
+    __atomic_store_n(&sp_on, 0, __ATOMIC_RELAXED);
+    CHECK(total == 2 * SP_PAIRS * sp_n);
+    CHECK(coro_threads_stop(g) == 0);
+    CHECK(coro_threads_join(g) == 0);
+    for (i = 0; i < SP_PAIRS; i++)
+        for (j = 0; j < 2; j++) coro_chan_free(sp_ch[i][j]);
+    coro_chan_free(sp_done);
+}
+
 int main(void) {
     RUN(test_deadlock_rule);
     RUN(test_threads_misuse);
@@ -378,5 +483,6 @@ int main(void) {
     RUN(test_posts_and_signal_stop);
     RUN(test_deadline_races);
     RUN(test_many_threads_channels);
+    RUN(test_spin_park_pingpong);
     return check_done();
 }
