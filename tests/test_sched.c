@@ -681,20 +681,21 @@ static void test_kill_and_raise_in_each_wait(void) {
     check__test = "test_kill_and_raise_in_each_wait";
 }
 
-/* the fd slot is free again after a kill: another coroutine can wait on it */
+/* the fd slot is free again after a kill: another coroutine can wait on it. The order comes
+   from the spawns, not from sleeps: the victim runs first and blocks on the pipe, the killer
+   runs next, kills it and only then spawns the second reader */
 static void *second_reader(void *arg) {
     char c;
     (void)arg;
-    coro_sleep(10);
-    CHECK(coro_read(k_pipe[0], &c, 1, coro_now() + 2000) == 1);
+    CHECK(coro_read(k_pipe[0], &c, 1, coro_now() + 5000) == 1); /* EBUSY if the slot were taken */
     CHECK(c == 'x');
     return NULL;
 }
 static void *kill_first_reader(void *arg) {
     (void)arg;
-    coro_sleep(5);
     CHECK(coro_kill(k_victim) == 0);
-    coro_sleep(10);
+    CHECK(coro_spawn(second_reader, NULL, 0) != NULL);
+    coro_sleep(10); /* the second reader waits on the pipe meanwhile */
     CHECK(coro_write(k_pipe[1], "x", 1, -1) == 1);
     return NULL;
 }
@@ -702,7 +703,6 @@ static void test_fd_slot_freed_by_kill(void) {
     CHECK(coro_pipe(k_pipe) == 0);
     cleanups = 0;
     k_victim = coro_spawn(blocked_victim, P(WAIT_FD), 0);
-    coro_spawn(second_reader, NULL, 0); /* EBUSY if the slot were still taken */
     coro_spawn(kill_first_reader, NULL, 0);
     CHECK(coro_run() == 0);
     CHECK(cleanups == 1);
