@@ -1822,14 +1822,22 @@ static inline void coro__run_round(coro__sched *s) {
     }
 }
 
-/* coro_sched_stop was seen: refuse posts from now on, spawn and start the ones accepted. */
+/* coro_sched_stop was seen: refuse posts from now on, spawn and start the ones accepted.
+   A post whose coroutine could not be made for want of memory (a flood of posts: thousands of
+   stacks at once) is retried after each round that ran something, since coroutines that end
+   give their stacks back; it is dropped only when nothing is left to run. */
 static void coro__loop_stopped(coro__sched *s) {
     coro_sched_t *h = s->h;
+    int ran;
     coro__spin_lock(&h->lock);
     h->closed = 1;
     coro__spin_unlock(&h->lock);
-    coro__inbox_drain(s);
-    coro__run_round(s);
+    do {
+        coro__inbox_drain(s); /* the retried posts first */
+        ran = s->nready != 0;
+        coro__run_round(s);
+        if (s->zombies) coro__reclaim(s);
+    } while (s->retry && ran);
     __atomic_store_n(&h->stop, 0, __ATOMIC_RELAXED);
 }
 
