@@ -8,6 +8,7 @@
 #define CORO_SCHED_IMPLEMENTATION
 #include "../coro_sched.h"
 #include "check.h"
+#include "test_pipe.h"
 
 #include <stdint.h>
 #include <unistd.h>
@@ -30,7 +31,7 @@ static void *child(void *arg) {
     void *r;
     expect_ok_or_enomem(coro_sleep(1) != 0);
     if (ch) expect_ok_or_enomem(coro_chan_send(ch, &v, coro_now() + 1000) != 0 && errno != ETIMEDOUT);
-    if (coro_pipe(fds) == 0) {
+    if (test_fd_pair(fds) == 0) {
         char c = 0;
         expect_ok_or_enomem(coro_write(fds[1], "z", 1, -1) != 1);
         expect_ok_or_enomem(coro_read(fds[0], &c, 1, coro_now() + 1000) != 1);
