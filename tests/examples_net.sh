@@ -404,7 +404,7 @@ if [ -x "$dir/checksum" ]; then
     : >"$tmp/empty.txt"
     mkdir -p "$tmp/ck"
     for i in $(seq 1 40); do head -c $((i * 997)) /dev/urandom >"$tmp/ck/f$i"; done
-    if timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 3 "$tmp/w.txt" "$tmp/empty.txt" "$tmp/nope" >"$tmp/ck.out" 2>&1; then
+    if timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 3 "$tmp/w.txt" "$tmp/empty.txt" "$tmp/nope" >"$tmp/ck.out" 2>"$tmp/ck.err"; then
         fail "checksum: an unreadable file makes the status 1" "status 0"
     else
         ok "checksum: an unreadable file makes the status 1"
@@ -416,8 +416,8 @@ if [ -x "$dir/checksum" ]; then
     else
         fail "checksum: known values" "$(tr '\n' '|' <"$tmp/ck.out")"
     fi
-    timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 1 "$tmp"/ck/f* >"$tmp/ck1.out" 2>&1
-    timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 4 "$tmp"/ck/f* >"$tmp/ck4.out" 2>&1
+    timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 1 "$tmp"/ck/f* >"$tmp/ck1.out" 2>"$tmp/ck1.err"
+    timeout "$(secs 30)" ${wrap[@]+"${wrap[@]}"} "$dir/checksum" -t 4 "$tmp"/ck/f* >"$tmp/ck4.out" 2>"$tmp/ck4.err"
     if [ "$(wc -l <"$tmp/ck4.out")" -eq 40 ] && cmp -s "$tmp/ck1.out" "$tmp/ck4.out"; then
         ok "checksum: 40 files on 4 threads as on 1"
     else
