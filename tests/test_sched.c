@@ -684,11 +684,12 @@ static void test_kill_and_raise_in_each_wait(void) {
     check__test = "test_kill_and_raise_in_each_wait";
 }
 
-/* the fd slot is free again after a kill: another coroutine can wait on it */
+/* the fd slot is free again after a kill: another coroutine can wait on it (the second reader
+   is spawned after the kill: ordered by the kill, not by two sleeps, which a loaded emulator
+   ran in the wrong order) */
 static void *second_reader(void *arg) {
     char c;
     (void)arg;
-    coro_sleep(10);
     CHECK(coro_read(k_pipe[0], &c, 1, coro_now() + 2000) == 1);
     CHECK(c == 'x');
     return NULL;
@@ -697,6 +698,7 @@ static void *kill_first_reader(void *arg) {
     (void)arg;
     coro_sleep(5);
     CHECK(coro_kill(k_victim) == 0);
+    coro_spawn(second_reader, NULL, 0); /* EBUSY if the slot were still taken */
     coro_sleep(10);
     CHECK(coro_write(k_pipe[1], "x", 1, -1) == 1);
     return NULL;
@@ -705,7 +707,6 @@ static void test_fd_slot_freed_by_kill(void) {
     CHECK(test_fd_pair(k_pipe) == 0);
     cleanups = 0;
     k_victim = coro_spawn(blocked_victim, P(WAIT_FD), 0);
-    coro_spawn(second_reader, NULL, 0); /* EBUSY if the slot were still taken */
     coro_spawn(kill_first_reader, NULL, 0);
     CHECK(coro_run() == 0);
     CHECK(cleanups == 1);
