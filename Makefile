@@ -135,7 +135,8 @@ ifneq ($(ARM_OTHER_ISA),)
 endif
 # the scheduler's suites run once per backend
 SCHED_TESTS := test_sched test_sched_poll test_sched_alloc test_sched_alloc_poll $(if $(wildcard tests/test_io.c),test_io test_io_poll) \
-               test_misuse test_misuse_poll test_misuse_debug test_xthread test_xthread_poll
+               test_misuse test_misuse_poll test_misuse_debug test_xthread test_xthread_poll \
+               test_select test_select_poll
 # The architectures qemu runs after aarch64 run each suite once: the poll backend and
 # CORO_FPU_KEEP=1 (the same code as 2 there) are architecture-independent C, tested natively,
 # and so are the HTTP and Redis-protocol servers, whose checks time real clients (below).
@@ -162,7 +163,7 @@ ifeq ($(WINDOWS),1)
 endif
 TEST_BINS := $(addsuffix $(EXE),$(addprefix $(OUT)/tests/,$(CORE_TESTS) $(SCHED_TESTS)))
 ifeq ($(VARIANT),tsan)
-  TEST_BINS := $(addprefix $(OUT)/tests/,test_threads test_sched test_xthread test_xthread_poll)
+  TEST_BINS := $(addprefix $(OUT)/tests/,test_threads test_sched test_xthread test_xthread_poll test_select)
   TEST_SCRIPTS :=
 endif
 ifneq ($(EMU_LIGHT),)

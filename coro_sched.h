@@ -90,7 +90,8 @@ THREADS
    Share nothing, pass messages: each thread has its own scheduler, coroutines never move
    between threads (a compiler may keep a thread-local address, errno's included, across any
    call), and work and messages cross freely:
-   - channels: any mix of coroutines of any threads and plain threads, buffered or rendezvous;
+   - channels: any mix of coroutines of any threads and plain threads, buffered or rendezvous,
+     and coro_chan_select over several of them;
    - coro_sched_post(s, fn, arg, 0) spawns fn(arg) on s's thread, from any thread;
    - coro_wake(co, v) from another thread resumes co's coro_suspend on co's thread;
    - coro_sched_stop(s), from anywhere including a signal handler, makes s's loop return;
@@ -145,7 +146,7 @@ THE API (details at each declaration)
    fds:       coro_socket coro_accept coro_connect coro_read coro_read_full coro_write
               coro_writev coro_sendfile coro_close coro_fd_forget coro_pipe coro_tcp_listen
               coro_tcp_listen_opt coro_tcp_connect coro_tcp_port
-   sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_*
+   sync:      coro_cond_* coro_mutex_* coro_sem_* coro_chan_* (coro_chan_select) coro_bcast_*
    off-loop:  coro_offload coro_signal_wait coro_signal_watch
 
 CONFIGURATION (define before the implementation; defaults in brackets)
@@ -519,6 +520,67 @@ CORO_API int coro_chan_recv(coro_chan_t *ch, void *elem, int64_t deadline);
 CORO_API void coro_chan_close(coro_chan_t *ch);
 CORO_API void coro_chan_free(coro_chan_t *ch);
 CORO_API size_t coro_chan_len(const coro_chan_t *ch); /* elements buffered now */
+
+/* coro_chan_select: wait until one of n channel operations can complete, complete exactly that
+   one and return its index. ops[i].op is CORO_CHAN_SEND (send the element at ops[i].elem) or
+   CORO_CHAN_RECV (receive into ops[i].elem); an op set to CORO_CHAN_CLOSED is skipped. When
+   several are ready, the one completed is picked at random, so none starves. The deadline works
+   as everywhere (-1: none; already past: one non-blocking attempt). The same channel may appear
+   in several ops; works across threads like send and recv (any op may be on a channel other
+   threads use, and a plain thread blocks like in send/recv). Returns the index, or -1 with errno:
+   EPIPE: the channel of ops[i] is closed (a recv drains what was buffered first) and select has
+     set ops[i].op = CORO_CHAN_CLOSED to say which; the same array can be passed again to go on
+     with the others, and once every op is CORO_CHAN_CLOSED the call fails with EPIPE at once;
+   EINVAL: ops NULL, n < 1, an op with a NULL ch or elem or an unknown op;
+   ETIMEDOUT, EPERM, ENOMEM, or err if raised, as for send/recv. A select that fails completed
+   nothing; one that is raised into or killed while waiting leaves no trace on the channels. */
+enum { CORO_CHAN_SEND = 1, CORO_CHAN_RECV = 2, CORO_CHAN_CLOSED = 3 };
+typedef struct coro_chan_op {
+    coro_chan_t *ch;
+    int op;     /* CORO_CHAN_SEND, CORO_CHAN_RECV or CORO_CHAN_CLOSED */
+    void *elem; /* the element to send, or where to receive one */
+} coro_chan_op;
+CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline);
+
+/* Broadcast: every message published reaches every subscriber, in the order its publisher
+   published them, through a queue of capacity elements per subscriber. Works across threads
+   like channels (publishers and subscribers on any threads, plain threads block). A subscriber
+   that falls behind is never skipped silently: a publish that finds its queue full waits for
+   room until its deadline, then drops that subscriber, whose recv returns what was queued for
+   it and then fails with ENOBUFS. Elements are copied (memcpy); messages of concurrent
+   publishers may interleave differently for different subscribers.
+   coro_bcast_new: NULL with errno EINVAL (elem_size 0 or too large, capacity 0) or ENOMEM.
+   coro_bcast_subscribe: a subscription that receives what is published from now on; NULL with
+     errno EINVAL, EPIPE (closed) or ENOMEM.
+   coro_bcast_publish: queue elem for every subscriber, waiting for room in full queues until
+     deadline (-1: forever; a past deadline: drop whoever is full at once). Returns the number of
+     subscribers it was queued for (dropped ones not counted), or -1 with errno EINVAL or EPIPE
+     (closed). A publisher that is raised into while it waits for room (or may not wait: the
+     EPERM cases of coro_chan_send) stops waiting: the subscribers not served yet are offered
+     the message without waiting and dropped if full, the count is returned, and the raise makes
+     the caller's next blocking call fail instead. (Killing a publisher that waits for room
+     leaves the subscribers it had not reached without that message: raise it instead.)
+   coro_bcast_recv: the next message for sub into elem. 0, or -1 with errno ENOBUFS (sub was
+     dropped for falling behind; everything queued before is received first), EPIPE (closed,
+     after the rest was received), ETIMEDOUT, EPERM, or err if raised, as coro_chan_recv.
+   coro_bcast_chan: sub's queue, to wait on it in coro_chan_select next to other channels (a
+     receive there is a coro_bcast_recv; when it reports EPIPE, coro_bcast_recv says which:
+     ENOBUFS or EPIPE); NULL with errno EINVAL for NULL.
+   coro_bcast_unsubscribe: end sub (its queue is dropped); no call on sub may be in progress or
+     start after it. 0, or -1 with errno EINVAL for NULL.
+   coro_bcast_close: publishes fail with EPIPE from now on; subscribers receive what is queued,
+     then EPIPE. coro_bcast_free: closes and releases b; subscriptions stay valid until they are
+     unsubscribed (the memory goes with the last); no call on b may start after it. */
+typedef struct coro_bcast coro_bcast_t;
+typedef struct coro_bcast_sub coro_bcast_sub_t;
+CORO_API coro_bcast_t *coro_bcast_new(size_t elem_size, size_t capacity);
+CORO_API coro_bcast_sub_t *coro_bcast_subscribe(coro_bcast_t *b);
+CORO_API int coro_bcast_publish(coro_bcast_t *b, const void *elem, int64_t deadline);
+CORO_API int coro_bcast_recv(coro_bcast_sub_t *sub, void *elem, int64_t deadline);
+CORO_API coro_chan_t *coro_bcast_chan(coro_bcast_sub_t *sub);
+CORO_API int coro_bcast_unsubscribe(coro_bcast_sub_t *sub);
+CORO_API void coro_bcast_close(coro_bcast_t *b);
+CORO_API void coro_bcast_free(coro_bcast_t *b);
 
 #ifdef __cplusplus
 }
@@ -931,7 +993,8 @@ enum {
     CORO__W_SUSPEND,
     CORO__W_JOB,
     CORO__W_SIGNAL,
-    CORO__W_BACKOFF
+    CORO__W_BACKOFF,
+    CORO__W_SELECT
 };
 
 typedef struct coro__sched coro__sched;
@@ -967,6 +1030,10 @@ typedef struct coro__task {
     int xstate, xreason;      /* CORO__X_*, atomic; the result another thread delivers */
     struct coro_sched *h;     /* the handle other threads deliver to */
     struct coro__tw *tw;      /* a plain thread's wait (a stand-in task on its stack) */
+    struct coro__sel *sel;    /* a select in progress (its owner's record, on its stack) */
+    struct coro__task *xowner; /* a select's stand-in in one channel queue: the selecting task */
+    int xidx;                 /* ... and the index of its op */
+    void *selmem;             /* a select's stand-ins, when too many for its stack frame */
     struct coro__task *all_next, *all_prev; /* live tasks, or the zombie / free lists */
 } coro__task;
 
@@ -1905,6 +1972,7 @@ static void coro__task_exit(void *arg) {
 
 /* Free a task whose coroutine is dead. */
 static void coro__task_free(coro__sched *s, coro__task *t) {
+    if (t->selmem) CORO_FREE(t->selmem); /* killed in a select: its channels let go of them */
     coro__reg_del(s, t->co);
     coro_set_runtime(t->co, NULL, NULL);
     coro_free(t->co);
@@ -2128,6 +2196,7 @@ CORO_API int coro_sched_stop(coro_sched_t *h) {
 static void coro__claimed_deliver(coro__sched *s, coro__task *t) {
     __atomic_store_n(&t->xstate, CORO__X_NONE, __ATOMIC_RELAXED);
     t->xch = NULL;
+    t->sel = NULL;
     s->nchanwait--;
     if (t->state != CORO__DONE) coro__wake(s, t, t->xreason); /* (else killed meanwhile) */
 }
@@ -3484,7 +3553,16 @@ CORO_API int coro_sem_post(coro_sem_t *sem) {
    it: directly if it is a coroutine of the same thread, through its scheduler's inbox if it is
    another thread's, through a condition variable if it is a plain thread. A waiter that gives up
    (deadline, raise, kill) races with a completer from another thread: a compare-and-swap on its
-   state decides, and a completed operation is never undone. */
+   state decides, and a completed operation is never undone.
+   A select queues one stand-in per op (a task record whose xowner is the selecting task); the
+   owner's state is the one that is claimed, so exactly one op completes. Whoever decides the
+   outcome (the completer that claims the owner, or the owner giving up) takes the other
+   stand-ins out of their queues before the owner is woken; nobody else ever unlinks them. */
+typedef struct coro__sel {
+    coro__task *nodes; /* one stand-in per op, xq NULL when not queued */
+    int n, win;        /* win: the op completed (or whose channel closed), -1 until then */
+} coro__sel;
+
 typedef struct coro__tw {
     pthread_mutex_t m;
     pthread_cond_t c;
@@ -3514,18 +3592,25 @@ static void coro__cq_remove(coro__waitq *q, coro__task *t) {
     t->cnext = t->cprev = NULL;
 }
 
-/* The first waiter of q that this thread may complete, taken out of q (channel locked). */
+/* The first waiter of q that this thread may complete, taken out of q (channel locked).
+   A select's stand-in yields its owner, with the owner's elem and sel->win set to the op's. */
 static CORO__SCHED_NOINLINE coro__task *coro__chan_take_slow(coro__sched *me, coro__waitq *q) {
     coro__task *w;
     for (w = q->head; w; w = w->cnext) {
-        if (w->s != me) { /* another thread's: it may be giving up right now */
+        coro__task *o = w->xowner ? w->xowner : w;
+        if (o != w || o->s != me) { /* another thread's, or a select another op may complete */
             int expect = CORO__X_WAITING;
-            if (!__atomic_compare_exchange_n(&w->xstate, &expect, CORO__X_CLAIMED, 0,
+            if (!__atomic_compare_exchange_n(&o->xstate, &expect, CORO__X_CLAIMED, 0,
                                              __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-                continue; /* it gave up and removes itself */
+                continue; /* it gave up and removes itself, or its select completed elsewhere */
         }
         coro__cq_remove(q, w);
-        return w;
+        if (o != w) {
+            w->xq = NULL;
+            o->elem = w->elem;
+            o->sel->win = w->xidx;
+        }
+        return o;
     }
     return NULL;
 }
@@ -3540,9 +3625,49 @@ static inline coro__task *coro__chan_take(coro__sched *me, coro__waitq *q) {
     return w;
 }
 
-/* Wake w, whose operation the caller completed with result reason (channel unlocked). */
-static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__task *w, int reason) {
+/* A select's outcome is decided: take its stand-ins out of the queues they are still in (the
+   completed op's is out already). Called once, by the decider, with no channel locked; the
+   owner's stack, where the stand-ins are, stays until the owner is woken. */
+static void coro__sel_finish(coro__task *o) {
+    coro__sel *sel = o->sel;
+    int i;
+    for (i = 0; i < sel->n; i++) {
+        coro__task *w = &sel->nodes[i];
+        if (!w->xq) continue;
+        coro__spin_lock(&w->xch->lock);
+        coro__cq_remove(w->xq, w);
+        coro__spin_unlock(&w->xch->lock);
+        w->xq = NULL;
+    }
+}
+
+/* What coro__wake does for w of this thread, knowing where w waits: in no other queue, maybe
+   on a timer. */
+static inline void coro__chan_wake_here(coro__sched *me, coro__task *w, int reason) {
+    w->xch = NULL;
+    me->nchanwait--;
+    if (w->heap_idx != CORO__NO_HEAP) coro__heap_remove(me, w);
+    w->wait = CORO__W_NONE;
+    w->woken = 1;
+    w->reason = reason;
+    w->state = CORO__READY;
+    coro__q_push(&me->ready, w);
+    me->nready++;
+}
+
+/* Wake w, whose operation the caller completed with result reason (channel unlocked): a
+   waiter of another thread or a plain thread, or a select. */
+static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__sched *me, coro__task *w,
+                                                        int reason) {
     coro_sched_t *h;
+    if (w->sel) {
+        coro__sel_finish(w);
+        if (w->s == me) {
+            w->sel = NULL;
+            coro__chan_wake_here(me, w, reason);
+            return;
+        }
+    }
     w->xreason = reason;
     if (w->tw) {
         pthread_mutex_lock(&w->tw->m);
@@ -3560,20 +3685,11 @@ static CORO__SCHED_NOINLINE void coro__chan_done_remote(coro__task *w, int reaso
     coro__handle_notify(h);
 }
 static inline void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
-    if (w->s != me) {
-        coro__chan_done_remote(w, reason);
+    if (w->s != me || w->sel) {
+        coro__chan_done_remote(me, w, reason);
         return;
     }
-    /* what coro__wake does, knowing where w waits: in no other queue, maybe on a timer */
-    w->xch = NULL;
-    me->nchanwait--;
-    if (w->heap_idx != CORO__NO_HEAP) coro__heap_remove(me, w);
-    w->wait = CORO__W_NONE;
-    w->woken = 1;
-    w->reason = reason;
-    w->state = CORO__READY;
-    coro__q_push(&me->ready, w);
-    me->nready++;
+    coro__chan_wake_here(me, w, reason);
 }
 
 /* t (of s) gives up its channel wait. 0 if it left the queue, 1 if another thread completed
@@ -3584,9 +3700,14 @@ static int coro__chan_cancel(coro__sched *s, coro__task *t) {
     if (!__atomic_compare_exchange_n(&t->xstate, &expect, CORO__X_CANCELLED, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
         return 1;
-    coro__spin_lock(&ch->lock);
-    coro__cq_remove(t->xq, t);
-    coro__spin_unlock(&ch->lock);
+    if (t->sel) {
+        coro__sel_finish(t);
+        t->sel = NULL;
+    } else {
+        coro__spin_lock(&ch->lock);
+        coro__cq_remove(t->xq, t);
+        coro__spin_unlock(&ch->lock);
+    }
     t->xch = NULL;
     s->nchanwait--;
     return 0;
@@ -3612,49 +3733,64 @@ static int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch, coro_
     return 0;
 }
 
-/* The same for a plain thread: a stand-in task on its stack, woken through a condvar. */
-static int coro__chan_thread_wait(coro_chan_t *ch, coro__waitq *q, void *elem, int kind,
-                                  int64_t deadline) {
-    coro__task w;
-    coro__tw tw;
+/* A plain thread waits as a stand-in task w on its stack, woken through a condvar:
+   tw_init before queueing w, tw_wait after (it destroys tw). */
+static void coro__tw_init(coro__task *w, coro__tw *tw) {
+    memset(w, 0, sizeof *w);
+    tw->done = 0;
+    pthread_mutex_init(&tw->m, NULL);
+    coro__os_cond_init(&tw->c);
+    w->tw = tw;
+    w->xstate = CORO__X_WAITING;
+}
+static int coro__tw_wait(coro__task *w, int64_t deadline) {
+    coro__tw *tw = w->tw;
     int r = 0, expect;
-    memset(&w, 0, sizeof w);
-    tw.done = 0;
-    pthread_mutex_init(&tw.m, NULL);
-    coro__os_cond_init(&tw.c);
-    w.tw = &tw;
-    w.wait = kind;
-    w.elem = elem;
-    w.xch = ch;
-    w.xq = q;
-    w.xstate = CORO__X_WAITING;
-    coro__cq_push(q, &w);
-    coro__spin_unlock(&ch->lock);
-    pthread_mutex_lock(&tw.m);
-    while (!tw.done) {
+    pthread_mutex_lock(&tw->m);
+    while (!tw->done) {
         struct timespec ts;
         if (deadline < 0) {
-            pthread_cond_wait(&tw.c, &tw.m);
+            pthread_cond_wait(&tw->c, &tw->m);
             continue;
         }
         coro__os_abstime(deadline, &ts);
-        if (pthread_cond_timedwait(&tw.c, &tw.m, &ts) != ETIMEDOUT || tw.done) continue;
+        if (pthread_cond_timedwait(&tw->c, &tw->m, &ts) != ETIMEDOUT || tw->done) continue;
         expect = CORO__X_WAITING;
-        if (__atomic_compare_exchange_n(&w.xstate, &expect, CORO__X_CANCELLED, 0,
+        if (__atomic_compare_exchange_n(&w->xstate, &expect, CORO__X_CANCELLED, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            coro__spin_lock(&ch->lock);
-            coro__cq_remove(q, &w);
-            coro__spin_unlock(&ch->lock);
+            if (w->sel) {
+                coro__sel_finish(w);
+            } else {
+                coro__spin_lock(&w->xch->lock);
+                coro__cq_remove(w->xq, w);
+                coro__spin_unlock(&w->xch->lock);
+            }
             r = ETIMEDOUT;
             break;
         }
         deadline = -1; /* completed meanwhile: its signal is coming */
     }
-    if (!r) r = w.xreason;
-    pthread_mutex_unlock(&tw.m);
-    pthread_cond_destroy(&tw.c);
-    pthread_mutex_destroy(&tw.m);
-    if (r) {
+    if (!r) r = w->xreason;
+    pthread_mutex_unlock(&tw->m);
+    pthread_cond_destroy(&tw->c);
+    pthread_mutex_destroy(&tw->m);
+    return r;
+}
+
+/* A plain thread waits on q of ch (locked by the caller; unlocked here). */
+static int coro__chan_thread_wait(coro_chan_t *ch, coro__waitq *q, void *elem, int kind,
+                                  int64_t deadline) {
+    coro__task w;
+    coro__tw tw;
+    int r;
+    coro__tw_init(&w, &tw);
+    w.wait = kind;
+    w.elem = elem;
+    w.xch = ch;
+    w.xq = q;
+    coro__cq_push(q, &w);
+    coro__spin_unlock(&ch->lock);
+    if ((r = coro__tw_wait(&w, deadline)) != 0) {
         errno = r;
         return -1;
     }
@@ -3841,6 +3977,431 @@ CORO_API size_t coro_chan_len(const coro_chan_t *ch) {
     return n;
 }
 
+/* Select's fair pick: the ops are tried in a random order (a shuffle, as a random starting
+   point would favour an op that follows one that is not ready), from a xorshift per thread. */
+static __thread uint32_t coro__sel_seed;
+static void coro__sel_shuffle(int *order, int n) {
+    uint32_t x = coro__sel_seed;
+    int i;
+    if (!x) x = (uint32_t)((uintptr_t)&coro__sel_seed ^ (uintptr_t)coro_now()) | 1u;
+    for (i = 0; i < n; i++) order[i] = i;
+    for (i = n - 1; i > 0; i--) {
+        int j, tmp;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        j = (int)(x % (uint32_t)(i + 1));
+        tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    coro__sel_seed = x;
+}
+
+/* Try op with its channel locked: 1 done (*wake: a waiter to complete once unlocked), 0 it would
+   have to wait, -1 the channel is closed. The same moves as coro_chan_send and coro_chan_recv. */
+static int coro__sel_try(coro__sched *s, const coro_chan_op *op, coro__task **wake) {
+    coro_chan_t *ch = op->ch;
+    coro__task *w;
+    if (op->op == CORO_CHAN_SEND) {
+        if (ch->closed) return -1;
+        if ((w = coro__chan_take(s, &ch->receivers)) != NULL) {
+            memcpy(w->elem, op->elem, ch->elem);
+            *wake = w;
+            return 1;
+        }
+        if (ch->len == ch->cap) return 0;
+        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, op->elem, ch->elem);
+        ch->len++;
+        return 1;
+    }
+    if (ch->len) {
+        memcpy(op->elem, ch->buf + ch->head * ch->elem, ch->elem);
+        ch->head = (ch->head + 1) % ch->cap;
+        ch->len--;
+        if ((w = coro__chan_take(s, &ch->senders)) != NULL) {
+            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
+            ch->len++;
+            *wake = w;
+        }
+        return 1;
+    }
+    if ((w = coro__chan_take(s, &ch->senders)) != NULL) {
+        memcpy(op->elem, w->elem, ch->elem);
+        *wake = w;
+        return 1;
+    }
+    return ch->closed ? -1 : 0;
+}
+
+/* Every channel of the select locked at once, in address order (locks[0..m), no repeats), so
+   that no op can become ready between the scan and the queueing of the stand-ins. Every other
+   path holds one channel lock at a time. */
+static void coro__sel_lock(coro_chan_t **locks, int m) {
+    int i;
+    for (i = 0; i < m; i++) coro__spin_lock(&locks[i]->lock);
+}
+static void coro__sel_unlock(coro_chan_t **locks, int m) {
+    int i;
+    for (i = m - 1; i >= 0; i--) coro__spin_unlock(&locks[i]->lock);
+}
+
+#define CORO__SEL_INLINE 4 /* ops whose stand-ins fit in select's own frame */
+
+CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
+    coro__sched *s = coro__s();
+    coro__task inl_nodes[CORO__SEL_INLINE], *nodes = inl_nodes, *t = NULL, *o, *w;
+    coro_chan_t *inl_locks[CORO__SEL_INLINE], **locks = inl_locks;
+    int inl_order[CORO__SEL_INLINE], *order = inl_order;
+    coro__task stand_in; /* a plain thread's owner */
+    coro__tw tw;
+    coro__sel sel;
+    void *mem = NULL;
+    int i, j, k = 0, m = 0, live = 0, how = 0, r, result = -1, err = 0;
+    if (!ops || n < 1) {
+        CORO__MISUSE("coro_chan_select", EINVAL, "NULL ops or n < 1");
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (ops[i].op == CORO_CHAN_CLOSED) continue;
+        if (!ops[i].ch || !ops[i].elem ||
+            (ops[i].op != CORO_CHAN_SEND && ops[i].op != CORO_CHAN_RECV)) {
+            CORO__MISUSE("coro_chan_select", EINVAL, "an op with a NULL channel or element, or no op");
+            return -1;
+        }
+        live++;
+    }
+    if (!live) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (n > CORO__SEL_INLINE) {
+        size_t each = sizeof(coro__task) + sizeof(coro_chan_t *) + sizeof(int);
+        if ((size_t)n > (size_t)-1 / each || !(mem = CORO_MALLOC((size_t)n * each))) {
+            errno = ENOMEM;
+            return -1;
+        }
+        nodes = (coro__task *)mem;
+        locks = (coro_chan_t **)(void *)(nodes + n);
+        order = (int *)(void *)(locks + n);
+    }
+    for (i = 0; i < n; i++) { /* the channels, sorted by address, each once */
+        coro_chan_t *ch = ops[i].ch;
+        if (ops[i].op == CORO_CHAN_CLOSED) continue;
+        for (j = m; j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)ch; j--) locks[j] = locks[j - 1];
+        if (j > 0 && locks[j - 1] == ch) {
+            for (; j < m; j++) locks[j] = locks[j + 1];
+            continue;
+        }
+        locks[j] = ch;
+        m++;
+    }
+    for (;;) {
+        coro__sel_shuffle(order, n);
+        coro__sel_lock(locks, m);
+        for (i = 0, r = 0; i < n && !r; i++) {
+            k = order[i];
+            w = NULL;
+            if (ops[k].op != CORO_CHAN_CLOSED) r = coro__sel_try(s, &ops[k], &w);
+        }
+        if (r) {
+            coro__sel_unlock(locks, m);
+            if (w) coro__chan_done(s, w, 0);
+            if (r > 0) result = k;
+            else err = EPIPE;
+            break;
+        }
+        if (coro__deadline_passed(deadline)) {
+            coro__sel_unlock(locks, m);
+            err = ETIMEDOUT;
+            break;
+        }
+        if (how == 0 && !(s->h && (t = coro__me(s)) != NULL)) {
+            coro__sel_unlock(locks, m);
+            if ((how = coro__chan_prepare(s)) < 0) {
+                err = errno;
+                break;
+            }
+            continue;
+        }
+        if (t && coro__raise_pending(t)) {
+            coro__sel_unlock(locks, m);
+            err = errno;
+            break;
+        }
+        if (how == 1) coro__tw_init(o = &stand_in, &tw);
+        else o = t;
+        sel.nodes = nodes;
+        sel.n = n;
+        sel.win = -1;
+        for (i = 0; i < n; i++) {
+            coro__task *nd = &nodes[i];
+            memset(nd, 0, sizeof *nd);
+            if (ops[i].op == CORO_CHAN_CLOSED) continue;
+            nd->xowner = o;
+            nd->xidx = i;
+            nd->elem = ops[i].elem;
+            nd->xch = ops[i].ch;
+            nd->xq = ops[i].op == CORO_CHAN_SEND ? &nd->xch->senders : &nd->xch->receivers;
+            coro__cq_push(nd->xq, nd);
+        }
+        o->wait = CORO__W_SELECT;
+        o->xch = locks[0];
+        o->xq = NULL;
+        o->sel = &sel;
+        __atomic_store_n(&o->xstate, CORO__X_WAITING, __ATOMIC_RELAXED);
+        if (how == 1) {
+            coro__sel_unlock(locks, m);
+            err = coro__tw_wait(o, deadline);
+        } else {
+            o->h = s->h;
+            o->selmem = mem; /* freed with the task if it is killed meanwhile */
+            s->nchanwait++;
+            coro__sel_unlock(locks, m);
+            err = coro__block(s, t, deadline);
+            t->selmem = NULL;
+        }
+        if (!err) result = sel.win;
+        else if (err == EPIPE && sel.win >= 0) k = sel.win; /* its channel was closed */
+        else k = -1; /* gave up (deadline, raise): nothing completed */
+        break;
+    }
+    if (mem) CORO_FREE(mem);
+    if (result >= 0) return result;
+    if (err == EPIPE && k >= 0) ops[k].op = CORO_CHAN_CLOSED; /* says which */
+    errno = err;
+    return -1;
+}
+
+/* >>bcast: a broadcast is a list of subscriptions, each with a channel of its own. Publishers
+   walk the list (its lock is never held across a channel operation); a subscription that is
+   unsubscribed while a publisher stands on it is freed by the last one to leave it. A dropped
+   subscriber's channel is closed in the same critical section that found it full, so what it
+   received is exactly what was queued before the drop. */
+struct coro_bcast_sub {
+    coro_bcast_t *b;
+    coro_chan_t *ch;
+    int refs;    /* publishers standing on it (b's lock) */
+    int gone;    /* unsubscribed (b's lock) */
+    int dropped; /* atomic: fell behind */
+    struct coro_bcast_sub *prev, *next;
+};
+struct coro_bcast {
+    int lock;  /* the list, refs, closed, users */
+    int closed;
+    int users; /* the creator (until coro_bcast_free) and each subscription */
+    size_t elem, cap;
+    coro_bcast_sub_t *head, *tail;
+};
+
+/* Offer elem to sub's channel without waiting: 0 queued (or handed to a receiver), -1 the
+   channel is closed, 1 full; with drop, a full channel is closed in the same critical section
+   (2), so that the subscriber has received exactly what was queued before. */
+static int coro__bcast_offer(coro__sched *s, coro_bcast_sub_t *sub, const void *elem, int drop) {
+    coro_chan_t *ch = sub->ch;
+    coro__task *r;
+    coro__spin_lock(&ch->lock);
+    if (ch->closed) {
+        coro__spin_unlock(&ch->lock);
+        return -1;
+    }
+    if ((r = coro__chan_take(s, &ch->receivers)) != NULL) {
+        memcpy(r->elem, elem, ch->elem);
+        coro__spin_unlock(&ch->lock);
+        coro__chan_done(s, r, 0);
+        return 0;
+    }
+    if (ch->len < ch->cap) {
+        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
+        ch->len++;
+        coro__spin_unlock(&ch->lock);
+        return 0;
+    }
+    if (!drop) {
+        coro__spin_unlock(&ch->lock);
+        return 1;
+    }
+    __atomic_store_n(&sub->dropped, 1, __ATOMIC_RELAXED);
+    ch->closed = 1; /* nothing more gets in; the waiters are woken by the close below */
+    coro__spin_unlock(&ch->lock);
+    coro_chan_close(ch);
+    return 2;
+}
+
+/* One subscriber's share of a publish: 0 queued, else not (closed, or dropped now). *err is
+   set when the publisher was raised into (or may not wait): it waits for nobody after that. */
+static int coro__bcast_give(coro__sched *s, coro_bcast_sub_t *sub, const void *elem,
+                            int64_t deadline, int *err) {
+    int r = coro__bcast_offer(s, sub, elem, *err);
+    if (r != 1) return r;
+    if (coro__deadline_passed(deadline)) return coro__bcast_offer(s, sub, elem, 1);
+    if (coro_chan_send(sub->ch, elem, deadline) == 0) return 0;
+    if (errno == EPIPE) return -1; /* unsubscribed or closed meanwhile */
+    if (errno != ETIMEDOUT) *err = errno;
+    return coro__bcast_offer(s, sub, elem, 1); /* room may have come just now; else drop */
+}
+
+static void coro__bcast_release(coro_bcast_t *b) { /* b's lock held; frees b at the last user */
+    int last = --b->users == 0;
+    coro__spin_unlock(&b->lock);
+    if (last) CORO_FREE(b);
+}
+
+static void coro__bcast_sub_free(coro_bcast_sub_t *sub) { /* unlinked already */
+    coro_bcast_t *b = sub->b;
+    coro_chan_free(sub->ch);
+    CORO_FREE(sub);
+    coro__spin_lock(&b->lock);
+    coro__bcast_release(b);
+}
+
+static void coro__bcast_unlink(coro_bcast_t *b, coro_bcast_sub_t *sub) {
+    if (sub->prev) sub->prev->next = sub->next;
+    else b->head = sub->next;
+    if (sub->next) sub->next->prev = sub->prev;
+    else b->tail = sub->prev;
+}
+
+CORO_API coro_bcast_t *coro_bcast_new(size_t elem_size, size_t capacity) {
+    coro_bcast_t *b;
+    if (!elem_size || elem_size > ((size_t)1 << 30) || !capacity ||
+        capacity > ((size_t)-1 - sizeof(coro_chan_t)) / elem_size) {
+        CORO__MISUSE("coro_bcast_new", EINVAL, "element size 0 or too large, or capacity 0");
+        return NULL;
+    }
+    if (!(b = (coro_bcast_t *)CORO_MALLOC(sizeof *b))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(b, 0, sizeof *b);
+    b->users = 1;
+    b->elem = elem_size;
+    b->cap = capacity;
+    return b;
+}
+
+CORO_API coro_bcast_sub_t *coro_bcast_subscribe(coro_bcast_t *b) {
+    coro_bcast_sub_t *sub;
+    if (!b) {
+        CORO__MISUSE("coro_bcast_subscribe", EINVAL, "NULL broadcast");
+        return NULL;
+    }
+    if (!(sub = (coro_bcast_sub_t *)CORO_MALLOC(sizeof *sub))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(sub, 0, sizeof *sub);
+    if (!(sub->ch = coro_chan_new(b->elem, b->cap))) {
+        CORO_FREE(sub);
+        errno = ENOMEM;
+        return NULL;
+    }
+    sub->b = b;
+    coro__spin_lock(&b->lock);
+    if (b->closed) {
+        coro__spin_unlock(&b->lock);
+        coro_chan_free(sub->ch);
+        CORO_FREE(sub);
+        errno = EPIPE;
+        return NULL;
+    }
+    b->users++;
+    sub->prev = b->tail;
+    if (b->tail) b->tail->next = sub;
+    else b->head = sub;
+    b->tail = sub;
+    coro__spin_unlock(&b->lock);
+    return sub;
+}
+
+CORO_API int coro_bcast_publish(coro_bcast_t *b, const void *elem, int64_t deadline) {
+    coro__sched *s = coro__s();
+    coro_bcast_sub_t *sub, *next;
+    coro__task *t;
+    int reached = 0, err = 0;
+    if (!b || !elem) {
+        CORO__MISUSE("coro_bcast_publish", EINVAL, "NULL broadcast or element");
+        return -1;
+    }
+    coro__spin_lock(&b->lock);
+    if (b->closed) {
+        coro__spin_unlock(&b->lock);
+        errno = EPIPE;
+        return -1;
+    }
+    for (sub = b->head; sub; sub = next) {
+        if (!sub->gone) {
+            sub->refs++;
+            coro__spin_unlock(&b->lock);
+            if (coro__bcast_give(s, sub, elem, deadline, &err) == 0) reached++;
+            coro__spin_lock(&b->lock);
+            sub->refs--;
+        }
+        next = sub->next;
+        if (sub->gone && !sub->refs) {
+            coro__bcast_unlink(b, sub);
+            coro__spin_unlock(&b->lock);
+            coro__bcast_sub_free(sub);
+            coro__spin_lock(&b->lock);
+        }
+    }
+    coro__spin_unlock(&b->lock);
+    if (err && err != EPERM && err != ENOMEM && (t = coro__me(s)) != NULL)
+        t->pending_raise = err; /* the publish completed: the next blocking call fails */
+    return reached;
+}
+
+CORO_API int coro_bcast_recv(coro_bcast_sub_t *sub, void *elem, int64_t deadline) {
+    if (!sub || !elem) {
+        CORO__MISUSE("coro_bcast_recv", EINVAL, "NULL subscription or element");
+        return -1;
+    }
+    if (coro_chan_recv(sub->ch, elem, deadline) == 0) return 0;
+    if (errno == EPIPE && __atomic_load_n(&sub->dropped, __ATOMIC_RELAXED)) errno = ENOBUFS;
+    return -1;
+}
+
+CORO_API coro_chan_t *coro_bcast_chan(coro_bcast_sub_t *sub) {
+    if (!sub) {
+        CORO__MISUSE("coro_bcast_chan", EINVAL, "NULL subscription");
+        return NULL;
+    }
+    return sub->ch;
+}
+
+CORO_API int coro_bcast_unsubscribe(coro_bcast_sub_t *sub) {
+    coro_bcast_t *b;
+    int now;
+    if (!sub) {
+        CORO__MISUSE("coro_bcast_unsubscribe", EINVAL, "NULL subscription");
+        return -1;
+    }
+    b = sub->b;
+    coro_chan_close(sub->ch); /* a publisher waiting for room in it moves on */
+    coro__spin_lock(&b->lock);
+    sub->gone = 1;
+    if ((now = !sub->refs) != 0) coro__bcast_unlink(b, sub);
+    coro__spin_unlock(&b->lock);
+    if (now) coro__bcast_sub_free(sub); /* else the last publisher on it frees it */
+    return 0;
+}
+
+CORO_API void coro_bcast_close(coro_bcast_t *b) {
+    coro_bcast_sub_t *sub;
+    if (!b) return;
+    coro__spin_lock(&b->lock);
+    b->closed = 1;
+    for (sub = b->head; sub; sub = sub->next) coro_chan_close(sub->ch);
+    coro__spin_unlock(&b->lock);
+}
+
+CORO_API void coro_bcast_free(coro_bcast_t *b) {
+    if (!b) return;
+    coro_bcast_close(b);
+    coro__spin_lock(&b->lock);
+    coro__bcast_release(b);
+}
+
 /* >>dump */
 static const char *coro__wait_name(int wait) {
     switch (wait) {
@@ -3854,6 +4415,7 @@ static const char *coro__wait_name(int wait) {
     case CORO__W_CHAN_RECV: return "chan recv";
     case CORO__W_JOIN: return "join";
     case CORO__W_SUSPEND: return "suspend";
+    case CORO__W_SELECT: return "select";
     case CORO__W_JOB: return "offload";
     case CORO__W_SIGNAL: return "signal";
     case CORO__W_BACKOFF: return "accept backoff";

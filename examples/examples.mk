@@ -18,7 +18,14 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 
 .PHONY: examples-net examples-net-test fuzz fuzz-run
 
-examples-net: $(NET_EXAMPLE_BINS) $(OUT)/tests/canned_http
+examples-net: $(NET_EXAMPLE_BINS) $(OUT)/tests/canned_http $(OUT)/tests/chat_burst
+
+# the load client of examples/chat's burst check (tests/examples_net.sh), built for this
+# machine whatever the variant: it runs natively next to the server under test
+HOSTCC ?= cc
+$(OUT)/tests/chat_burst: tests/chat_burst.c coro.h coro_sched.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -std=c99 -O2 -g -Wall -Wextra -Werror $< -o $@ -pthread
 
 # the misbehaving HTTP peer fetch is tested against (tests/examples_http.sh)
 $(OUT)/tests/canned_http: tests/canned_http.c | $(M32INC)

@@ -81,13 +81,23 @@ HAVE_ZMQ := $(call ext_pkg,libzmq)
 ZMQ_CFLAGS := $(if $(HAVE_ZMQ),$(shell pkg-config --cflags libzmq))
 ZMQ_LIBS := $(if $(HAVE_ZMQ),$(shell pkg-config --libs libzmq))
 ifeq ($(HAVE_ZMQ),1)
-  EXT_BINS += $(OUT)/tests/test_zmq $(OUT)/examples/zmq_demo
+  EXT_BINS += $(OUT)/tests/test_zmq $(OUT)/tests/test_zmq_wake $(OUT)/tests/test_zmq_wake_poll \
+              $(OUT)/examples/zmq_demo
 endif
 TEST_SCRIPTS += $(call ext_test,zmq_test.sh)
 
 $(OUT)/tests/test_zmq: tests/test_zmq.c coro_zmq.h coro.h coro_sched.h tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(ZMQ_CFLAGS) $< -o $@ $(ZMQ_LIBS) $(LDLIBS)
+
+# several coroutines on one socket, with each backend of the scheduler
+$(OUT)/tests/test_zmq_wake: tests/test_zmq_wake.c coro_zmq.h coro.h coro_sched.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(ZMQ_CFLAGS) $< -o $@ $(ZMQ_LIBS) $(LDLIBS)
+
+$(OUT)/tests/test_zmq_wake_poll: tests/test_zmq_wake.c coro_zmq.h coro.h coro_sched.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DCORO_SCHED_POLL $(ZMQ_CFLAGS) $< -o $@ $(ZMQ_LIBS) $(LDLIBS)
 
 $(OUT)/examples/zmq_demo: examples/zmq_demo.c coro_zmq.h coro.h coro_sched.h
 	@mkdir -p $(dir $@)

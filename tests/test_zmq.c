@@ -157,7 +157,7 @@ static void test_timeouts(void) {
     CHECK(coro_run() == 0);
 }
 
-/* ---- two receivers on one socket (one waits on the fd, the other looks every 1 ms) --------- */
+/* ---- two receivers on one socket (one waits on the fd, the other on its condition variable) */
 static int shared_got;
 
 static void *shared_recv(void *pull) {

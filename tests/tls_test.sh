@@ -13,30 +13,12 @@
 #   usage: tests/tls_test.sh BUILD_DIR   (BUILD_DIR/tests/test_tls, BUILD_DIR/examples/tls_hello)
 set -u
 out=${1:?usage: $0 BUILD_DIR}
-passed=0
-failed=0
-if ! command -v openssl >/dev/null 2>&1; then
-    echo "SKIPPED coro_tls tests: the openssl command is not installed"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
-if [ ! -x "$out/tests/test_tls" ] || [ ! -x "$out/examples/tls_hello" ]; then
-    echo "SKIPPED coro_tls tests: not built (pkg-config finds no openssl: install libssl-dev)"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
-wrap=()
-read -r -a wrap <<<"${CORO_TEST_EXEC_WRAPPER:-}"
-if [ ${#wrap[@]} -gt 0 ]; then slow=${CORO_TEST_SLOW:-5}; else slow=${CORO_TEST_SLOW:-1}; fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/tls_test.XXXXXX")
-cleanup() {
-    local p
-    for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+. "$(dirname "$0")/ext_lib.sh"
+command -v openssl >/dev/null 2>&1 ||
+    ext_skip "coro_tls tests" "the openssl command is not installed"
+ext_need_built "coro_tls tests" "pkg-config finds no openssl: install libssl-dev" \
+    tests/test_tls examples/tls_hello
+ext_init tls_test
 
 # ---- certificates (P-256 keys: quick to make) ----
 mk() { # mk NAME SUBJECT_CN SAN [startdate enddate]: a key, and a leaf signed by the test CA
@@ -84,22 +66,7 @@ else
 fi
 
 # ---- our client and server, in one process ----
-res=$(${wrap[@]+"${wrap[@]}"} "$out/tests/test_tls" "$tmp" 2>&1)
-rc=$?
-summary=$(printf '%s\n' "$res" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
-if [ -z "$summary" ]; then
-    printf '%s\n' "$res" | tail -n 20
-    fail "test_tls" "crashed or printed no summary (exit $rc)"
-else
-    p=${summary%% passed*}
-    f=${summary#*passed, }
-    f=${f%% failed}
-    [ "$f" -ne 0 ] || [ $rc -eq 0 ] || f=1
-    [ "$f" -eq 0 ] || printf '%s\n' "$res" | grep -v -E '^[0-9]+ passed' | tail -n 30
-    echo "test_tls: $p passed, $f failed"
-    passed=$((passed + p))
-    failed=$((failed + f))
-fi
+ext_suite test_tls 0 "$out/tests/test_tls" "$tmp"
 
 # ---- our server (tls_hello serve) against curl and openssl s_client ----
 : >"$tmp/srv.out"
@@ -268,5 +235,4 @@ else
     echo "SKIPPED httpd_tls and fetch_tls checks: not built"
 fi
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+ext_done

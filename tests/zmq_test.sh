@@ -1,49 +1,20 @@
 #!/usr/bin/env bash
-# zmq_test.sh - coro_zmq.h: tests/test_zmq.c (one process), then examples/zmq_demo's coroutines
-# in two processes on loopback (request/reply and publish/subscribe): our server with our client,
-# our server with a pyzmq client (tests/zmq_peer.py), a pyzmq server with our client. Prints
-# "ok"/"FAIL" per check and "N passed, M failed" (the C test's counts added in); SKIPPED where
+# zmq_test.sh - coro_zmq.h: tests/test_zmq.c and tests/test_zmq_wake.c (one process each; the
+# latter with each backend of the scheduler), then examples/zmq_demo's coroutines in two
+# processes on loopback (request/reply and publish/subscribe): our server with our client, our
+# server with a pyzmq client (tests/zmq_peer.py), a pyzmq server with our client. Prints
+# "ok"/"FAIL" per check and "N passed, M failed" (the C tests' counts added in); SKIPPED where
 # libzmq (not built) or pyzmq (python3-zmq) is missing. Every wait is bounded.
-#   usage: tests/zmq_test.sh BUILD_DIR   (BUILD_DIR/tests/test_zmq, BUILD_DIR/examples/zmq_demo)
+#   usage: tests/zmq_test.sh BUILD_DIR   (BUILD_DIR/tests/test_zmq*, BUILD_DIR/examples/zmq_demo)
 set -u
 out=${1:?usage: $0 BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0
-failed=0
-if [ ! -x "$out/tests/test_zmq" ] || [ ! -x "$out/examples/zmq_demo" ]; then
-    echo "SKIPPED coro_zmq tests: not built (pkg-config finds no libzmq: install libzmq3-dev)"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
-wrap=()
-read -r -a wrap <<<"${CORO_TEST_EXEC_WRAPPER:-}"
-if [ ${#wrap[@]} -gt 0 ]; then slow=${CORO_TEST_SLOW:-5}; else slow=${CORO_TEST_SLOW:-1}; fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/zmq_test.XXXXXX")
-cleanup() {
-    local p
-    for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-
-res=$(timeout $((60 * slow)) ${wrap[@]+"${wrap[@]}"} "$out/tests/test_zmq" 2>&1)
-rc=$?
-sum=$(printf '%s\n' "$res" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
-if [ -z "$sum" ]; then
-    printf '%s\n' "$res" | tail -n 20
-    fail "test_zmq" "crashed, hung or printed no summary (exit $rc)"
-else
-    p=${sum%% passed*}
-    f=${sum#*passed, }
-    f=${f%% failed}
-    [ "$f" -ne 0 ] || [ $rc -eq 0 ] || f=1
-    [ "$f" -eq 0 ] || printf '%s\n' "$res" | grep -v -E '^[0-9]+ passed' | tail -n 30
-    echo "test_zmq: $p passed, $f failed"
-    passed=$((passed + p))
-    failed=$((failed + f))
-fi
+. "$here/ext_lib.sh"
+suites="test_zmq test_zmq_wake test_zmq_wake_poll"
+ext_need_built "coro_zmq tests" "pkg-config finds no libzmq: install libzmq3-dev" \
+    $(for b in $suites; do echo "tests/$b"; done) examples/zmq_demo
+ext_init zmq_test
+for b in $suites; do ext_suite "$b" 60 "$out/tests/$b"; done
 
 # start NAME CMD...: a server in the background; sets pid, rep, pub from its first two lines
 start() {
@@ -111,5 +82,4 @@ if [ $have_pyzmq = 1 ] && start py "$py" "$here/zmq_peer.py" serve; then
         ${wrap[@]+"${wrap[@]}"} "$out/examples/zmq_demo" client "$rep" "$pub" -c 10 -n 2000
     stop
 fi
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+ext_done

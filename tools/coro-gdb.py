@@ -99,7 +99,8 @@ WAIT_KINDS = [("CORO__W_NONE", "-"), ("CORO__W_YIELD", "yield"), ("CORO__W_SLEEP
               ("CORO__W_SEM", "semaphore"), ("CORO__W_CHAN_SEND", "chan send"),
               ("CORO__W_CHAN_RECV", "chan recv"), ("CORO__W_JOIN", "join"),
               ("CORO__W_SUSPEND", "suspend"), ("CORO__W_JOB", "offload"),
-              ("CORO__W_SIGNAL", "signal"), ("CORO__W_BACKOFF", "accept backoff")]
+              ("CORO__W_SIGNAL", "signal"), ("CORO__W_BACKOFF", "accept backoff"),
+              ("CORO__W_SELECT", "select")]
 
 
 class CoroError(gdb.GdbError):
