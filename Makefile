@@ -156,7 +156,7 @@ ifeq ($(VARIANT),default)
 endif
 NET_BUILD := examples-net ext
 ifeq ($(WINDOWS),1)
-  SCHED_TESTS := test_sched test_sched_alloc test_xthread test_misuse test_misuse_debug test_io
+  SCHED_TESTS := test_sched test_sched_alloc test_xthread test_misuse test_misuse_debug test_io test_select
   EXAMPLE_BINS :=
   TEST_SCRIPTS :=
   NET_BUILD :=
