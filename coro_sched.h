@@ -17,7 +17,8 @@ USAGE
        #define CORO_SCHED_IMPLEMENTATION   // ... and this one's
        #include "coro_sched.h"             // includes coro.h itself
 
-   Link with -pthread on systems that need it (the worker threads).
+   Link with -pthread on systems that need it (the worker threads); on Windows also with
+   -lws2_32 (Winsock), and include this header before <windows.h> (Winsock 2's rule).
 
 EXAMPLE: an echo server
        static void *echo(void *arg) {
@@ -77,7 +78,7 @@ FDS
    number may wait forever. A negative or closed fd fails with EBADF in every call, like the
    calls these wrap. Writes to sockets use MSG_NOSIGNAL, and the scheduler ignores
    SIGPIPE (if it was SIG_DFL) so that a pipe whose reader went away gives EPIPE, not death;
-   define CORO_SCHED_KEEP_SIGPIPE to leave SIGPIPE alone.
+   define CORO_SCHED_KEEP_SIGPIPE to leave SIGPIPE alone. (Windows: sockets only, see WINDOWS.)
    Syscalls: with epoll each fd is registered once, edge-triggered, when it first has to wait.
    The scheduler remembers what the kernel said (a short read means drained), so in
    request/response traffic a round trip costs one read, one write, and a share of one
@@ -114,7 +115,27 @@ BACKENDS
    epoll on Linux (default), poll() elsewhere or with CORO_SCHED_POLL. poll() costs O(all fds
    waited on) per wakeup: with 10 busy and 9,990 idle connections a poll() server manages about
    1% of the round trips per second of an epoll server (bench/echo, hand-written servers).
-   coro_sched_backend() names the one compiled in.
+   coro_sched_backend() names the one compiled in. Windows: WSAPoll ("wsapoll"), the poll
+   backend's logic with Winsock's call.
+
+WINDOWS (x64, mingw-w64 with winpthreads, the "posix" flavour of its gcc)
+   The loop, timers, sync, channels, join, threads and posts, offload and TCP sockets work as
+   described here. An fd argument is a SOCKET cast to int (handles are 32-bit values and
+   small in practice; a socket whose value would not fit is refused with EMFILE, and
+   INVALID_SOCKET casts to -1), so coro_socket, coro_accept, coro_tcp_listen and
+   coro_tcp_connect return SOCKETs, and close them with coro_close (closesocket). Winsock is
+   started (WSAStartup, once per process, thread-safe) by the first call that needs it, and
+   its errors reach errno through one table: WSAEWOULDBLOCK -> EAGAIN, WSAECONNRESET ->
+   ECONNRESET, WSAECONNREFUSED -> ECONNREFUSED, WSAEADDRINUSE -> EADDRINUSE, WSAETIMEDOUT ->
+   ETIMEDOUT, WSAENOTSOCK -> EBADF, and so on (coro__wsa_errno). What Windows lacks fails with
+   ENOSYS, never silently: coro_pipe, coro_sendfile, coro_signal_wait and coro_signal_watch;
+   CORO_TCP_REUSEPORT fails with ENOPROTOOPT. An fd that is not a socket (a file, a console,
+   a CRT fd) cannot be waited on and fails with EBADF. A loop is woken from other threads
+   through a loopback TCP socket pair. Tested with mingw-w64 under Wine, not on Windows
+   itself; Windows 10 before version 2004 does not report a failed connect to WSAPoll, so
+   coro_connect to a refused port waits until its deadline there. coro_sched_stop is safe
+   from any thread (a console control handler runs on one). A thread that ends without
+   coro_sched_free leaves its scheduler's memory behind (a few hundred bytes and its tables).
 
 THE API (details at each declaration)
    loop:      coro_now coro_spawn coro_run coro_stop coro_sched_yield coro_suspend coro_wake
@@ -135,6 +156,8 @@ CONFIGURATION (define before the implementation; defaults in brackets)
                             another thread's completion before it sleeps in the kernel [20]
    CORO_SCHED_WORKERS       worker threads for coro_offload and name resolution [4]
    CORO_SCHED_KEEP_SIGPIPE  do not set SIGPIPE to SIG_IGN
+   CORO_SCHED_NO_IOVEC      Windows: your code declares struct iovec itself (this header
+                            declares one, as POSIX lays it out, otherwise)
    coro.h's macros (CORO_MALLOC/CORO_FREE, CORO_STATIC, ...) apply here too; with CORO_DEBUG
    every misuse of this header's calls also prints a line "coro: <call>: <why>" on stderr.
 */
@@ -147,15 +170,32 @@ CONFIGURATION (define before the implementation; defaults in brackets)
 
 #include "coro.h"
 
-#if defined(_WIN32)
-#error "coro_sched.h: needs POSIX (fds, pipes, signals, poll); only coro.h runs on Windows"
-#endif
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(_WIN32)
+/* Windows (mingw-w64): the fd arguments are SOCKETs cast to int (see WINDOWS in the top
+   comment); struct iovec is declared here, with POSIX's layout, as Windows has none. */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <sys/types.h>
+#ifndef CORO_SCHED_NO_IOVEC
+struct iovec {
+    void *iov_base;
+    size_t iov_len;
+};
+#endif
+#if !defined(_POSIX) /* mingw-w64 declares sigset_t only for _POSIX; coro_signal_* need it */
+typedef _sigset_t sigset_t;
+#endif
+#ifndef ESHUTDOWN
+#define ESHUTDOWN WSAESHUTDOWN /* Windows' errno.h has none; Winsock's code, for posts refused */
+#endif
+#else
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/types.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -242,7 +282,7 @@ CORO_API size_t coro_dump(char *buf, size_t cap);
 /* coro_find: the live spawned coroutine with this coro_id, or NULL. */
 CORO_API coro_t *coro_find(uint64_t id);
 
-/* coro_sched_backend: "epoll" or "poll". */
+/* coro_sched_backend: "epoll", "poll", or "wsapoll" (Windows). */
 CORO_API const char *coro_sched_backend(void);
 
 /* coro_sched_free: release this thread's scheduler (poller, fd table, worker threads, pooled
@@ -342,7 +382,8 @@ CORO_API ssize_t coro_writev(int fd, const struct iovec *iov, int iovcnt, int64_
    when the peer went away, EBADF for a bad or closed out_fd or a bad in_fd, raised errs), or
    EINVAL (offset NULL, *offset negative, count above SSIZE_MAX). The file's pages are read on
    the calling thread, like nginx without aio: fine for files in the page cache; for cold or
-   remote files, read them with coro_offload instead. */
+   remote files, read them with coro_offload instead. Windows: -1 with errno ENOSYS (after
+   the checks above and of out_fd). */
 CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t count, int64_t deadline);
 
 /* coro_close: close fd; coroutines waiting on it wake with -1, errno EBADF. Returns close's
@@ -351,7 +392,8 @@ CORO_API ssize_t coro_sendfile(int out_fd, int in_fd, off_t *offset, size_t coun
 CORO_API int coro_close(int fd);
 CORO_API void coro_fd_forget(int fd);
 
-/* coro_pipe: pipe2(2), both ends non-blocking and close-on-exec. */
+/* coro_pipe: pipe2(2), both ends non-blocking and close-on-exec. Windows: -1 with errno ENOSYS
+   (it has no pipe a WSAPoll loop can wait on; a loopback TCP pair serves instead). */
 CORO_API int coro_pipe(int fds[2]);
 
 /* coro_tcp_listen: a listening TCP socket bound to host:port (host NULL = all IPv4 interfaces;
@@ -363,7 +405,8 @@ CORO_API int coro_tcp_listen(const char *host, int port, int backlog);
 /* coro_tcp_listen_opt: coro_tcp_listen with option flags, 0 or a bitwise or of:
      CORO_TCP_REUSEPORT  SO_REUSEPORT: several sockets (one per thread, each with its own
                          scheduler) may listen on the same host:port and the kernel spreads
-                         new connections over them (Linux 3.9+; ENOPROTOOPT where missing)
+                         new connections over them (Linux 3.9+; ENOPROTOOPT where missing,
+                         Windows included)
    -1 with errno as coro_tcp_listen, setsockopt, or EINVAL (an unknown flag). */
 #define CORO_TCP_REUSEPORT 1
 CORO_API int coro_tcp_listen_opt(const char *host, int port, int backlog, int flags);
@@ -392,12 +435,15 @@ CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result);
    its number. The first call installs a handler for each signal in set (so their default
    action, such as terminating on SIGINT, no longer happens) that records the signal and wakes
    the loop through a pipe. -1 with errno ETIMEDOUT, EINVAL (empty set or SIGKILL/SIGSTOP),
-   EPERM, or err if raised. Meant for one waiter per process (typically a shutdown coroutine). */
+   EPERM, or err if raised. Meant for one waiter per process (typically a shutdown coroutine).
+   Windows: -1 with errno ENOSYS (no POSIX signals; a SetConsoleCtrlHandler handler may call
+   coro_sched_stop instead). */
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* coro_signal_watch: install those handlers now, from anywhere (main before coro_run, say), so
    that a signal arriving before the waiting coroutine first runs is recorded, not fatal. 0, or
-   -1 with errno EINVAL (empty set, SIGKILL, SIGSTOP) or as pipe2/sigaction. */
+   -1 with errno EINVAL (empty set, SIGKILL, SIGSTOP) or as pipe2/sigaction. Windows: -1 with
+   errno ENOSYS. */
 CORO_API int coro_signal_watch(const sigset_t *set);
 
 /* ---- synchronisation ------------------------------------------------------------------------
@@ -549,21 +595,33 @@ CORO_API void coro_bcast_free(coro_bcast_t *b);
 
 /* >>config */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
+/* The operating system is named here once (CORO__SCHED_WINDOWS); only the >>os-... blocks, and
+   the blocks that exist once per system (>>sendfile, >>wakeup, >>signals), look at it. Windows
+   means mingw-w64 with winpthreads (its "posix" flavour): the threads, mutexes, condition
+   variables, clock_gettime and sched_yield used below are winpthreads'. */
+#if defined(_WIN32)
+#define CORO__SCHED_WINDOWS 1
+#else
+#define CORO__SCHED_WINDOWS 0
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#if !defined(SOCK_NONBLOCK) || !defined(MSG_NOSIGNAL)
+#error "coro_sched.h: the implementation needs POSIX extensions: put the #defines before any #include, or compile with -D_GNU_SOURCE"
+#endif
+#endif
 #if defined(__linux__) && !defined(CORO_SCHED_POLL)
 #include <sys/epoll.h>
 #define CORO__EPOLL 1
@@ -574,7 +632,19 @@ CORO_API void coro_bcast_free(coro_bcast_t *b);
 /* >>sendfile: one non-blocking attempt to move bytes of a file to a socket or pipe, with
    sendfile(2)'s contract (bytes sent, 0 at the file's end, -1 with errno EAGAIN when out_fd is
    full); Linux's zero-copy call, elsewhere a pread into a buffer and one write of it. */
-#if defined(__linux__)
+#if CORO__SCHED_WINDOWS
+/* Windows: no such call here (TransmitFile takes a file HANDLE, not a CRT fd, and completes
+   through overlapped I/O, which a WSAPoll loop does not have): ENOSYS. */
+static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
+    (void)out_fd;
+    (void)in_fd;
+    (void)off;
+    (void)count;
+    (void)socket;
+    errno = ENOSYS;
+    return -1;
+}
+#elif defined(__linux__)
 #include <sys/sendfile.h>
 static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket);
 static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
@@ -589,6 +659,7 @@ static ssize_t coro__sendfile_once(int out_fd, int in_fd, off_t *off, size_t cou
     return coro__sendfile_copy(out_fd, in_fd, off, count, socket);
 }
 #endif
+#if !CORO__SCHED_WINDOWS
 /* What the bytes read but not accepted by out_fd cost is a second read of them next time. */
 static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t count, int socket) {
     char buf[16384];
@@ -602,9 +673,6 @@ static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t cou
     if (w > 0) *off += (off_t)w;
     return w;
 }
-
-#if !defined(SOCK_NONBLOCK) || !defined(MSG_NOSIGNAL)
-#error "coro_sched.h: the implementation needs POSIX extensions: put the #defines before any #include, or compile with -D_GNU_SOURCE"
 #endif
 
 #ifndef CORO_MALLOC
@@ -628,6 +696,288 @@ static ssize_t coro__sendfile_copy(int out_fd, int in_fd, off_t *off, size_t cou
 #define CORO__NO_HEAP ((size_t)-1)
 #define CORO__SCHED_NOINLINE __attribute__((noinline))
 #define CORO__SCHED_INLINE inline __attribute__((always_inline)) /* the yield path: no call, no spills */
+
+/* Each >>os-socket block provides the same private functions; nothing else calls the system
+   on an fd. On Windows an fd is a SOCKET cast to int (Windows documents that handles are
+   32-bit values, and socket handles are small multiples of 4 in practice; one above INT_MAX is
+   refused), and errno carries Winsock's error mapped through one table (coro__wsa_errno).
+     coro__os_net_start()            once, before the first socket call (Winsock's WSAStartup)
+     coro__os_sched_start()          once per scheduler (SIGPIPE ignored, unless kept)
+     coro__os_fd_open(fd)            1 if fd is open, else 0 with errno EBADF
+     coro__os_fd_learn(fd, &kind)    make fd non-blocking; kind: CORO__K_* bits
+     coro__os_socket / _accept       new sockets, non-blocking, not inherited by children
+     coro__os_connect                0, or -1 with errno (EINPROGRESS: the handshake goes on)
+     coro__os_read / _write / _writev / _close / _pipe
+     coro__os_setopt(fd, level, name, int)  coro__os_sock_error(fd)  coro__os_sockname
+     coro__os_reuseaddr(fd)          what a listener needs to rebind a port in TIME_WAIT
+     coro__os_bind_listen(fd, addr, len, backlog) */
+enum { CORO__K_SOCKET = 1, CORO__K_STREAM = 2, CORO__K_REGULAR = 4 };
+
+/* >>os-socket: POSIX */
+#if !CORO__SCHED_WINDOWS
+static inline void coro__os_net_start(void) {}
+static void coro__os_sched_start(void) {
+#ifndef CORO_SCHED_KEEP_SIGPIPE
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+        old.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
+#endif
+}
+static int coro__os_fd_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+static int coro__os_fd_learn(int fd, int *kind) {
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    *kind = 0;
+    if (fl < 0 || fstat(fd, &st) != 0) return -1; /* EBADF */
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return -1;
+    if (S_ISSOCK(st.st_mode)) {
+        int type = 0;
+        socklen_t len = sizeof type;
+        *kind = CORO__K_SOCKET;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
+            *kind |= CORO__K_STREAM;
+    } else if (S_ISFIFO(st.st_mode)) {
+        *kind = CORO__K_STREAM; /* a short read from a pipe means it is empty */
+    } else if (S_ISREG(st.st_mode)) {
+        *kind = CORO__K_REGULAR;
+    }
+    return 0;
+}
+static int coro__os_socket(int domain, int type, int protocol) {
+    return socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+}
+static int coro__os_accept(int fd, struct sockaddr *addr, socklen_t *len) {
+    return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+static int coro__os_connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    return connect(fd, addr, len);
+}
+static inline ssize_t coro__os_read(int fd, void *buf, size_t len) { return read(fd, buf, len); }
+static inline ssize_t coro__os_write(int fd, const void *buf, size_t len, int socket) {
+    return socket ? send(fd, buf, len, MSG_NOSIGNAL) : write(fd, buf, len);
+}
+static ssize_t coro__os_writev(int fd, struct iovec *iov, int cnt, int socket) {
+    struct msghdr m;
+    if (!socket) return writev(fd, iov, cnt);
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)cnt;
+    return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+static int coro__os_close(int fd) { return close(fd); }
+static int coro__os_pipe(int fds[2]) { return pipe2(fds, O_NONBLOCK | O_CLOEXEC); }
+static int coro__os_setopt(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof value);
+}
+static int coro__os_sock_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    return err;
+}
+static int coro__os_sockname(int fd, struct sockaddr_storage *ss) {
+    socklen_t len = sizeof *ss;
+    return getsockname(fd, (struct sockaddr *)ss, &len);
+}
+static void coro__os_reuseaddr(int fd) { (void)coro__os_setopt(fd, SOL_SOCKET, SO_REUSEADDR, 1); }
+typedef int coro__pollfd_fd; /* the type of struct pollfd's fd */
+#define CORO__OS_POLL_NAME "poll"
+static int coro__os_poll(struct pollfd *p, size_t n, int timeout) {
+    return poll(p, (nfds_t)n, timeout);
+}
+static int coro__os_bind_listen(int fd, const struct sockaddr *addr, socklen_t len, int backlog) {
+    return bind(fd, addr, len) == 0 && listen(fd, backlog) == 0 ? 0 : -1;
+}
+
+/* >>os-socket: Windows (Winsock 2; WSAStartup once per process, errors mapped to errno) */
+#else
+static SOCKET coro__sock(int fd) { return (SOCKET)(unsigned)fd; }
+/* Winsock's error codes as the errno values the POSIX calls would have set: the one table. */
+static int coro__wsa_errno(int e) {
+    switch (e) {
+    case WSAEWOULDBLOCK: return EAGAIN;
+    case WSAEINPROGRESS: return EINPROGRESS;
+    case WSAEALREADY: return EALREADY;
+    case WSAEINTR: return EINTR;
+    case WSAENOTSOCK: /* not a socket, or a closed one: the fds here are sockets */
+    case WSAEBADF:
+    case WSA_INVALID_HANDLE: return EBADF;
+    case WSAEINVAL: return EINVAL;
+    case WSAEFAULT: return EFAULT;
+    case WSAEACCES: return EACCES;
+    case WSAEMFILE: return EMFILE;
+    case WSAENOBUFS: return ENOBUFS;
+    case WSA_NOT_ENOUGH_MEMORY: return ENOMEM;
+    case WSAEMSGSIZE: return EMSGSIZE;
+    case WSAEPROTOTYPE: return EPROTOTYPE;
+    case WSAENOPROTOOPT: return ENOPROTOOPT;
+    case WSAEPROTONOSUPPORT:
+    case WSAESOCKTNOSUPPORT: return EPROTONOSUPPORT;
+    case WSAEOPNOTSUPP: return EOPNOTSUPP;
+    case WSAEPFNOSUPPORT:
+    case WSAEAFNOSUPPORT: return EAFNOSUPPORT;
+    case WSAEADDRINUSE: return EADDRINUSE;
+    case WSAEADDRNOTAVAIL: return EADDRNOTAVAIL;
+    case WSAENETDOWN: return ENETDOWN;
+    case WSAENETUNREACH: return ENETUNREACH;
+    case WSAENETRESET: return ENETRESET;
+    case WSAECONNABORTED: return ECONNABORTED;
+    case WSAECONNRESET: return ECONNRESET;
+    case WSAEISCONN: return EISCONN;
+    case WSAENOTCONN: return ENOTCONN;
+    case WSAESHUTDOWN: return EPIPE; /* sending after shutdown: POSIX says EPIPE */
+    case WSAETIMEDOUT: return ETIMEDOUT;
+    case WSAECONNREFUSED: return ECONNREFUSED;
+    case WSAEHOSTDOWN:
+    case WSAEHOSTUNREACH: return EHOSTUNREACH;
+    case WSAEDESTADDRREQ: return EDESTADDRREQ;
+    case WSANOTINITIALISED: return ENETDOWN;
+    default: return EIO;
+    }
+}
+static int coro__os_fail(void) {
+    errno = coro__wsa_errno(WSAGetLastError());
+    return -1;
+}
+static pthread_once_t coro__wsa_once = PTHREAD_ONCE_INIT;
+static void coro__wsa_start(void) {
+    WSADATA d;
+    (void)WSAStartup(MAKEWORD(2, 2), &d); /* on failure every call fails with ENETDOWN */
+}
+static void coro__os_net_start(void) { pthread_once(&coro__wsa_once, coro__wsa_start); }
+static void coro__os_sched_start(void) { coro__os_net_start(); } /* (no SIGPIPE on Windows) */
+static int coro__os_fd_open(int fd) {
+    int type = 0, len = sizeof type;
+    if (fd >= 0 && getsockopt(coro__sock(fd), SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0)
+        return 1;
+    errno = EBADF;
+    return 0;
+}
+static int coro__os_nonblock(SOCKET h) {
+    u_long one = 1;
+    SetHandleInformation((HANDLE)h, HANDLE_FLAG_INHERIT, 0);
+    return ioctlsocket(h, (long)FIONBIO, &one) == 0 ? 0 : coro__os_fail();
+}
+static int coro__os_fd_learn(int fd, int *kind) {
+    int type = 0, len = sizeof type;
+    *kind = 0;
+    if (getsockopt(coro__sock(fd), SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0) {
+        errno = EBADF; /* not a socket (Windows waits on nothing else here), or closed */
+        return -1;
+    }
+    if (coro__os_nonblock(coro__sock(fd)) != 0) return -1;
+    *kind = CORO__K_SOCKET | (type == SOCK_STREAM ? CORO__K_STREAM : 0);
+    return 0;
+}
+/* A new SOCKET as an int: non-blocking, not inherited; a handle beyond INT_MAX (which Windows
+   does not hand out) is refused with EMFILE rather than truncated. */
+static int coro__os_adopt(SOCKET h) {
+    if (h == INVALID_SOCKET) return coro__os_fail();
+    if (h > (SOCKET)INT_MAX) {
+        closesocket(h);
+        errno = EMFILE;
+        return -1;
+    }
+    if (coro__os_nonblock(h) != 0) {
+        int e = errno;
+        closesocket(h);
+        errno = e;
+        return -1;
+    }
+    return (int)h;
+}
+static int coro__os_socket(int domain, int type, int protocol) {
+    coro__os_net_start();
+    return coro__os_adopt(socket(domain, type, protocol));
+}
+static int coro__os_accept(int fd, struct sockaddr *addr, socklen_t *len) {
+    return coro__os_adopt(accept(coro__sock(fd), addr, len));
+}
+static int coro__os_connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    if (connect(coro__sock(fd), addr, len) == 0) return 0;
+    coro__os_fail();
+    if (errno == EAGAIN) errno = EINPROGRESS; /* WSAEWOULDBLOCK: the handshake goes on */
+    return -1;
+}
+static int coro__os_len(size_t len) { return len > (size_t)INT_MAX ? INT_MAX : (int)len; }
+static ssize_t coro__os_read(int fd, void *buf, size_t len) {
+    int n = recv(coro__sock(fd), (char *)buf, coro__os_len(len), 0);
+    return n >= 0 ? (ssize_t)n : coro__os_fail();
+}
+static ssize_t coro__os_write(int fd, const void *buf, size_t len, int socket) {
+    int n = send(coro__sock(fd), (const char *)buf, coro__os_len(len), 0);
+    (void)socket;
+    return n >= 0 ? (ssize_t)n : coro__os_fail();
+}
+static ssize_t coro__os_writev(int fd, struct iovec *iov, int cnt, int socket) {
+    WSABUF b[64];
+    DWORD sent = 0;
+    int k;
+    (void)socket;
+    if (cnt > 64) cnt = 64;
+    for (k = 0; k < cnt; k++) {
+        b[k].buf = (char *)iov[k].iov_base;
+        b[k].len = (ULONG)(iov[k].iov_len > (size_t)INT_MAX ? (size_t)INT_MAX : iov[k].iov_len);
+        if (b[k].len != iov[k].iov_len) { /* the rest goes in the next call */
+            k++;
+            break;
+        }
+    }
+    if (WSASend(coro__sock(fd), b, (DWORD)k, &sent, 0, NULL, NULL) != 0) return coro__os_fail();
+    return (ssize_t)sent;
+}
+static int coro__os_close(int fd) {
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    return closesocket(coro__sock(fd)) == 0 ? 0 : coro__os_fail();
+}
+static int coro__os_pipe(int fds[2]) {
+    (void)fds;
+    errno = ENOSYS; /* Windows has no non-blocking pipe a WSAPoll loop could wait on */
+    return -1;
+}
+static int coro__os_setopt(int fd, int level, int name, int value) {
+    return setsockopt(coro__sock(fd), level, name, (const char *)&value, sizeof value) == 0
+               ? 0 : coro__os_fail();
+}
+static int coro__os_sock_error(int fd) {
+    int err = 0, len = sizeof err;
+    if (getsockopt(coro__sock(fd), SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0) {
+        coro__os_fail();
+        return errno;
+    }
+    return err ? coro__wsa_errno(err) : 0;
+}
+static int coro__os_sockname(int fd, struct sockaddr_storage *ss) {
+    int len = sizeof *ss;
+    return getsockname(coro__sock(fd), (struct sockaddr *)ss, &len) == 0 ? 0 : coro__os_fail();
+}
+/* Windows' SO_REUSEADDR would let another socket take over a port that is listened on; its
+   default already rebinds a port whose connections are in TIME_WAIT. */
+static void coro__os_reuseaddr(int fd) { (void)fd; }
+static int coro__os_bind_listen(int fd, const struct sockaddr *addr, socklen_t len, int backlog) {
+    if (bind(coro__sock(fd), addr, len) != 0 || listen(coro__sock(fd), backlog) != 0)
+        return coro__os_fail();
+    return 0;
+}
+/* WSAPoll takes SOCKETs and refuses an empty set, which a loop waiting only on timers has: it
+   then sleeps. (Windows 10 before version 2004 does not report a failed connect to WSAPoll:
+   coro_connect then waits until its deadline.) */
+typedef SOCKET coro__pollfd_fd;
+#define CORO__OS_POLL_NAME "wsapoll"
+static int coro__os_poll(struct pollfd *p, size_t n, int timeout) {
+    int r;
+    if (!n) {
+        Sleep(timeout < 0 ? INFINITE : (DWORD)timeout);
+        return 0;
+    }
+    r = WSAPoll(p, (ULONG)n, timeout);
+    return r < 0 ? coro__os_fail() : r;
+}
+#endif
 
 
 /* task states */
@@ -783,9 +1133,38 @@ struct coro_sched {
 
 /* The thread's scheduler. Coroutines never change threads, so the address taken before a
    switch is still this thread's after it; every switch is an opaque call (coro.h), so values
-   read through the pointer are fetched again after one. */
+   read through the pointer are fetched again after one.
+   >>os-thread  coro__s()  the thread's scheduler;  coro__os_sched_release(s)  forget it (zeroed
+   or freed: the next coro__s() starts afresh). Nothing that runs at the thread's exit calls
+   coro__s(): it reaches the scheduler through the handle (h->owner). */
+#if !CORO__SCHED_WINDOWS
+/* >>os-thread: POSIX (a __thread struct) */
 static __thread coro__sched coro__sched_state;
 static inline coro__sched *coro__s(void) { return &coro__sched_state; }
+static void coro__os_sched_release(coro__sched *s) { memset(s, 0, sizeof *s); }
+#else
+/* >>os-thread: Windows (a heap block a thread-local pointer leads to: mingw-w64's emulated TLS
+   frees __thread objects in winpthreads' key destructors, in no set order with the one that
+   retires the handle, which still needs the scheduler) */
+static __thread coro__sched *coro__sched_ptr;
+static CORO__SCHED_NOINLINE coro__sched *coro__s_new(void) {
+    coro__sched *s = (coro__sched *)calloc(1, sizeof *s);
+    if (!s) { /* a few hundred bytes: nothing sensible is left to do */
+        fputs("coro: out of memory for a thread's scheduler\n", stderr);
+        abort();
+    }
+    coro__sched_ptr = s;
+    return s;
+}
+static inline coro__sched *coro__s(void) {
+    coro__sched *s = coro__sched_ptr;
+    return s ? s : coro__s_new();
+}
+static void coro__os_sched_release(coro__sched *s) {
+    coro__sched_ptr = NULL;
+    free(s);
+}
+#endif
 
 /* >>spinlock: guards a channel or an inbox for a few dozen instructions. One atomic exchange
    to take it, a release store to give it back: what a same-thread channel operation pays for
@@ -818,7 +1197,8 @@ static inline void coro__cpu_relax(void) {
 }
 
 /* >>wakeup: how another thread (or a signal handler) wakes a loop sleeping in the poller:
-   open/signal/drain/close, an eventfd on Linux, a pipe elsewhere. signal is async-signal-safe. */
+   open/signal/drain/close, an eventfd on Linux, a loopback socket pair on Windows, a pipe
+   elsewhere. signal is async-signal-safe (on Windows: callable from any thread). */
 #if defined(__linux__)
 #include <sys/eventfd.h>
 static int coro__wakeup_open(int *rd, int *wr) {
@@ -840,6 +1220,67 @@ static void coro__wakeup_drain(int rd) {
 static void coro__wakeup_close(int rd, int wr) {
     (void)wr;
     close(rd);
+}
+#elif CORO__SCHED_WINDOWS
+/* Windows: a connected pair of loopback TCP sockets, made through a listener on 127.0.0.1
+   that lives for the moment of the handshake (the classic socketpair). A connection some other
+   local program slipped in first is told apart by its address and closed. The reader is polled
+   by WSAPoll like any socket; signal sends a byte, from any thread. */
+static int coro__wakeup_pair(SOCKET l, SOCKET *rd, SOCKET *wr) {
+    struct sockaddr_in a, mine, peer;
+    int len = sizeof a, tries;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 4) != 0 ||
+        getsockname(l, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    if ((*wr = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)) == INVALID_SOCKET) return -1;
+    len = sizeof mine;
+    if (connect(*wr, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(*wr, (struct sockaddr *)&mine, &len) != 0)
+        return -1;
+    for (tries = 0; tries < 8; tries++) {
+        len = sizeof peer;
+        if ((*rd = accept(l, (struct sockaddr *)&peer, &len)) == INVALID_SOCKET) return -1;
+        if (peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr)
+            return 0;
+        closesocket(*rd);
+        *rd = INVALID_SOCKET;
+    }
+    WSASetLastError(WSAECONNREFUSED);
+    return -1;
+}
+static int coro__wakeup_open(int *rd, int *wr) {
+    SOCKET l, r = INVALID_SOCKET, w = INVALID_SOCKET;
+    int ok, one = 1;
+    coro__os_net_start();
+    if ((l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)) == INVALID_SOCKET) return coro__os_fail();
+    ok = coro__wakeup_pair(l, &r, &w) == 0;
+    if (!ok) coro__os_fail();
+    closesocket(l);
+    if (ok) {
+        (void)setsockopt(w, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+        if ((*rd = coro__os_adopt(r)) < 0) r = INVALID_SOCKET;
+        else if ((*wr = coro__os_adopt(w)) < 0) w = INVALID_SOCKET;
+        else return 0;
+    }
+    if (r != INVALID_SOCKET) closesocket(r);
+    if (w != INVALID_SOCKET) closesocket(w);
+    return -1;
+}
+static void coro__wakeup_signal(int wr) {
+    char c = 1;
+    (void)send(coro__sock(wr), &c, 1, 0); /* fails only when full: a wakeup is already pending */
+}
+static void coro__wakeup_drain(int rd) {
+    char buf[64];
+    while (recv(coro__sock(rd), buf, sizeof buf, 0) > 0)
+        ;
+}
+static void coro__wakeup_close(int rd, int wr) {
+    closesocket(coro__sock(rd));
+    closesocket(coro__sock(wr));
 }
 #else
 static int coro__wakeup_open(int *rd, int *wr) {
@@ -871,6 +1312,36 @@ CORO_API int64_t coro_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+/* >>os-time: a condition variable whose timed waits end at a deadline on coro_now()'s clock:
+   coro__os_cond_init(c), then pthread_cond_timedwait(c, m, ts) with coro__os_abstime(d, ts). */
+#if !CORO__SCHED_WINDOWS
+static void coro__os_cond_init(pthread_cond_t *c) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+static void coro__os_abstime(int64_t deadline, struct timespec *ts) {
+    ts->tv_sec = (time_t)(deadline / 1000);
+    ts->tv_nsec = (long)(deadline % 1000) * 1000000L;
+}
+#else
+/* winpthreads' condition variables wait on CLOCK_REALTIME only (setclock fails with EINVAL):
+   the time left until the deadline is added to that clock's now (a change of the wall clock
+   meanwhile moves the wake, as for any realtime wait; the caller's loop checks again). */
+static void coro__os_cond_init(pthread_cond_t *c) { pthread_cond_init(c, NULL); }
+static void coro__os_abstime(int64_t deadline, struct timespec *ts) {
+    int64_t left = deadline - coro_now(), ns;
+    struct timespec now;
+    if (left < 0) left = 0;
+    if (left > (int64_t)INT_MAX * 1000) left = (int64_t)INT_MAX * 1000;
+    clock_gettime(CLOCK_REALTIME, &now);
+    ns = (int64_t)now.tv_nsec + (left % 1000) * 1000000;
+    ts->tv_sec = now.tv_sec + (time_t)(left / 1000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+}
+#endif
 
 /* >>queues */
 static void coro__q_push(coro__waitq *q, coro__task *t) {
@@ -1048,7 +1519,7 @@ static coro__fd *coro__fd_slot(coro__sched *s, int fd) {
         coro__fd *f;
         /* a number beyond the table must be an open fd before the table grows to it: a closed
            one is EBADF, not a table of 2^31 entries */
-        if (fcntl(fd, F_GETFD) < 0) return NULL;
+        if (!coro__os_fd_open(fd)) return NULL;
         while (n <= (size_t)fd) n *= 2;
         if (n > (size_t)-1 / sizeof *f) {
             errno = ENOMEM;
@@ -1081,22 +1552,11 @@ static coro__fd *coro__fd_fresh(coro__sched *s, int fd, int socket, int stream) 
 /* An fd from elsewhere: check it is open, make it non-blocking, learn its kind (once). */
 static coro__fd *coro__fd_get(coro__sched *s, int fd) {
     coro__fd *e = coro__fd_slot(s, fd);
-    struct stat st;
-    int fl, socket = 0, stream = 0;
+    int kind;
     if (!e || e->known) return e;
-    fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fstat(fd, &st) != 0) return NULL; /* EBADF */
-    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return NULL;
-    if (S_ISSOCK(st.st_mode)) {
-        int type = 0;
-        socklen_t len = sizeof type;
-        socket = 1;
-        stream = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
-    } else if (S_ISFIFO(st.st_mode)) {
-        stream = 1; /* a short read from a pipe means it is empty */
-    }
-    e = coro__fd_fresh(s, fd, socket, stream);
-    if (e && S_ISREG(st.st_mode)) e->always_ready = 1;
+    if (coro__os_fd_learn(fd, &kind) != 0) return NULL;
+    e = coro__fd_fresh(s, fd, (kind & CORO__K_SOCKET) != 0, (kind & CORO__K_STREAM) != 0);
+    if (e && (kind & CORO__K_REGULAR)) e->always_ready = 1;
     return e;
 }
 
@@ -1153,7 +1613,9 @@ static void coro__poller_free(coro__sched *s) {
 
 #else
 /* >>poll: the pollfd array holds exactly the fds somebody waits on (poll is level-triggered: an
-   fd nobody waits on would wake every poll); each entry knows its index. */
+   fd nobody waits on would wake every poll); each entry knows its index. On Windows this is
+   the WSAPoll backend (coro__os_poll in >>os-socket: the call and the pollfd's fd type). */
+#define CORO__BACKEND CORO__OS_POLL_NAME
 static int coro__poller_init(coro__sched *s) {
     s->pfd = -1;
     return 0;
@@ -1179,7 +1641,7 @@ static int coro__poller_add(coro__sched *s, int fd, coro__fd *e) {
         s->pfds = p;
         s->cap_pfds = cap;
     }
-    s->pfds[s->npfds].fd = fd;
+    s->pfds[s->npfds].fd = (coro__pollfd_fd)fd;
     s->pfds[s->npfds].events = want;
     s->pfds[s->npfds].revents = 0;
     e->pidx = (unsigned)++s->npfds;
@@ -1203,7 +1665,7 @@ static void coro__poller_update(coro__sched *s, int fd, coro__fd *e) {
 }
 static int coro__poller_wait(coro__sched *s, int timeout) {
     size_t i, n = 0;
-    int r = poll(s->pfds, (nfds_t)s->npfds, timeout);
+    int r = coro__os_poll(s->pfds, s->npfds, timeout);
     if (r <= 0) return r;
     if (s->cap_ev < s->npfds * 2) {
         int *ev = (int *)CORO_MALLOC(s->npfds * 2 * sizeof *ev);
@@ -1215,7 +1677,7 @@ static int coro__poller_wait(coro__sched *s, int timeout) {
     /* collect first: waking a task changes the array */
     for (i = 0; i < s->npfds; i++)
         if (s->pfds[i].revents) {
-            s->evfd[n++] = s->pfds[i].fd;
+            s->evfd[n++] = (int)s->pfds[i].fd;
             s->evfd[n++] = s->pfds[i].revents;
         }
     for (i = 0; i < n; i += 2) {
@@ -1231,7 +1693,6 @@ static void coro__poller_free(coro__sched *s) {
     s->pfds = NULL;
     s->npfds = s->cap_pfds = 0;
 }
-#define CORO__BACKEND "poll"
 #endif
 
 /* >>core: waiting and waking */
@@ -1242,14 +1703,7 @@ static void coro__sched_init(coro__sched *s) {
     s->pfd = -1;
     s->wake_rd = s->wake_wr = -1;
     s->spin_ns = (int64_t)CORO_SCHED_SPIN_US * 1000;
-#ifndef CORO_SCHED_KEEP_SIGPIPE
-    {
-        struct sigaction old;
-        if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
-            old.sa_handler == SIG_DFL)
-            signal(SIGPIPE, SIG_IGN);
-    }
-#endif
+    coro__os_sched_start();
     s->ready_init = 1;
 }
 
@@ -1611,9 +2065,8 @@ static pthread_once_t coro__handle_once = PTHREAD_ONCE_INIT;
 
 static void coro__handle_detach(coro__sched *s);
 static void coro__handle_thread_exit(void *arg) {
-    coro__sched *s = coro__s();
-    (void)arg;
-    if (s->h) coro__handle_detach(s);
+    coro_sched_t *h = (coro_sched_t *)arg; /* set while the thread's handle lives */
+    if (h && h->owner) coro__handle_detach(h->owner);
 }
 static void coro__handle_key_make(void) {
     (void)pthread_key_create(&coro__handle_key, coro__handle_thread_exit);
@@ -1943,14 +2396,22 @@ static inline void coro__run_round(coro__sched *s) {
     }
 }
 
-/* coro_sched_stop was seen: refuse posts from now on, spawn and start the ones accepted. */
+/* coro_sched_stop was seen: refuse posts from now on, spawn and start the ones accepted.
+   A post whose coroutine could not be made for want of memory (a flood of posts: thousands of
+   stacks at once) is retried after each round that ran something, since coroutines that end
+   give their stacks back; it is dropped only when nothing is left to run. */
 static void coro__loop_stopped(coro__sched *s) {
     coro_sched_t *h = s->h;
+    int ran;
     coro__spin_lock(&h->lock);
     h->closed = 1;
     coro__spin_unlock(&h->lock);
-    coro__inbox_drain(s);
-    coro__run_round(s);
+    do {
+        coro__inbox_drain(s); /* the retried posts first */
+        ran = s->nready != 0;
+        coro__run_round(s);
+        if (s->zombies) coro__reclaim(s);
+    } while (s->retry && ran);
     __atomic_store_n(&h->stop, 0, __ATOMIC_RELAXED);
 }
 
@@ -2200,10 +2661,10 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline) {
            kernel once, so this wait has level-triggered meaning like the seed's. */
         struct pollfd p;
         int r;
-        p.fd = fd;
+        p.fd = (coro__pollfd_fd)fd;
         p.events = (short)(((events & CORO_READ) ? POLLIN : 0) | ((events & CORO_WRITE) ? POLLOUT : 0));
         p.revents = 0;
-        r = poll(&p, 1, 0);
+        r = coro__os_poll(&p, 1, 0);
         if (r > 0) {
             int ready = 0;
             if (p.revents & POLLNVAL) {
@@ -2289,10 +2750,10 @@ CORO_API const char *coro_sched_backend(void) { return CORO__BACKEND; }
 /* >>io */
 CORO_API int coro_socket(int domain, int type, int protocol) {
     coro__sched *s = coro__s();
-    int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    int fd = coro__os_socket(domain, type, protocol);
     if (fd < 0) return -1;
     if (!coro__fd_fresh(s, fd, 1, (type & 0xf) == SOCK_STREAM)) {
-        close(fd);
+        coro__os_close(fd);
         errno = ENOMEM;
         return -1;
     }
@@ -2301,10 +2762,10 @@ CORO_API int coro_socket(int domain, int type, int protocol) {
 
 CORO_API int coro_pipe(int fds[2]) {
     coro__sched *s = coro__s();
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    if (coro__os_pipe(fds) != 0) return -1;
     if (!coro__fd_fresh(s, fds[0], 0, 1) || !coro__fd_fresh(s, fds[1], 0, 1)) {
-        close(fds[0]);
-        close(fds[1]);
+        coro__os_close(fds[0]);
+        coro__os_close(fds[1]);
         errno = ENOMEM;
         return -1;
     }
@@ -2340,11 +2801,11 @@ CORO_API int coro_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t 
         int c;
         if (!(e = coro__fd_get(s, fd))) return -1;
         if ((e->ready & CORO_READ) || (!tried && (!t || coro__deadline_passed(deadline)))) {
-            c = accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            c = coro__os_accept(fd, addr, len);
             tried = 1;
             if (c >= 0) {
                 if (!coro__fd_fresh(s, c, 1, 1)) {
-                    close(c);
+                    coro__os_close(c);
                     errno = ENOMEM;
                     return -1;
                 }
@@ -2383,15 +2844,13 @@ CORO_API int coro_accept(int fd, struct sockaddr *addr, socklen_t *len, int64_t 
 CORO_API int coro_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *t;
-    int err = 0, saved = errno;
-    socklen_t elen = sizeof err;
+    int err, saved = errno;
     if (!coro__fd_get(s, fd)) return -1;
-    if (connect(fd, addr, len) == 0) return 0;
+    if (coro__os_connect(fd, addr, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -1;
     if (!(t = coro__enter(s, "coro_connect"))) return -1;
     if (coro__fd_wait(s, t, fd, CORO_WRITE, deadline, CORO__W_FD) < 0) return -1;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return -1;
-    if (err) {
+    if ((err = coro__os_sock_error(fd)) != 0) {
         errno = err;
         return -1;
     }
@@ -2408,7 +2867,7 @@ CORO_API ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline) {
     for (;;) {
         if (!(e = coro__fd_get(s, fd))) return -1;
         if ((e->ready & CORO_READ) || (!tried && (!t || coro__deadline_passed(deadline)))) {
-            ssize_t n = read(fd, buf, len);
+            ssize_t n = coro__os_read(fd, buf, len);
             tried = 1;
             if (n >= 0) {
                 /* a short read from a stream drains it: the next call waits for the edge
@@ -2474,7 +2933,7 @@ static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t 
             if (cnt == 1) {
                 const char *p = (const char *)iov[0].iov_base + skip;
                 want = iov[0].iov_len - skip;
-                n = e->socket ? send(fd, p, want, MSG_NOSIGNAL) : write(fd, p, want);
+                n = coro__os_write(fd, p, want, e->socket);
             } else {
                 struct iovec w[CORO__IOV_WINDOW];
                 int k = cnt < CORO__IOV_WINDOW ? cnt : CORO__IOV_WINDOW, j;
@@ -2483,15 +2942,7 @@ static ssize_t coro__write_all(int fd, const struct iovec *iov, int cnt, size_t 
                 want -= skip;
                 w[0].iov_base = (char *)w[0].iov_base + skip;
                 w[0].iov_len -= skip;
-                if (e->socket) {
-                    struct msghdr m;
-                    memset(&m, 0, sizeof m);
-                    m.msg_iov = w;
-                    m.msg_iovlen = (size_t)k;
-                    n = sendmsg(fd, &m, MSG_NOSIGNAL);
-                } else {
-                    n = writev(fd, w, k);
-                }
+                n = coro__os_writev(fd, w, k, e->socket);
             }
             tried = 1;
             if (n >= 0) {
@@ -2604,13 +3055,13 @@ static void coro__fd_drop(coro__sched *s, int fd) {
 
 CORO_API int coro_close(int fd) {
     coro__fd_drop(coro__s(), fd);
-    return close(fd);
+    return coro__os_close(fd);
 }
 
 CORO_API void coro_fd_forget(int fd) { coro__fd_drop(coro__s(), fd); }
 
-/* >>offload: worker threads run blocking calls; completions come back through a pipe the loop
-   watches like any fd. */
+/* >>offload: worker threads run blocking calls; completions come back through a >>wakeup pair
+   the loop watches like any fd. */
 static void *coro__worker(void *arg) {
     coro__sched *s = (coro__sched *)arg;
     pthread_mutex_lock(&s->job_lock);
@@ -2631,11 +3082,7 @@ static void *coro__worker(void *arg) {
         pthread_mutex_lock(&s->job_lock);
         j->next = s->done_jobs;
         s->done_jobs = j;
-        if (s->wake_wr >= 0) {
-            char c = 1;
-            ssize_t w = write(s->wake_wr, &c, 1); /* full pipe: a wakeup is already pending */
-            (void)w;
-        }
+        if (s->wake_wr >= 0) coro__wakeup_signal(s->wake_wr);
     }
     pthread_mutex_unlock(&s->job_lock);
     return NULL;
@@ -2643,24 +3090,22 @@ static void *coro__worker(void *arg) {
 
 static int coro__workers_ready(coro__sched *s) {
     if (!s->job_lock_init) {
-        int fds[2];
+        int rd, wr;
         coro__fd *e;
-        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
-        if (!(e = coro__fd_fresh(s, fds[0], 0, 1))) {
-            close(fds[0]);
-            close(fds[1]);
+        if (coro__wakeup_open(&rd, &wr) != 0) return -1;
+        if (!(e = coro__fd_fresh(s, rd, 0, 1))) {
+            coro__wakeup_close(rd, wr);
             errno = ENOMEM;
             return -1;
         }
         e->internal = 1;
-        if (coro__poller_add(s, fds[0], e) != 0) {
+        if (coro__poller_add(s, rd, e) != 0) {
             memset(e, 0, sizeof *e);
-            close(fds[0]);
-            close(fds[1]);
+            coro__wakeup_close(rd, wr);
             return -1;
         }
-        s->wake_rd = fds[0];
-        s->wake_wr = fds[1];
+        s->wake_rd = rd;
+        s->wake_wr = wr;
         pthread_mutex_init(&s->job_lock, NULL);
         pthread_cond_init(&s->job_cond, NULL);
         s->job_lock_init = 1;
@@ -2669,10 +3114,8 @@ static int coro__workers_ready(coro__sched *s) {
 }
 
 static void coro__jobs_drain(coro__sched *s) {
-    char buf[64];
     coro__job *done;
-    while (read(s->wake_rd, buf, sizeof buf) > 0)
-        ;
+    coro__wakeup_drain(s->wake_rd);
     pthread_mutex_lock(&s->job_lock);
     done = s->done_jobs;
     s->done_jobs = NULL;
@@ -2807,6 +3250,7 @@ static int coro__resolve_host(const char *host, int port, int passive, struct ad
     memset(&r, 0, sizeof r);
     r.host = host;
     r.passive = passive;
+    coro__os_net_start();
     snprintf(r.port, sizeof r.port, "%d", port);
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -2823,7 +3267,11 @@ static int coro__resolve_host(const char *host, int port, int passive, struct ad
         coro__getaddrinfo(&r);
     }
     if (r.err) {
+#ifdef EAI_SYSTEM
         errno = r.err == EAI_SYSTEM ? errno : EHOSTUNREACH;
+#else
+        errno = EHOSTUNREACH;
+#endif
         if (r.err == EAI_MEMORY) errno = ENOMEM;
         return -1;
     }
@@ -2837,7 +3285,7 @@ CORO_API int coro_tcp_listen(const char *host, int port, int backlog) {
 
 CORO_API int coro_tcp_listen_opt(const char *host, int port, int backlog, int flags) {
     struct addrinfo *ai = NULL, *a;
-    int fd = -1, one = 1, err = EINVAL;
+    int fd = -1, err = EINVAL;
     if (port < 0 || port > 65535 || (flags & ~CORO_TCP_REUSEPORT)) {
         errno = EINVAL;
         return -1;
@@ -2852,9 +3300,9 @@ CORO_API int coro_tcp_listen_opt(const char *host, int port, int backlog, int fl
             err = errno;
             continue;
         }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        coro__os_reuseaddr(fd);
 #ifdef SO_REUSEPORT
-        if ((flags & CORO_TCP_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        if ((flags & CORO_TCP_REUSEPORT) && coro__os_setopt(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) {
             err = errno;
             coro_close(fd);
             fd = -1;
@@ -2868,7 +3316,7 @@ CORO_API int coro_tcp_listen_opt(const char *host, int port, int backlog, int fl
             break;
         }
 #endif
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, backlog > 0 ? backlog : 128) == 0)
+        if (coro__os_bind_listen(fd, a->ai_addr, (socklen_t)a->ai_addrlen, backlog > 0 ? backlog : 128) == 0)
             break;
         err = errno;
         coro_close(fd);
@@ -2881,7 +3329,7 @@ CORO_API int coro_tcp_listen_opt(const char *host, int port, int backlog, int fl
 
 CORO_API int coro_tcp_connect(const char *host, int port, int64_t deadline) {
     struct addrinfo *ai = NULL, *a;
-    int fd = -1, one = 1, err = EHOSTUNREACH;
+    int fd = -1, err = EHOSTUNREACH;
     if (!host || port <= 0 || port > 65535) {
         errno = EINVAL;
         return -1;
@@ -2893,8 +3341,8 @@ CORO_API int coro_tcp_connect(const char *host, int port, int64_t deadline) {
             err = errno;
             continue;
         }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (coro_connect(fd, a->ai_addr, a->ai_addrlen, deadline) == 0) break;
+        (void)coro__os_setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+        if (coro_connect(fd, a->ai_addr, (socklen_t)a->ai_addrlen, deadline) == 0) break;
         err = errno;
         coro_close(fd);
         fd = -1;
@@ -2907,8 +3355,7 @@ CORO_API int coro_tcp_connect(const char *host, int port, int64_t deadline) {
 
 CORO_API int coro_tcp_port(int fd) {
     struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return -1;
+    if (coro__os_sockname(fd, &ss) != 0) return -1;
     if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     errno = EINVAL;
@@ -2918,6 +3365,7 @@ CORO_API int coro_tcp_port(int fd) {
 /* >>signals: a handler records the signal in a process-wide mask and writes to a pipe the
    waiting coroutine's loop watches (a self-pipe: async-signal-safe, and any thread may take
    the signal). */
+#if !CORO__SCHED_WINDOWS
 static volatile uint64_t coro__sig_pending;
 static int coro__sig_pipe[2] = {-1, -1};
 static uint64_t coro__sig_installed;
@@ -3000,6 +3448,21 @@ CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
             return -1;
     }
 }
+#else
+/* >>signals: Windows (no POSIX signals to wait for: console events reach a program through
+   SetConsoleCtrlHandler, whose handler may call coro_sched_stop) */
+CORO_API int coro_signal_watch(const sigset_t *set) {
+    (void)set;
+    errno = ENOSYS;
+    return -1;
+}
+CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline) {
+    (void)set;
+    (void)deadline;
+    errno = ENOSYS;
+    return -1;
+}
+#endif
 
 /* >>sync */
 /* The check every sync and channel call makes: the object belongs to the scheduler that first
@@ -3330,14 +3793,10 @@ static int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch, coro_
 /* A plain thread waits as a stand-in task w on its stack, woken through a condvar:
    tw_init before queueing w, tw_wait after (it destroys tw). */
 static void coro__tw_init(coro__task *w, coro__tw *tw) {
-    pthread_condattr_t ca;
     memset(w, 0, sizeof *w);
     tw->done = 0;
     pthread_mutex_init(&tw->m, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&tw->c, &ca);
-    pthread_condattr_destroy(&ca);
+    coro__os_cond_init(&tw->c);
     w->tw = tw;
     w->xstate = CORO__X_WAITING;
 }
@@ -3351,8 +3810,7 @@ static int coro__tw_wait(coro__task *w, int64_t deadline) {
             pthread_cond_wait(&tw->c, &tw->m);
             continue;
         }
-        ts.tv_sec = (time_t)(deadline / 1000);
-        ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+        coro__os_abstime(deadline, &ts);
         if (pthread_cond_timedwait(&tw->c, &tw->m, &ts) != ETIMEDOUT || tw->done) continue;
         expect = CORO__X_WAITING;
         if (__atomic_compare_exchange_n(&w->xstate, &expect, CORO__X_CANCELLED, 0,
@@ -4091,8 +4549,7 @@ CORO_API void coro_sched_free(void) {
     }
     coro__workers_stop(s);
     if (s->job_lock_init) {
-        close(s->wake_rd);
-        close(s->wake_wr);
+        coro__wakeup_close(s->wake_rd, s->wake_wr);
         pthread_mutex_destroy(&s->job_lock);
         pthread_cond_destroy(&s->job_cond);
     }
@@ -4105,7 +4562,7 @@ CORO_API void coro_sched_free(void) {
     CORO_FREE(s->fds);
     CORO_FREE(s->reg);
     CORO_FREE(s->evfd);
-    memset(s, 0, sizeof *s);
+    coro__os_sched_release(s);
 }
 
 /* >>threads: coro_threads_*, a scheduler per thread serving posts until stopped */

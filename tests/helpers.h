@@ -16,6 +16,7 @@
 static const char *helpers_self_exe;
 #define run_child(body, out, cap) run_child_named(#body, out, cap)
 #ifdef _WIN32
+#include <winsock2.h> /* before windows.h, for the tests that include coro_sched.h after this */
 #include <windows.h>
 static char helpers_exe_buf[MAX_PATH];
 static LONG WINAPI helpers_no_debugger(EXCEPTION_POINTERS *ep) {

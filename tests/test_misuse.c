@@ -11,12 +11,10 @@
 #include "../coro_sched.h"
 #include "check.h"
 #include "helpers.h"
+#include "test_pipe.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* the test_misuse_debug build runs only the CORO_DEBUG test */
@@ -71,7 +69,7 @@ static void *huge_raiser(void *arg) {
 }
 TEST_FN void test_huge_sleep_is_forever(void) {
     int k;
-    CHECK(coro_pipe(huge_fds) == 0 && coro_pipe(huge_fds2) == 0);
+    CHECK(test_fd_pair(huge_fds) == 0 && test_fd_pair(huge_fds2) == 0);
     for (k = 0; k < 6; k++) {
         huge_ret[k] = 0;
         huge_err[k] = 0;
@@ -95,9 +93,11 @@ TEST_FN void test_huge_sleep_is_forever(void) {
 /* ---- bad fds: EBADF everywhere ---------------------------------------------------------------- */
 static int closed_fd(void) {
     int fds[2];
-    if (pipe(fds) != 0) return -1;
-    close(fds[0]);
-    close(fds[1]);
+    if (test_fd_pair(fds) != 0) return -1;
+    coro_fd_forget(fds[0]);
+    coro_fd_forget(fds[1]);
+    test_fd_close(fds[0]);
+    test_fd_close(fds[1]);
     return fds[0]; /* closed, never seen by the scheduler */
 }
 static void check_bad_fd(int fd) {
@@ -162,7 +162,7 @@ static void *stop_counter(void *arg) {
     }
 }
 TEST_FN void test_stop_before_run(void) {
-    CHECK(coro_pipe(stop_fds) == 0);
+    CHECK(test_fd_pair(stop_fds) == 0);
     stop_rounds = 0;
     spawn(stop_blocked, NULL);
     spawn(stop_counter, NULL);
@@ -178,8 +178,8 @@ TEST_FN void test_stop_before_run(void) {
     CHECK(stop_rounds == 1001);
     coro_sched_free(); /* kills both */
     CHECK(coro_count() == 0);
-    close(stop_fds[0]);
-    close(stop_fds[1]);
+    test_fd_close(stop_fds[0]);
+    test_fd_close(stop_fds[1]);
     coro_stop(); /* with nothing to run: coro_run returns at once, and the stop is used up */
     CHECK(coro_run() == 0);
     stop_rounds = 0;
@@ -293,7 +293,9 @@ static void *xt_driver(void *arg) {
     return NULL;
 }
 static void cross_thread_child(void) {
+#ifndef _WIN32
     alarm(60); /* a hang (thread B's wake landing in A's queues) fails the test too */
+#endif
     xt_chan = coro_chan_new(sizeof(int), 0);
     coro_sem_init(&xt_sem, 0);
     spawn(xt_receiver, NULL);
@@ -310,8 +312,8 @@ static void cross_thread_child(void) {
 TEST_FN void test_cross_thread_eperm(void) {
     char out[4096];
     int st = run_child(cross_thread_child, out, sizeof out);
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) fprintf(stderr, "child said:\n%s\n", out);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!child_exited(st, 0)) fprintf(stderr, "child said:\n%s\n", out);
+    CHECK(child_exited(st, 0));
 }
 
 /* ---- a raise into a coroutine whose offloaded job has not started ------------------------- */
@@ -403,7 +405,7 @@ static void debug_child(void) {
     coro_t *co;
     coro_mutex_t m = CORO_MUTEX_INIT;
     pthread_t th;
-    if (pipe(fds) != 0) return;
+    if (test_fd_pair(fds) != 0) return;
     coro_yield(NULL);                       /* coro.h: yield from main */
     coro_read(fds[0], &c, 1, -1);           /* coro_sched.h: EPERM, main would block */
     coro_sleep(1);                          /* EPERM */
@@ -426,7 +428,7 @@ static void test_debug_lines(void) {
     char out[8192];
     size_t k;
     int st = run_child(debug_child, out, sizeof out);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(child_exited(st, 0));
     for (k = 0; k < HELPERS_COUNT(want); k++) {
         if (!strstr(out, want[k])) fprintf(stderr, "missing \"%s\" in:\n%s\n", want[k], out);
         CHECK(strstr(out, want[k]) != NULL);

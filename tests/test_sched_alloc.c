@@ -8,6 +8,7 @@
 #define CORO_SCHED_IMPLEMENTATION
 #include "../coro_sched.h"
 #include "check.h"
+#include "test_pipe.h"
 
 #include <stdint.h>
 #include <unistd.h>
@@ -30,7 +31,7 @@ static void *child(void *arg) {
     void *r;
     expect_ok_or_enomem(coro_sleep(1) != 0);
     if (ch) expect_ok_or_enomem(coro_chan_send(ch, &v, coro_now() + 1000) != 0 && errno != ETIMEDOUT);
-    if (coro_pipe(fds) == 0) {
+    if (test_fd_pair(fds) == 0) {
         char c = 0;
         expect_ok_or_enomem(coro_write(fds[1], "z", 1, -1) != 1);
         expect_ok_or_enomem(coro_read(fds[0], &c, 1, coro_now() + 1000) != 1);
@@ -87,7 +88,49 @@ static void test_fail_each_call(void) {
     CHECK(bad_errno == 0);
 }
 
+/* A stop after posts: every post that was accepted runs before coro_run returns, also when its
+   coroutine could not be made at the first attempt (the allocator failed it): it is retried
+   after the others ran, not dropped. */
+static int posted_ran;
+static void *posted(void *arg) {
+    (void)arg;
+    posted_ran++;
+    return NULL;
+}
+static void stop_once(long fail_at) {
+    coro_sched_t *h;
+    int accepted = 0, i;
+    alloc_calls = 0;
+    alloc_fail_at = fail_at;
+    posted_ran = 0;
+    if ((h = coro_sched_self()) != NULL) {
+        for (i = 0; i < 3; i++) {
+            if (coro_sched_post(h, posted, NULL, 0) == 0) accepted++;
+            else expect_ok_or_enomem(1);
+        }
+        CHECK(coro_sched_stop(h) == 0);
+        if (coro_run() != 0) expect_ok_or_enomem(1);
+        if (posted_ran != accepted)
+            fprintf(stderr, "fail_at=%ld: %d of %d accepted posts ran\n", fail_at, posted_ran, accepted);
+        CHECK(posted_ran == accepted);
+    } else {
+        expect_ok_or_enomem(1);
+    }
+    coro_sched_free();
+    CHECK(live_blocks == 0);
+    live_blocks = 0;
+}
+static void test_stop_runs_accepted_posts(void) {
+    long n, total;
+    stop_once(0);
+    total = alloc_calls;
+    CHECK(total > 3);
+    for (n = 1; n <= total + 1; n++) stop_once(n);
+    CHECK(bad_errno == 0);
+}
+
 int main(void) {
     RUN(test_fail_each_call);
+    RUN(test_stop_runs_accepted_posts);
     return check_done();
 }

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define P(x) ((void *)(intptr_t)(x))
-#define I(p) ((intptr_t)(p))
+#define I(p) ((long)(intptr_t)(p))
 
 static long scale(long n) { return getenv("CORO_TEST_QUICK") ? n / 20 : n; }
 
