@@ -1037,7 +1037,7 @@ typedef struct coro__task {
     struct coro__sel *sel;    /* a select in progress (its owner's record, on its stack) */
     struct coro__task *xowner; /* a select's stand-in in one channel queue: the selecting task */
     int xidx;                 /* ... and the index of its op */
-    void *selmem;             /* a select's stand-ins, when too many for its stack frame */
+    void *selmem;             /* a select's stand-ins: too many for its frame, or under ASan */
     struct coro__task *all_next, *all_prev; /* live tasks, or the zombie / free lists */
 } coro__task;
 
@@ -4112,7 +4112,7 @@ CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
     int inl_order[CORO__SEL_INLINE], *order = inl_order;
     coro__task stand_in; /* a plain thread's owner */
     coro__tw tw;
-    coro__sel sel;
+    coro__sel inl_sel, *sel = &inl_sel;
     void *mem = NULL;
     int i, j, k = 0, m = 0, live = 0, how = 0, r, result = -1, err = 0;
     if (!ops || n < 1) {
@@ -4132,14 +4132,21 @@ CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
         errno = EPIPE;
         return -1;
     }
-    if (n > CORO__SEL_INLINE) {
+    if (n > CORO__SEL_INLINE || CORO__ASAN) {
+        /* (Under ASan the stand-ins and their record never live in this frame: with
+           detect_stack_use_after_return, addressable locals sit on ASan's fake stack, which
+           ASan frees when a killed coroutine dies, while the thread that completed its select
+           may still be taking the stand-ins out of their queues. The heap block stays until
+           the task is freed, which waits for that thread's wake.) */
         size_t each = sizeof(coro__task) + sizeof(coro_chan_t *) + sizeof(int);
-        if ((size_t)n > (size_t)-1 / each || !(mem = CORO_MALLOC((size_t)n * each))) {
+        if ((size_t)n > ((size_t)-1 - sizeof(coro__sel)) / each ||
+            !(mem = CORO_MALLOC(sizeof(coro__sel) + (size_t)n * each))) {
             errno = ENOMEM;
             return -1;
         }
         nodes = (coro__task *)mem;
-        locks = (coro_chan_t **)(void *)(nodes + n);
+        sel = (coro__sel *)(void *)(nodes + n);
+        locks = (coro_chan_t **)(void *)(sel + 1);
         order = (int *)(void *)(locks + n);
     }
     for (i = 0; i < n; i++) { /* the channels, sorted by address, each once */
@@ -4188,9 +4195,9 @@ CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
         }
         if (how == 1) coro__tw_init(o = &stand_in, &tw);
         else o = t;
-        sel.nodes = nodes;
-        sel.n = n;
-        sel.win = -1;
+        sel->nodes = nodes;
+        sel->n = n;
+        sel->win = -1;
         for (i = 0; i < n; i++) {
             coro__task *nd = &nodes[i];
             memset(nd, 0, sizeof *nd);
@@ -4205,7 +4212,7 @@ CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
         o->wait = CORO__W_SELECT;
         o->xch = locks[0];
         o->xq = NULL;
-        o->sel = &sel;
+        o->sel = sel;
         __atomic_store_n(&o->xstate, CORO__X_WAITING, __ATOMIC_RELAXED);
         if (how == 1) {
             coro__sel_unlock(locks, m);
@@ -4218,8 +4225,8 @@ CORO_API int coro_chan_select(coro_chan_op *ops, int n, int64_t deadline) {
             err = coro__block(s, t, deadline);
             t->selmem = NULL;
         }
-        if (!err) result = sel.win;
-        else if (err == EPIPE && sel.win >= 0) k = sel.win; /* its channel was closed */
+        if (!err) result = sel->win;
+        else if (err == EPIPE && sel->win >= 0) k = sel->win; /* its channel was closed */
         else k = -1; /* gave up (deadline, raise): nothing completed */
         break;
     }
