@@ -103,6 +103,18 @@ stop() {
     fi
 }
 
+# stop_threaded NAME PID: stop, except under qemu-i386, which mishandles a signal in a threaded
+# process: there the program is killed and a SKIPPED line says so (returns 1)
+stop_threaded() {
+    if [[ ${CORO_TEST_EMULATOR:-} == *qemu-i386* ]]; then
+        echo "SKIPPED $1 exits 0 on SIGTERM: under qemu-i386, SIGTERM to a threaded program is unreliable"
+        kill -KILL "$2" 2>/dev/null
+        wait "$2" 2>/dev/null
+        return 1
+    fi
+    stop "$1" "$2"
+}
+
 # expect NAME FILE REGEX: some line of FILE matches the extended REGEX
 expect() {
     if grep -qE -- "$3" "$2" 2>/dev/null; then ok "$1"; else fail "$1" "no line matching /$3/ in $(basename "$2")"; fi
@@ -348,8 +360,9 @@ if start chat -p 0; then
     else
         skip "chat clients" "socat and nc"
     fi
-    stop chat "$cpid"
-    expect "chat: exit summary" "$tmp/chat.out" '^chat: [0-9]+ clients, [0-9]+ lines$'
+    if stop_threaded chat "$cpid"; then
+        expect "chat: exit summary" "$tmp/chat.out" '^chat: [0-9]+ clients, [0-9]+ lines$'
+    fi
 fi
 
 # The burst: 200 clients on a 2-thread chat each send 100 lines at once and read as fast as
@@ -367,7 +380,7 @@ elif start chat -p 0 -t 2; then
         fail "chat burst" "$(grep -c '^client' "$tmp/burst.out") clients short; $(head -n 1 "$tmp/burst.out"); $(tail -n 1 "$tmp/burst.out")"
     fi
     if grep -q 'disconnecting' "$tmp/chat.err"; then fail "chat burst: nobody dropped" "$(grep -m1 disconnecting "$tmp/chat.err")"; else ok "chat burst: nobody dropped"; fi
-    stop chat "$cpid"
+    stop_threaded chat "$cpid"
 fi
 
 # ------------------------------------------------------------------------------------- backdoor
