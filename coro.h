@@ -404,10 +404,10 @@ CORO_API const char *coro_guard_mode(void);
 #define CORO__POOLED 0x706f6f6cu /* "pool": freed, stack kept in the pool */
 
 /* flags */
-#define CORO__F_STARTED 1u
+#define CORO__F_STARTED 1u /* switched to at least once (set by the switch, when it inherits
+                              the floating-point modes); main always has it */
 #define CORO__F_KILL 2u  /* a kill is pending: unwind as soon as we are switched to */
 #define CORO__F_DYING 4u /* running cleanups: no more switching away */
-#define CORO__F_FRESH 8u /* never switched to: inherits the floating-point modes then */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -514,7 +514,7 @@ CORO_API const char *coro_guard_mode(void);
      coro__ctx                      the saved context (its first member is the stack pointer)
      coro__fpu                      the callee-saved floating-point control state
      coro__ctx_init(co, top)        make co start in coro__start on stack top
-     coro__fpu_save(f) / coro__fpu_load(f) / coro__fpu_swap(from, to) / coro__fpu_copy(to, from)
+     coro__fpu_save(f) / coro__fpu_load(f) / coro__fpu_swap(from, to) / coro__fpu_inherit(to, from)
      coro__shadow_stack_active()    nonzero if a CET shadow stack is enabled in this thread
      CORO__START_PARAMS, CORO__START_FROM   coro__start's parameters, and who switched to it
      CORO__ARCH_NAME */
@@ -595,11 +595,20 @@ CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
     (void)f;
 #endif
 }
-/* field by field: a struct copy would read both with one load, which waits for the two stores
-   that just wrote them */
-CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) {
+/* A coroutine switched to for the first time runs with the modes just saved from `from`. Its
+   record needs them only where coro__fpu_swap compares against the leaving side's record
+   (CORO_FPU_KEEP 1); at 2 and 0 nothing reads it before it is written, and reading back the
+   MXCSR that stmxcsr just stored waits for that microcoded store (several ns on AMD Zen).
+   Field by field: a struct copy would read both with one load, which waits for the two stores
+   that just wrote them. */
+CORO__INLINE void coro__fpu_inherit(coro__fpu *to, const coro__fpu *from) {
+#if CORO_FPU_KEEP == 1
     to->mxcsr = from->mxcsr;
     to->x87cw = from->x87cw;
+#else
+    (void)to;
+    (void)from;
+#endif
 }
 CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
 #if CORO_FPU_KEEP >= 2
@@ -994,7 +1003,7 @@ CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
     (void)f;
 #endif
 }
-CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->fpcr = from->fpcr; }
+CORO__INLINE void coro__fpu_inherit(coro__fpu *to, const coro__fpu *from) { to->fpcr = from->fpcr; }
 CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
     coro__fpu_save(from);
     if (CORO__UNLIKELY(from->fpcr != to->fpcr)) coro__fpu_load(to);
@@ -1086,7 +1095,7 @@ CORO__INLINE void coro__fpu_load(const coro__fpu *f) { __asm__ volatile("fsrm %0
 CORO__INLINE void coro__fpu_save(coro__fpu *f) { (void)f; }
 CORO__INLINE void coro__fpu_load(const coro__fpu *f) { (void)f; }
 #endif
-CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->frm = from->frm; }
+CORO__INLINE void coro__fpu_inherit(coro__fpu *to, const coro__fpu *from) { to->frm = from->frm; }
 CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
     coro__fpu_save(from);
     if (CORO__UNLIKELY(from->frm != to->frm)) coro__fpu_load(to);
@@ -1192,7 +1201,7 @@ CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
     (void)f;
 #endif
 }
-CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->fpscr = from->fpscr; }
+CORO__INLINE void coro__fpu_inherit(coro__fpu *to, const coro__fpu *from) { to->fpscr = from->fpscr; }
 CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
     coro__fpu_save(from);
     if (CORO__UNLIKELY((from->fpscr ^ to->fpscr) & CORO__ARM_FPSCR_CONTROL)) coro__fpu_load(to);
@@ -1322,7 +1331,7 @@ CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
     (void)f;
 #endif
 }
-CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->fpscr = from->fpscr; }
+CORO__INLINE void coro__fpu_inherit(coro__fpu *to, const coro__fpu *from) { to->fpscr = from->fpscr; }
 CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
     coro__fpu_save(from);
     if (CORO__UNLIKELY((from->fpscr ^ to->fpscr) & CORO__PPC_FPSCR_CONTROL)) coro__fpu_load(to);
@@ -1454,7 +1463,7 @@ CORO__INLINE void coro__fpu_load(const coro__fpu *f) {
     (void)f;
 #endif
 }
-CORO__INLINE void coro__fpu_copy(coro__fpu *to, const coro__fpu *from) { to->round = from->round; }
+CORO__INLINE void coro__fpu_inherit(coro__fpu *to, const coro__fpu *from) { to->round = from->round; }
 CORO__INLINE void coro__fpu_swap(coro__fpu *from, const coro__fpu *to) {
 #if CORO_FPU_KEEP > 0
     from->round = fegetround();
@@ -1623,6 +1632,7 @@ struct coro__thread {
     size_t alive;
     coro__pool_bin bins[CORO__POOL_BINS];
     coro__pool_bin *last_bin; /* the bin the last coro_new used */
+    size_t last_size;         /* the stack size it asked for (last_bin holds those stacks) */
     unsigned pooled;
     uint64_t id_next, id_end; /* a block of ids taken from the process-wide counter */
     void *altstack;
@@ -1999,7 +2009,29 @@ static coro__pool_bin *coro__bin_for(coro__thread *t, size_t map_size, int claim
     return NULL;
 }
 
-static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
+/* One more live coroutine of bin b, and the free stack at its head (if any) taken for it. */
+CORO__INLINE void coro__bin_count_live(coro__pool_bin *b) {
+    if (++b->live > b->peak) {
+        b->peak = b->live;
+        if (b->peak > b->high) b->high = b->peak;
+    }
+}
+CORO__INLINE struct coro *coro__bin_take(coro__thread *t, coro__pool_bin *b) {
+    struct coro *co = b->head;
+    b->head = co->next;
+    if (co->next) co->next->prev = NULL;
+    co->next = NULL;
+    b->n--;
+    t->pooled--;
+    co->slab->slab_free--;
+#if CORO__ASAN
+    /* frames of the previous owner may still be poisoned */
+    __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
+#endif
+    return co;
+}
+
+static CORO__NOINLINE struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     size_t page = coro__page(), guard = coro__guard_bytes();
     size_t map_size = guard + coro__round(stack_size + coro__struct_room(), page);
     coro__pool_bin *b = t->last_bin;
@@ -2007,21 +2039,9 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     char *map;
     struct coro *co;
     if (!b || b->map_size != map_size) b = t->last_bin = coro__bin_for(t, map_size, 1);
-    if (b && ++b->live > b->peak) {
-        b->peak = b->live;
-        if (b->peak > b->high) b->high = b->peak;
-    }
-    if (b && b->head) {
-        co = b->head;
-        coro__bin_remove(b, co);
-        t->pooled--;
-        co->slab->slab_free--;
-#if CORO__ASAN
-        /* frames of the previous owner may still be poisoned */
-        __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
-#endif
-        return co;
-    }
+    t->last_size = stack_size;
+    if (b) coro__bin_count_live(b);
+    if (b && b->head) return coro__bin_take(t, b);
     /* a new slab, twice as many stacks as the last one of this size (one for an odd size) */
     k = b ? (b->slab_next ? b->slab_next : 1) : 1;
     if ((size_t)-1 / k < map_size) k = 1;
@@ -2068,6 +2088,15 @@ static struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
     co->slab_free = b ? k - 1 : 0;
     co->slab_mapped = k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
     return co;
+}
+
+/* The common case inline: the same stack size as the last coro_new, and a free stack of it. */
+CORO__INLINE struct coro *coro__stack_reuse(coro__thread *t, size_t stack_size) {
+    coro__pool_bin *b = t->last_bin;
+    if (CORO__UNLIKELY(!b || t->last_size != stack_size || !b->head))
+        return coro__stack_get(t, stack_size);
+    coro__bin_count_live(b);
+    return coro__bin_take(t, b);
 }
 
 static void coro__stack_put(coro__thread *t, struct coro *co) {
@@ -2292,6 +2321,7 @@ static void coro__thread_exit(coro__thread *t) {
 
 static CORO__NOINLINE coro__thread *coro__thread_setup(coro__thread *t) {
     t->main.status = CORO_RUNNING;
+    t->main.flags = CORO__F_STARTED;
     t->main.thread = t;
     t->main.magic = CORO__MAGIC;
 #if CORO__TSAN
@@ -2320,10 +2350,10 @@ static void coro__list_remove(coro__thread *t, struct coro *co) {
 /* The floating-point control words: saved from the coroutine leaving, loaded for the one
    entering only when they differ. A coroutine's first switch-in inherits the current ones. */
 CORO__INLINE void coro__fpu_switch(struct coro *from, struct coro *to) {
-    if (CORO__UNLIKELY(to->flags & CORO__F_FRESH)) {
-        to->flags &= ~CORO__F_FRESH;
+    if (CORO__UNLIKELY(!(to->flags & CORO__F_STARTED))) {
+        to->flags |= CORO__F_STARTED;
         coro__fpu_save(&from->fpu);
-        coro__fpu_copy(&to->fpu, &from->fpu); /* nothing to load: it starts with these modes */
+        coro__fpu_inherit(&to->fpu, &from->fpu); /* nothing to load: it starts with these modes */
     } else {
         coro__fpu_swap(&from->fpu, &to->fpu);
     }
@@ -2460,15 +2490,14 @@ CORO__INLINE int coro__bad_target(coro__thread *t, const struct coro *co, const 
     return 1;
 }
 
-static void *coro__resume_raise(struct coro *co, const void *owner, void *value, int err,
-                                const char *what) {
+CORO__INLINE void *coro__resume_raise(struct coro *co, const void *owner, void *value, int err,
+                                      const char *what) {
     coro__thread *t = coro__tls();
     struct coro *cur;
     if (CORO__UNLIKELY(coro__bad_target(t, co, owner, what))) return NULL;
     cur = t->current;
     cur->status = CORO_NORMAL;
     co->status = CORO_RUNNING;
-    co->flags |= CORO__F_STARTED;
     co->resumer = cur;
     co->raised = err;
     return coro__jump(t, cur, co, value);
@@ -2501,12 +2530,12 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     }
     if (stack_size == 0) stack_size = CORO_DEFAULT_STACK_SIZE;
     if (stack_size < CORO_MIN_STACK_SIZE) stack_size = CORO_MIN_STACK_SIZE;
-    co = coro__stack_get(t, stack_size);
+    co = coro__stack_reuse(t, stack_size);
     if (!co) return NULL;
     co->resumer = NULL;
     co->thread = t;
     co->status = CORO_SUSPENDED;
-    co->flags = CORO__F_FRESH;
+    co->flags = 0;
     co->raised = 0;
     co->magic = CORO__MAGIC;
 #if CORO__TSAN
@@ -2619,7 +2648,6 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
         /* the common case, a tail call to a suspended coroutine (to->thread == t: the thread
            is set up) */
         to->resumer = cur == &t->main ? NULL : cur->resumer;
-        to->flags |= CORO__F_STARTED;
         cur->resumer = NULL;
         cur->status = CORO_SUSPENDED;
         to->status = CORO_RUNNING;
@@ -2659,7 +2687,6 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
         }
     } else {
         to->resumer = cur == &t->main ? NULL : cur->resumer; /* a tail call */
-        to->flags |= CORO__F_STARTED;
     }
     cur->resumer = NULL;
     cur->status = CORO_SUSPENDED;

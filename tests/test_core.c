@@ -571,6 +571,46 @@ static __attribute__((unused)) void test_rounding_mode_per_coroutine(void) {
     coro_free(down);
 }
 
+/* A coroutine first switched to by another coroutine, one that runs in a mode of its own,
+   starts in that mode; each of the three keeps its own mode afterwards, whoever switches. */
+static coro_t *fp_inner;
+static void *rounding_inner(void *arg) {
+    (void)arg;
+    CHECK(fegetround() == FE_UPWARD); /* the mode of the coroutine that first resumed it */
+    CHECK(fesetround(FE_DOWNWARD) == 0);
+    coro_yield(NULL);
+    CHECK(fegetround() == FE_DOWNWARD);
+    coro_yield(NULL);
+    CHECK(fegetround() == FE_DOWNWARD);
+    return NULL;
+}
+static void *rounding_outer(void *arg) {
+    (void)arg;
+    CHECK(fesetround(FE_UPWARD) == 0);
+    coro_resume(fp_inner, NULL);
+    CHECK(fegetround() == FE_UPWARD);
+    coro_yield(NULL);
+    CHECK(fegetround() == FE_UPWARD);
+    coro_resume(fp_inner, NULL);
+    CHECK(fegetround() == FE_UPWARD);
+    return NULL;
+}
+static __attribute__((unused)) void test_rounding_mode_inherited_from_a_coroutine(void) {
+    coro_t *outer = coro_new(rounding_outer, 0);
+    fp_inner = coro_new(rounding_inner, 0);
+    CHECK(fesetround(FE_TONEAREST) == 0);
+    coro_resume(outer, NULL);
+    CHECK(fegetround() == FE_TONEAREST);
+    coro_resume(outer, NULL); /* outer resumes inner once more */
+    CHECK(fegetround() == FE_TONEAREST);
+    CHECK(coro_status(outer) == CORO_DEAD);
+    coro_resume(fp_inner, NULL);
+    CHECK(fegetround() == FE_TONEAREST);
+    CHECK(coro_status(fp_inner) == CORO_DEAD);
+    coro_free(outer);
+    coro_free(fp_inner);
+}
+
 /* A control bit changed alone, not through <fenv.h> (flush-to-zero through ldmxcsr, as
    _mm_setcsr does; FPSCR's flush-to-zero on ARM; FPSCR's non-IEEE mode on POWER): kept per
    coroutine. The portable switch keeps only the rounding mode (documented). */
@@ -843,6 +883,7 @@ int main(void) {
     RUN(test_same_fringe);
 #if CORO_FPU_KEEP >= 1 /* (also built with 1 and 0: every other check holds there too) */
     RUN(test_rounding_mode_per_coroutine);
+    RUN(test_rounding_mode_inherited_from_a_coroutine);
 #endif
 #if CORO_FPU_KEEP >= 2
     RUN(test_fp_control_bit_per_coroutine);
