@@ -2443,9 +2443,20 @@ static CORO__NORETURN void coro__jump_final(coro__thread *t, struct coro *from, 
 static void coro__arm_kill(struct coro *co) { co->flags |= CORO__F_KILL; }
 #endif
 
-static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct coro *co, void *result) {
+/* The coroutine is dead: back to its resumer (main if none), never to return. */
+CORO__INLINE CORO__NORETURN void coro__finish_end(coro__thread *t, struct coro *co, void *result) {
     struct coro *to;
-    co->flags = (co->flags & ~CORO__F_KILL) | CORO__F_DYING;
+    co->status = CORO_DEAD;
+    to = co->resumer ? co->resumer : &t->main;
+    co->resumer = NULL;
+    to->status = CORO_RUNNING;
+    to->raised = 0;
+    coro__jump_final(t, co, to, result);
+}
+/* Its cleanups and the runtime's exit hook first, out of line: a coroutine that has neither
+   finishes without a call that returns, so without saving registers for one. */
+static CORO__NORETURN CORO__NOINLINE void coro__finish_cleanups(coro__thread *t, struct coro *co,
+                                                                void *result) {
     while (co->ndefer) {
         coro__defer d = co->defers[--co->ndefer];
         d.fn(d.arg);
@@ -2456,12 +2467,14 @@ static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct c
         co->cap_defer = CORO__DEFER_INLINE;
     }
     if (co->runtime_exit) co->runtime_exit(co->runtime);
-    co->status = CORO_DEAD;
-    to = co->resumer ? co->resumer : &t->main;
-    co->resumer = NULL;
-    to->status = CORO_RUNNING;
-    to->raised = 0;
-    coro__jump_final(t, co, to, result);
+    coro__finish_end(t, co, result);
+}
+
+static CORO__NORETURN CORO__NOINLINE void coro__finish(coro__thread *t, struct coro *co, void *result) {
+    co->flags = (co->flags & ~CORO__F_KILL) | CORO__F_DYING;
+    if (co->ndefer || co->defers != co->inline_defers || co->runtime_exit)
+        coro__finish_cleanups(t, co, result);
+    coro__finish_end(t, co, result);
 }
 
 static CORO__START_ATTR void coro__start(CORO__START_PARAMS) {
