@@ -102,8 +102,9 @@ CONFIGURATION (define before including the implementation; defaults in brackets)
    CORO_FPU_KEEP           floating-point control state kept per coroutine [2]: 2 = MXCSR and the
                            x87 control word, exactly (as the ABI requires); 1 = the x87 control
                            word on every switch, MXCSR only when that word changed (fesetround and
-                           fesetenv change both; a bare _mm_setcsr would go unnoticed), about 2 ns
-                           less per switch on AMD Zen 4; 0 = nothing (code that never changes them).
+                           fesetenv change both; a bare _mm_setcsr would go unnoticed), about 1 ns
+                           less per switch on AMD Zen 5 (2 on Zen 4); 0 = nothing (code that never
+                           changes them: about 1.7 ns less than 2 on Zen 5).
                            Elsewhere 1 and 2 both keep what "Floating point" below lists
 
 CAVEATS
