@@ -1808,41 +1808,56 @@ static int64_t coro__deadline_in(int64_t ms) {
    straight to the head of the ready queue by a transfer, which puts that task where t was in
    the resumer chain, under the loop; t itself, when it is the head, just keeps running. Else,
    and when the round is spent (timers and fds wait between rounds), back to the loop. */
-/* Whether the loop has anything to do between rounds besides starting the next one: when it
-   does not, hand-offs need not stop at the end of the round. */
-static CORO__SCHED_INLINE int coro__loop_idle(const coro__sched *s) {
-    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop &&
-           !(s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED)); /* other threads' mail */
+/* Whether a hand-off may go on: the round has switches left, or the loop would have nothing
+   to do between rounds besides starting the next one (no timer, no fd, no job, no stop, no
+   mail from other threads), and then a new round of as many switches as there are ready tasks
+   starts here, as the loop would start it: the idle test costs one look per round, not one per
+   switch, and what arrives meanwhile waits for the round's end, as it does under the loop. */
+static CORO__SCHED_INLINE int coro__round_left(coro__sched *s) {
+    if (__builtin_expect(s->budget != 0, 1)) return 1;
+    if (s->nheap || s->nfdwait || s->jobs_pending || s->stop ||
+        (s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED))) /* other threads' mail */
+        return 0;
+    s->budget = s->nready + 1;
+    return 1;
+}
+
+/* A hand-off to n failed (a cleanup handler cannot switch away: coro_transfer refused with
+   ECANCELED and left n untouched): n goes back to the front of the ready queue. */
+static CORO__SCHED_NOINLINE void coro__handoff_undo(coro__sched *s, coro__task *t, coro__task *n) {
+    s->cur = t;
+    s->resumes--;
+    n->state = CORO__READY;
+    n->next = s->ready.head;
+    n->prev = NULL;
+    if (s->ready.head) s->ready.head->prev = n;
+    else s->ready.tail = n;
+    s->ready.head = n;
+    n->queue = &s->ready;
+    s->nready++;
+}
+
+/* Whether the transfer from t to n came back without switching (see coro__handoff_undo). */
+static CORO__SCHED_INLINE int coro__handoff_failed(coro__sched *s, coro__task *n) {
+    return __builtin_expect(errno == ECANCELED, 0) && s->cur == n && n->state == CORO__RUNNING &&
+           coro_status(n->co) == CORO_SUSPENDED;
 }
 
 static CORO__SCHED_INLINE void coro__switch_out(coro__sched *s, coro__task *t) {
     coro__task *n = s->ready.head;
-    if ((s->budget || coro__loop_idle(s)) && n && s->cur == t &&
-        (n == t || coro_status(n->co) == CORO_SUSPENDED)) {
+    if (n && s->cur == t && (n == t || coro_status(n->co) == CORO_SUSPENDED) &&
+        coro__round_left(s)) {
         coro__q_remove(&s->ready, n);
         s->nready--;
-        if (s->budget) s->budget--;
+        s->budget--;
         n->state = CORO__RUNNING;
         s->resumes++;
         if (n == t) return;
         s->cur = n;
         errno = 0;
         coro_transfer(n->co, NULL);
-        /* t is continued (by whoever), or the transfer failed: a cleanup handler cannot switch
-           away, and then n is untouched and stays first in line */
-        if (errno != ECANCELED || s->cur != n || n->state != CORO__RUNNING ||
-            coro_status(n->co) != CORO_SUSPENDED)
-            return;
-        s->cur = t;
-        s->resumes--;
-        n->state = CORO__READY;
-        n->next = s->ready.head;
-        n->prev = NULL;
-        if (s->ready.head) s->ready.head->prev = n;
-        else s->ready.tail = n;
-        s->ready.head = n;
-        n->queue = &s->ready;
-        s->nready++;
+        /* t is continued (by whoever), or the transfer failed */
+        if (coro__handoff_failed(s, n)) coro__handoff_undo(s, t, n);
         return;
     }
     coro_yield(NULL);
@@ -2483,7 +2498,7 @@ CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 
 CORO_API int coro_sched_yield(void) {
     coro__sched *s = coro__s();
-    coro__task *t = s->cur;
+    coro__task *t = s->cur, *n;
     int saved, err;
     /* The caller is nearly always the task the loop or a hand-off switched to last (s->cur is
        a live task while set): one comparison instead of coro__enter's lookup. */
@@ -2496,9 +2511,42 @@ CORO_API int coro_sched_yield(void) {
     saved = errno;
     t->wait = CORO__W_YIELD;
     t->state = CORO__READY;
-    coro__q_push(&s->ready, t);
-    s->nready++;
-    coro__switch_out(s, t);
+    n = s->ready.head;
+    if (n && s->cur == t && coro_status(n->co) == CORO_SUSPENDED && coro__round_left(s)) {
+        /* coro__switch_out's hand-off, with t's push and n's pop done as one rotation: n
+           leaves the front, t joins the back, and the count of ready tasks stays */
+        coro__waitq *q = &s->ready;
+        coro__task *nn = n->next;
+        if (nn) {
+            nn->prev = NULL;
+            q->head = nn;
+            t->prev = q->tail;
+            q->tail->next = t;
+        } else {
+            q->head = t;
+            t->prev = NULL;
+        }
+        q->tail = t;
+        t->next = NULL;
+        t->queue = q;
+        n->next = NULL;
+        n->queue = NULL;
+        s->budget--;
+        n->state = CORO__RUNNING;
+        s->resumes++;
+        s->cur = n;
+        errno = 0;
+        coro_transfer(n->co, NULL);
+        if (coro__handoff_failed(s, n)) { /* t stays, n goes back to the front */
+            coro__q_remove(q, t);
+            s->nready--;
+            coro__handoff_undo(s, t, n);
+        }
+    } else {
+        coro__q_push(&s->ready, t);
+        s->nready++;
+        coro__switch_out(s, t);
+    }
     err = coro_raised();
     if (t->queue == &s->ready) { /* continued by a raise before its turn came */
         coro__q_remove(&s->ready, t);

@@ -175,6 +175,36 @@ static void test_hand_off(void) {
     CHECK(strcmp(trace, "oxyoo") == 0);
 }
 
+/* Hand-offs among tasks that only yield go on from round to round while the loop has nothing
+   else to do, and stop at a round's end once it has: a timer that comes due, or one added by
+   a task that joins them, still fires although two tasks are always ready. */
+static long spin_rounds;
+static void *spin_count(void *arg) {
+    (void)arg;
+    while (!spin_stop) {
+        spin_rounds++;
+        CHECK(coro_sched_yield() == 0);
+    }
+    return NULL;
+}
+static void *sleep_then_stop(void *arg) {
+    int i;
+    for (i = 0; i < I(arg); i++) coro_sched_yield(); /* the spinners hand off meanwhile */
+    CHECK(coro_sleep(1) == 0);
+    spin_stop = 1;
+    return NULL;
+}
+static void test_hand_off_rounds(void) {
+    spin_stop = 0;
+    spin_rounds = 0;
+    coro_spawn(spin_count, NULL, 0);
+    coro_spawn(spin_count, NULL, 0);
+    coro_spawn(sleep_then_stop, P(100), 0);
+    CHECK(coro_run() == 0);
+    CHECK(spin_stop == 1 && spin_rounds > 200);
+    CHECK(coro_count() == 0);
+}
+
 /* ---- cond ---------------------------------------------------------------------------------- */
 static coro_cond_t cond = CORO_COND_INIT;
 static int cond_woken;
@@ -992,6 +1022,7 @@ int main(void) {
     RUN(test_sleep_misuse);
     RUN(test_yields_round_robin);
     RUN(test_hand_off);
+    RUN(test_hand_off_rounds);
     RUN(test_cond);
     RUN(test_mutex);
     RUN(test_semaphore);
