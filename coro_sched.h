@@ -3800,6 +3800,73 @@ static inline void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
     coro__chan_wake_here(me, w, reason);
 }
 
+/* An element's copy: the usual sizes as one move, the others through memcpy. */
+static CORO__SCHED_INLINE void coro__elem_copy(void *to, const void *from, size_t n) {
+    switch (n) {
+    case 4: memcpy(to, from, 4); break;
+    case 8: memcpy(to, from, 8); break;
+    case 16: memcpy(to, from, 16); break;
+    default: memcpy(to, from, n);
+    }
+}
+
+/* Slot i of the ring after the head (i <= cap, head < cap: one subtraction, no division). */
+static inline unsigned char *coro__chan_slot(coro_chan_t *ch, size_t i) {
+    size_t k = ch->head + i;
+    if (k >= ch->cap) k -= ch->cap;
+    return ch->buf + k * ch->elem;
+}
+
+/* What an operation that does not wait found (coro__chan_offer, coro__chan_accept). */
+enum { CORO__CH_DONE, CORO__CH_WAIT, CORO__CH_CLOSED };
+
+/* Offer elem to ch without waiting (ch locked by the caller): to the longest waiting receiver
+   (then *wake is set to it: complete it with coro__chan_done once ch is unlocked), else into
+   the buffer if it has room: CORO__CH_DONE. CORO__CH_WAIT if a sender would have to wait,
+   CORO__CH_CLOSED if ch is closed. The one place a send's moves are written: coro_chan_send,
+   a select's send and a broadcast's offer all come here. */
+static CORO__SCHED_INLINE int coro__chan_offer(coro__sched *s, coro_chan_t *ch, const void *elem,
+                                               coro__task **wake) {
+    coro__task *r;
+    if (ch->closed) return CORO__CH_CLOSED;
+    if ((r = coro__chan_take(s, &ch->receivers)) != NULL) { /* the buffer is empty */
+        coro__elem_copy(r->elem, elem, ch->elem);
+        *wake = r;
+        return CORO__CH_DONE;
+    }
+    if (ch->len == ch->cap) return CORO__CH_WAIT;
+    coro__elem_copy(coro__chan_slot(ch, ch->len), elem, ch->elem);
+    ch->len++;
+    return CORO__CH_DONE;
+}
+
+/* Take an element of ch into elem without waiting (ch locked by the caller): the buffer's
+   oldest (and the longest waiting sender's element moves in behind the others), else the
+   longest waiting sender's: CORO__CH_DONE, with *wake set to a sender to complete once ch is
+   unlocked. CORO__CH_WAIT if a receiver would have to wait, CORO__CH_CLOSED if ch is closed
+   and empty. coro_chan_recv and a select's receive come here. */
+static CORO__SCHED_INLINE int coro__chan_accept(coro__sched *s, coro_chan_t *ch, void *elem,
+                                                coro__task **wake) {
+    coro__task *w;
+    if (ch->len) {
+        coro__elem_copy(elem, ch->buf + ch->head * ch->elem, ch->elem);
+        if (++ch->head == ch->cap) ch->head = 0;
+        ch->len--;
+        if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* the longest sender moves in */
+            coro__elem_copy(coro__chan_slot(ch, ch->len), w->elem, ch->elem);
+            ch->len++;
+            *wake = w;
+        }
+        return CORO__CH_DONE;
+    }
+    if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* rendezvous */
+        coro__elem_copy(elem, w->elem, ch->elem);
+        *wake = w;
+        return CORO__CH_DONE;
+    }
+    return ch->closed ? CORO__CH_CLOSED : CORO__CH_WAIT;
+}
+
 /* t (of s) gives up its channel wait. 0 if it left the queue, 1 if another thread completed
    the operation first (its wake comes through the inbox). */
 static int coro__chan_cancel(coro__sched *s, coro__task *t) {
@@ -3965,30 +4032,21 @@ static int coro__chan_prepare(coro__sched *s) {
 
 CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
-    coro__task *r, *t;
-    int how = 0;
+    coro__task *w, *t;
+    int how = 0, r;
     if (!ch || !elem) {
         CORO__MISUSE("coro_chan_send", EINVAL, "NULL channel or element");
         return -1;
     }
     for (;;) {
+        w = NULL;
         coro__spin_lock(&ch->lock);
-        if (ch->closed) {
+        if ((r = coro__chan_offer(s, ch, elem, &w)) != CORO__CH_WAIT) {
             coro__spin_unlock(&ch->lock);
+            if (w) coro__chan_done(s, w, 0);
+            if (r == CORO__CH_DONE) return 0;
             errno = EPIPE;
             return -1;
-        }
-        if ((r = coro__chan_take(s, &ch->receivers)) != NULL) { /* the buffer is empty */
-            memcpy(r->elem, elem, ch->elem);
-            coro__spin_unlock(&ch->lock);
-            coro__chan_done(s, r, 0);
-            return 0;
-        }
-        if (ch->len < ch->cap) {
-            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
-            ch->len++;
-            coro__spin_unlock(&ch->lock);
-            return 0;
         }
         if (how == 1)
             return coro__chan_tblock(ch, &ch->senders, (void *)(uintptr_t)elem, CORO__W_CHAN_SEND,
@@ -4004,35 +4062,18 @@ CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline)
 CORO_API int coro_chan_recv(coro_chan_t *ch, void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *w, *t;
-    int how = 0;
+    int how = 0, r;
     if (!ch || !elem) {
         CORO__MISUSE("coro_chan_recv", EINVAL, "NULL channel or element");
         return -1;
     }
     for (;;) {
+        w = NULL;
         coro__spin_lock(&ch->lock);
-        if (ch->len) {
-            memcpy(elem, ch->buf + ch->head * ch->elem, ch->elem);
-            ch->head = (ch->head + 1) % ch->cap;
-            ch->len--;
-            if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* the longest sender moves in */
-                memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
-                ch->len++;
-                coro__spin_unlock(&ch->lock);
-                coro__chan_done(s, w, 0);
-                return 0;
-            }
+        if ((r = coro__chan_accept(s, ch, elem, &w)) != CORO__CH_WAIT) {
             coro__spin_unlock(&ch->lock);
-            return 0;
-        }
-        if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* rendezvous */
-            memcpy(elem, w->elem, ch->elem);
-            coro__spin_unlock(&ch->lock);
-            coro__chan_done(s, w, 0);
-            return 0;
-        }
-        if (ch->closed) {
-            coro__spin_unlock(&ch->lock);
+            if (w) coro__chan_done(s, w, 0);
+            if (r == CORO__CH_DONE) return 0;
             errno = EPIPE;
             return -1;
         }
@@ -4109,37 +4150,9 @@ static void coro__sel_shuffle(int *order, int n) {
 /* Try op with its channel locked: 1 done (*wake: a waiter to complete once unlocked), 0 it would
    have to wait, -1 the channel is closed. The same moves as coro_chan_send and coro_chan_recv. */
 static int coro__sel_try(coro__sched *s, const coro_chan_op *op, coro__task **wake) {
-    coro_chan_t *ch = op->ch;
-    coro__task *w;
-    if (op->op == CORO_CHAN_SEND) {
-        if (ch->closed) return -1;
-        if ((w = coro__chan_take(s, &ch->receivers)) != NULL) {
-            memcpy(w->elem, op->elem, ch->elem);
-            *wake = w;
-            return 1;
-        }
-        if (ch->len == ch->cap) return 0;
-        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, op->elem, ch->elem);
-        ch->len++;
-        return 1;
-    }
-    if (ch->len) {
-        memcpy(op->elem, ch->buf + ch->head * ch->elem, ch->elem);
-        ch->head = (ch->head + 1) % ch->cap;
-        ch->len--;
-        if ((w = coro__chan_take(s, &ch->senders)) != NULL) {
-            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
-            ch->len++;
-            *wake = w;
-        }
-        return 1;
-    }
-    if ((w = coro__chan_take(s, &ch->senders)) != NULL) {
-        memcpy(op->elem, w->elem, ch->elem);
-        *wake = w;
-        return 1;
-    }
-    return ch->closed ? -1 : 0;
+    int r = op->op == CORO_CHAN_SEND ? coro__chan_offer(s, op->ch, op->elem, wake)
+                                     : coro__chan_accept(s, op->ch, op->elem, wake);
+    return r == CORO__CH_DONE ? 1 : r == CORO__CH_WAIT ? 0 : -1;
 }
 
 /* Every channel of the select locked at once, in address order (locks[0..m), no repeats), so
@@ -4314,23 +4327,13 @@ struct coro_bcast {
    (2), so that the subscriber has received exactly what was queued before. */
 static int coro__bcast_offer(coro__sched *s, coro_bcast_sub_t *sub, const void *elem, int drop) {
     coro_chan_t *ch = sub->ch;
-    coro__task *r;
+    coro__task *w = NULL;
+    int r;
     coro__spin_lock(&ch->lock);
-    if (ch->closed) {
+    if ((r = coro__chan_offer(s, ch, elem, &w)) != CORO__CH_WAIT) {
         coro__spin_unlock(&ch->lock);
-        return -1;
-    }
-    if ((r = coro__chan_take(s, &ch->receivers)) != NULL) {
-        memcpy(r->elem, elem, ch->elem);
-        coro__spin_unlock(&ch->lock);
-        coro__chan_done(s, r, 0);
-        return 0;
-    }
-    if (ch->len < ch->cap) {
-        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
-        ch->len++;
-        coro__spin_unlock(&ch->lock);
-        return 0;
+        if (w) coro__chan_done(s, w, 0);
+        return r == CORO__CH_DONE ? 0 : -1;
     }
     if (!drop) {
         coro__spin_unlock(&ch->lock);
