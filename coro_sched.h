@@ -1769,12 +1769,19 @@ static void coro__fd_events(coro__sched *s, int fd, int ready, int invalid) {
     }
 }
 
-static coro__task *coro__me(coro__sched *s) {
-    coro_t *co = coro_current();
+/* The running task of s, or NULL when the caller is not a spawned coroutine of s's thread. */
+static CORO__SCHED_NOINLINE coro__task *coro__me_slow(coro__sched *s, coro_t *co) {
     coro__task *t;
     if (!co) return NULL;
     t = (coro__task *)coro_runtime_data(co);
     return t && t->magic == CORO__TASK_MAGIC && t->s == s && t->co == co ? t : NULL;
+}
+static inline coro__task *coro__me(coro__sched *s) {
+    coro_t *co = coro_current();
+    coro__task *t = s->cur; /* nearly always: the task the loop or a hand-off switched to last
+                               (a live task while set) */
+    if (__builtin_expect(t && t->co == co && co, 1)) return t;
+    return coro__me_slow(s, co);
 }
 
 /* A raise that arrived after t's previous call completed: deliver it now (errno, nonzero). */
@@ -3889,8 +3896,9 @@ static int coro__chan_cancel(coro__sched *s, coro__task *t) {
 }
 
 /* Queue t on q of ch (locked by the caller; unlocked here) and wait for a completer. */
-static int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch, coro__waitq *q,
-                           void *elem, int kind, int64_t deadline) {
+static CORO__SCHED_INLINE int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch,
+                                              coro__waitq *q, void *elem, int kind,
+                                              int64_t deadline) {
     int r;
     t->wait = kind;
     t->elem = elem;
@@ -3973,8 +3981,9 @@ static int coro__chan_thread_wait(coro_chan_t *ch, coro__waitq *q, void *elem, i
 }
 
 /* Coroutine t must wait on q (channel locked by the caller; unlocked here). */
-static int coro__chan_block(coro__sched *s, coro__task *t, coro_chan_t *ch, coro__waitq *q,
-                            void *elem, int kind, int64_t deadline) {
+static CORO__SCHED_INLINE int coro__chan_block(coro__sched *s, coro__task *t, coro_chan_t *ch,
+                                               coro__waitq *q, void *elem, int kind,
+                                               int64_t deadline) {
     if (coro__raise_pending(t)) {
         coro__spin_unlock(&ch->lock);
         return -1;
