@@ -435,6 +435,36 @@ static void *waits_a_bit(void *arg) {
     coro_sleep(1);
     return NULL;
 }
+/* Elements of every size come out as they went in, in order, while the ring's head goes round
+   (capacity 3, two in flight at a time); sizes 4, 8 and 16 are copied by one move each. */
+static void test_chan_elem_sizes(void) {
+    static const size_t sizes[] = {1, 4, 8, 16, 24};
+    unsigned char in[2][24], out[24];
+    size_t k, i, j, b;
+    for (k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        coro_chan_t *ch = coro_chan_new(sizes[k], 3);
+        int ok = 1;
+        CHECK(ch != NULL);
+        for (i = 0; i < 10; i++) {
+            for (j = 0; j < 2; j++) {
+                for (b = 0; b < sizes[k]; b++) in[j][b] = (unsigned char)(i * 31 + j * 7 + b + 1);
+                CHECK(coro_chan_send(ch, in[j], 0) == 0); /* room: no wait, from a plain thread */
+            }
+            CHECK(coro_chan_len(ch) == 2);
+            for (j = 0; j < 2; j++) {
+                memset(out, 0, sizeof out);
+                CHECK(coro_chan_recv(ch, out, 0) == 0);
+                if (memcmp(out, in[j], sizes[k]) != 0) ok = 0;
+                for (b = sizes[k]; b < sizeof out; b++)
+                    if (out[b]) ok = 0; /* nothing beyond the element is written */
+            }
+        }
+        CHECK(ok);
+        CHECK_ERR(coro_chan_recv(ch, out, 0) == -1, ETIMEDOUT);
+        coro_chan_free(ch);
+    }
+}
+
 static void test_channels(void) {
     coro_chan_t *c2;
     int v = 3, w = 0;
@@ -1027,6 +1057,7 @@ int main(void) {
     RUN(test_mutex);
     RUN(test_semaphore);
     RUN(test_channels);
+    RUN(test_chan_elem_sizes);
     RUN(test_join);
     RUN(test_suspend_wake);
     RUN(test_kill_and_raise_in_each_wait);
