@@ -1820,15 +1820,17 @@ static int64_t coro__deadline_in(int64_t ms) {
    and when the round is spent (timers and fds wait between rounds), back to the loop. */
 /* Whether a hand-off may go on: the round has switches left, or the loop would have nothing
    to do between rounds besides starting the next one (no timer, no fd, no job, no stop, no
-   mail from other threads), and then a new round of as many switches as there are ready tasks
-   starts here, as the loop would start it: the idle test costs one look per round, not one per
-   switch, and what arrives meanwhile waits for the round's end, as it does under the loop. */
-static CORO__SCHED_INLINE int coro__round_left(coro__sched *s) {
+   mail from other threads), and then a new round of one switch per ready task starts here, as
+   the loop would start it (ready: those in the queue, and the yielding task if it is not in
+   it yet: unqueued). The idle test costs one look per round, not one per switch, and what
+   arrives meanwhile waits for the round's end, as under the loop: a coro_stop lets the tasks
+   that were ready run once. */
+static CORO__SCHED_INLINE int coro__round_left(coro__sched *s, size_t unqueued) {
     if (__builtin_expect(s->budget != 0, 1)) return 1;
     if (s->nheap || s->nfdwait || s->jobs_pending || s->stop ||
         (s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED))) /* other threads' mail */
         return 0;
-    s->budget = s->nready + 1;
+    s->budget = s->nready + unqueued;
     return 1;
 }
 
@@ -1856,7 +1858,7 @@ static CORO__SCHED_INLINE int coro__handoff_failed(coro__sched *s, coro__task *n
 static CORO__SCHED_INLINE void coro__switch_out(coro__sched *s, coro__task *t) {
     coro__task *n = s->ready.head;
     if (n && s->cur == t && (n == t || coro_status(n->co) == CORO_SUSPENDED) &&
-        coro__round_left(s)) {
+        coro__round_left(s, 0)) {
         coro__q_remove(&s->ready, n);
         s->nready--;
         s->budget--;
@@ -2522,7 +2524,7 @@ CORO_API int coro_sched_yield(void) {
     t->wait = CORO__W_YIELD;
     t->state = CORO__READY;
     n = s->ready.head;
-    if (n && s->cur == t && coro_status(n->co) == CORO_SUSPENDED && coro__round_left(s)) {
+    if (n && s->cur == t && coro_status(n->co) == CORO_SUSPENDED && coro__round_left(s, 1)) {
         /* coro__switch_out's hand-off, with t's push and n's pop done as one rotation: n
            leaves the front, t joins the back, and the count of ready tasks stays */
         coro__waitq *q = &s->ready;
