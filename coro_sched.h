@@ -1005,17 +1005,20 @@ typedef struct coro__sched coro__sched;
 typedef struct coro__job coro__job;
 
 typedef struct coro__task {
-    unsigned magic;
-    int state, wait;
-    coro_t *co;
-    coro__sched *s;
-    coro_fn fn;
-    void *arg, *result;
+    /* What a switch reads and writes, first, within 64 bytes: with many tasks each one a switch
+       goes to is a cache miss, and a yield touches only this part of it. */
     /* one link: the ready queue or a wait queue (a task is in at most one) */
     struct coro__task *next, *prev;
     coro__waitq *queue;
+    coro_t *co;
+    int state, wait;
+    int pending_raise, budget;
     /* the wait in progress */
-    int woken, reason, pending_raise;
+    int woken, reason;
+    unsigned magic;
+    coro__sched *s;
+    coro_fn fn;
+    void *arg, *result;
     void *value;   /* coro_wake's value, a joined result */
     void *elem;    /* a channel element to copy from or to */
     int fd, events, revents;
@@ -1023,7 +1026,7 @@ typedef struct coro__task {
     size_t heap_idx;
     coro__waitq joiners;
     coro_t *join_target;
-    int joinable, joined, has_wake, budget;
+    int joinable, joined, has_wake;
     void *wake_value;
     coro__job *job; /* an offloaded call in flight */
     /* a channel wait: the channel's queue links are separate, since another thread that
@@ -1766,12 +1769,19 @@ static void coro__fd_events(coro__sched *s, int fd, int ready, int invalid) {
     }
 }
 
-static coro__task *coro__me(coro__sched *s) {
-    coro_t *co = coro_current();
+/* The running task of s, or NULL when the caller is not a spawned coroutine of s's thread. */
+static CORO__SCHED_NOINLINE coro__task *coro__me_slow(coro__sched *s, coro_t *co) {
     coro__task *t;
     if (!co) return NULL;
     t = (coro__task *)coro_runtime_data(co);
     return t && t->magic == CORO__TASK_MAGIC && t->s == s && t->co == co ? t : NULL;
+}
+static inline coro__task *coro__me(coro__sched *s) {
+    coro_t *co = coro_current();
+    coro__task *t = s->cur; /* nearly always: the task the loop or a hand-off switched to last
+                               (a live task while set) */
+    if (__builtin_expect(t && t->co == co && co, 1)) return t;
+    return coro__me_slow(s, co);
 }
 
 /* A raise that arrived after t's previous call completed: deliver it now (errno, nonzero). */
@@ -1808,41 +1818,58 @@ static int64_t coro__deadline_in(int64_t ms) {
    straight to the head of the ready queue by a transfer, which puts that task where t was in
    the resumer chain, under the loop; t itself, when it is the head, just keeps running. Else,
    and when the round is spent (timers and fds wait between rounds), back to the loop. */
-/* Whether the loop has anything to do between rounds besides starting the next one: when it
-   does not, hand-offs need not stop at the end of the round. */
-static CORO__SCHED_INLINE int coro__loop_idle(const coro__sched *s) {
-    return !s->nheap && !s->nfdwait && !s->jobs_pending && !s->stop &&
-           !(s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED)); /* other threads' mail */
+/* Whether a hand-off may go on: the round has switches left, or the loop would have nothing
+   to do between rounds besides starting the next one (no timer, no fd, no job, no stop, no
+   mail from other threads), and then a new round of one switch per ready task starts here, as
+   the loop would start it (ready: those in the queue, and the yielding task if it is not in
+   it yet: unqueued). The idle test costs one look per round, not one per switch, and what
+   arrives meanwhile waits for the round's end, as under the loop: a coro_stop lets the tasks
+   that were ready run once. */
+static CORO__SCHED_INLINE int coro__round_left(coro__sched *s, size_t unqueued) {
+    if (__builtin_expect(s->budget != 0, 1)) return 1;
+    if (s->nheap || s->nfdwait || s->jobs_pending || s->stop ||
+        (s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED))) /* other threads' mail */
+        return 0;
+    s->budget = s->nready + unqueued;
+    return 1;
+}
+
+/* A hand-off to n failed (a cleanup handler cannot switch away: coro_transfer refused with
+   ECANCELED and left n untouched): n goes back to the front of the ready queue. */
+static CORO__SCHED_NOINLINE void coro__handoff_undo(coro__sched *s, coro__task *t, coro__task *n) {
+    s->cur = t;
+    s->resumes--;
+    n->state = CORO__READY;
+    n->next = s->ready.head;
+    n->prev = NULL;
+    if (s->ready.head) s->ready.head->prev = n;
+    else s->ready.tail = n;
+    s->ready.head = n;
+    n->queue = &s->ready;
+    s->nready++;
+}
+
+/* Whether the transfer from t to n came back without switching (see coro__handoff_undo). */
+static CORO__SCHED_INLINE int coro__handoff_failed(coro__sched *s, coro__task *n) {
+    return __builtin_expect(errno == ECANCELED, 0) && s->cur == n && n->state == CORO__RUNNING &&
+           coro_status(n->co) == CORO_SUSPENDED;
 }
 
 static CORO__SCHED_INLINE void coro__switch_out(coro__sched *s, coro__task *t) {
     coro__task *n = s->ready.head;
-    if ((s->budget || coro__loop_idle(s)) && n && s->cur == t &&
-        (n == t || coro_status(n->co) == CORO_SUSPENDED)) {
+    if (n && s->cur == t && (n == t || coro_status(n->co) == CORO_SUSPENDED) &&
+        coro__round_left(s, 0)) {
         coro__q_remove(&s->ready, n);
         s->nready--;
-        if (s->budget) s->budget--;
+        s->budget--;
         n->state = CORO__RUNNING;
         s->resumes++;
         if (n == t) return;
         s->cur = n;
         errno = 0;
         coro_transfer(n->co, NULL);
-        /* t is continued (by whoever), or the transfer failed: a cleanup handler cannot switch
-           away, and then n is untouched and stays first in line */
-        if (errno != ECANCELED || s->cur != n || n->state != CORO__RUNNING ||
-            coro_status(n->co) != CORO_SUSPENDED)
-            return;
-        s->cur = t;
-        s->resumes--;
-        n->state = CORO__READY;
-        n->next = s->ready.head;
-        n->prev = NULL;
-        if (s->ready.head) s->ready.head->prev = n;
-        else s->ready.tail = n;
-        s->ready.head = n;
-        n->queue = &s->ready;
-        s->nready++;
+        /* t is continued (by whoever), or the transfer failed */
+        if (coro__handoff_failed(s, n)) coro__handoff_undo(s, t, n);
         return;
     }
     coro_yield(NULL);
@@ -2483,7 +2510,7 @@ CORO_API void coro_stop(void) { coro__s()->stop = 1; }
 
 CORO_API int coro_sched_yield(void) {
     coro__sched *s = coro__s();
-    coro__task *t = s->cur;
+    coro__task *t = s->cur, *n;
     int saved, err;
     /* The caller is nearly always the task the loop or a hand-off switched to last (s->cur is
        a live task while set): one comparison instead of coro__enter's lookup. */
@@ -2496,9 +2523,42 @@ CORO_API int coro_sched_yield(void) {
     saved = errno;
     t->wait = CORO__W_YIELD;
     t->state = CORO__READY;
-    coro__q_push(&s->ready, t);
-    s->nready++;
-    coro__switch_out(s, t);
+    n = s->ready.head;
+    if (n && s->cur == t && coro_status(n->co) == CORO_SUSPENDED && coro__round_left(s, 1)) {
+        /* coro__switch_out's hand-off, with t's push and n's pop done as one rotation: n
+           leaves the front, t joins the back, and the count of ready tasks stays */
+        coro__waitq *q = &s->ready;
+        coro__task *nn = n->next;
+        if (nn) {
+            nn->prev = NULL;
+            q->head = nn;
+            t->prev = q->tail;
+            q->tail->next = t;
+        } else {
+            q->head = t;
+            t->prev = NULL;
+        }
+        q->tail = t;
+        t->next = NULL;
+        t->queue = q;
+        n->next = NULL;
+        n->queue = NULL;
+        s->budget--;
+        n->state = CORO__RUNNING;
+        s->resumes++;
+        s->cur = n;
+        errno = 0;
+        coro_transfer(n->co, NULL);
+        if (coro__handoff_failed(s, n)) { /* t stays, n goes back to the front */
+            coro__q_remove(q, t);
+            s->nready--;
+            coro__handoff_undo(s, t, n);
+        }
+    } else {
+        coro__q_push(&s->ready, t);
+        s->nready++;
+        coro__switch_out(s, t);
+    }
     err = coro_raised();
     if (t->queue == &s->ready) { /* continued by a raise before its turn came */
         coro__q_remove(&s->ready, t);
@@ -3749,6 +3809,73 @@ static inline void coro__chan_done(coro__sched *me, coro__task *w, int reason) {
     coro__chan_wake_here(me, w, reason);
 }
 
+/* An element's copy: the usual sizes as one move, the others through memcpy. */
+static CORO__SCHED_INLINE void coro__elem_copy(void *to, const void *from, size_t n) {
+    switch (n) {
+    case 4: memcpy(to, from, 4); break;
+    case 8: memcpy(to, from, 8); break;
+    case 16: memcpy(to, from, 16); break;
+    default: memcpy(to, from, n);
+    }
+}
+
+/* Slot i of the ring after the head (i <= cap, head < cap: one subtraction, no division). */
+static inline unsigned char *coro__chan_slot(coro_chan_t *ch, size_t i) {
+    size_t k = ch->head + i;
+    if (k >= ch->cap) k -= ch->cap;
+    return ch->buf + k * ch->elem;
+}
+
+/* What an operation that does not wait found (coro__chan_offer, coro__chan_accept). */
+enum { CORO__CH_DONE, CORO__CH_WAIT, CORO__CH_CLOSED };
+
+/* Offer elem to ch without waiting (ch locked by the caller): to the longest waiting receiver
+   (then *wake is set to it: complete it with coro__chan_done once ch is unlocked), else into
+   the buffer if it has room: CORO__CH_DONE. CORO__CH_WAIT if a sender would have to wait,
+   CORO__CH_CLOSED if ch is closed. The one place a send's moves are written: coro_chan_send,
+   a select's send and a broadcast's offer all come here. */
+static CORO__SCHED_INLINE int coro__chan_offer(coro__sched *s, coro_chan_t *ch, const void *elem,
+                                               coro__task **wake) {
+    coro__task *r;
+    if (ch->closed) return CORO__CH_CLOSED;
+    if ((r = coro__chan_take(s, &ch->receivers)) != NULL) { /* the buffer is empty */
+        coro__elem_copy(r->elem, elem, ch->elem);
+        *wake = r;
+        return CORO__CH_DONE;
+    }
+    if (ch->len == ch->cap) return CORO__CH_WAIT;
+    coro__elem_copy(coro__chan_slot(ch, ch->len), elem, ch->elem);
+    ch->len++;
+    return CORO__CH_DONE;
+}
+
+/* Take an element of ch into elem without waiting (ch locked by the caller): the buffer's
+   oldest (and the longest waiting sender's element moves in behind the others), else the
+   longest waiting sender's: CORO__CH_DONE, with *wake set to a sender to complete once ch is
+   unlocked. CORO__CH_WAIT if a receiver would have to wait, CORO__CH_CLOSED if ch is closed
+   and empty. coro_chan_recv and a select's receive come here. */
+static CORO__SCHED_INLINE int coro__chan_accept(coro__sched *s, coro_chan_t *ch, void *elem,
+                                                coro__task **wake) {
+    coro__task *w;
+    if (ch->len) {
+        coro__elem_copy(elem, ch->buf + ch->head * ch->elem, ch->elem);
+        if (++ch->head == ch->cap) ch->head = 0;
+        ch->len--;
+        if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* the longest sender moves in */
+            coro__elem_copy(coro__chan_slot(ch, ch->len), w->elem, ch->elem);
+            ch->len++;
+            *wake = w;
+        }
+        return CORO__CH_DONE;
+    }
+    if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* rendezvous */
+        coro__elem_copy(elem, w->elem, ch->elem);
+        *wake = w;
+        return CORO__CH_DONE;
+    }
+    return ch->closed ? CORO__CH_CLOSED : CORO__CH_WAIT;
+}
+
 /* t (of s) gives up its channel wait. 0 if it left the queue, 1 if another thread completed
    the operation first (its wake comes through the inbox). */
 static int coro__chan_cancel(coro__sched *s, coro__task *t) {
@@ -3771,8 +3898,9 @@ static int coro__chan_cancel(coro__sched *s, coro__task *t) {
 }
 
 /* Queue t on q of ch (locked by the caller; unlocked here) and wait for a completer. */
-static int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch, coro__waitq *q,
-                           void *elem, int kind, int64_t deadline) {
+static CORO__SCHED_INLINE int coro__chan_wait(coro__sched *s, coro__task *t, coro_chan_t *ch,
+                                              coro__waitq *q, void *elem, int kind,
+                                              int64_t deadline) {
     int r;
     t->wait = kind;
     t->elem = elem;
@@ -3855,8 +3983,9 @@ static int coro__chan_thread_wait(coro_chan_t *ch, coro__waitq *q, void *elem, i
 }
 
 /* Coroutine t must wait on q (channel locked by the caller; unlocked here). */
-static int coro__chan_block(coro__sched *s, coro__task *t, coro_chan_t *ch, coro__waitq *q,
-                            void *elem, int kind, int64_t deadline) {
+static CORO__SCHED_INLINE int coro__chan_block(coro__sched *s, coro__task *t, coro_chan_t *ch,
+                                               coro__waitq *q, void *elem, int kind,
+                                               int64_t deadline) {
     if (coro__raise_pending(t)) {
         coro__spin_unlock(&ch->lock);
         return -1;
@@ -3914,30 +4043,21 @@ static int coro__chan_prepare(coro__sched *s) {
 
 CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
-    coro__task *r, *t;
-    int how = 0;
+    coro__task *w, *t;
+    int how = 0, r;
     if (!ch || !elem) {
         CORO__MISUSE("coro_chan_send", EINVAL, "NULL channel or element");
         return -1;
     }
     for (;;) {
+        w = NULL;
         coro__spin_lock(&ch->lock);
-        if (ch->closed) {
+        if ((r = coro__chan_offer(s, ch, elem, &w)) != CORO__CH_WAIT) {
             coro__spin_unlock(&ch->lock);
+            if (w) coro__chan_done(s, w, 0);
+            if (r == CORO__CH_DONE) return 0;
             errno = EPIPE;
             return -1;
-        }
-        if ((r = coro__chan_take(s, &ch->receivers)) != NULL) { /* the buffer is empty */
-            memcpy(r->elem, elem, ch->elem);
-            coro__spin_unlock(&ch->lock);
-            coro__chan_done(s, r, 0);
-            return 0;
-        }
-        if (ch->len < ch->cap) {
-            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
-            ch->len++;
-            coro__spin_unlock(&ch->lock);
-            return 0;
         }
         if (how == 1)
             return coro__chan_tblock(ch, &ch->senders, (void *)(uintptr_t)elem, CORO__W_CHAN_SEND,
@@ -3953,35 +4073,18 @@ CORO_API int coro_chan_send(coro_chan_t *ch, const void *elem, int64_t deadline)
 CORO_API int coro_chan_recv(coro_chan_t *ch, void *elem, int64_t deadline) {
     coro__sched *s = coro__s();
     coro__task *w, *t;
-    int how = 0;
+    int how = 0, r;
     if (!ch || !elem) {
         CORO__MISUSE("coro_chan_recv", EINVAL, "NULL channel or element");
         return -1;
     }
     for (;;) {
+        w = NULL;
         coro__spin_lock(&ch->lock);
-        if (ch->len) {
-            memcpy(elem, ch->buf + ch->head * ch->elem, ch->elem);
-            ch->head = (ch->head + 1) % ch->cap;
-            ch->len--;
-            if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* the longest sender moves in */
-                memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
-                ch->len++;
-                coro__spin_unlock(&ch->lock);
-                coro__chan_done(s, w, 0);
-                return 0;
-            }
+        if ((r = coro__chan_accept(s, ch, elem, &w)) != CORO__CH_WAIT) {
             coro__spin_unlock(&ch->lock);
-            return 0;
-        }
-        if ((w = coro__chan_take(s, &ch->senders)) != NULL) { /* rendezvous */
-            memcpy(elem, w->elem, ch->elem);
-            coro__spin_unlock(&ch->lock);
-            coro__chan_done(s, w, 0);
-            return 0;
-        }
-        if (ch->closed) {
-            coro__spin_unlock(&ch->lock);
+            if (w) coro__chan_done(s, w, 0);
+            if (r == CORO__CH_DONE) return 0;
             errno = EPIPE;
             return -1;
         }
@@ -4058,37 +4161,9 @@ static void coro__sel_shuffle(int *order, int n) {
 /* Try op with its channel locked: 1 done (*wake: a waiter to complete once unlocked), 0 it would
    have to wait, -1 the channel is closed. The same moves as coro_chan_send and coro_chan_recv. */
 static int coro__sel_try(coro__sched *s, const coro_chan_op *op, coro__task **wake) {
-    coro_chan_t *ch = op->ch;
-    coro__task *w;
-    if (op->op == CORO_CHAN_SEND) {
-        if (ch->closed) return -1;
-        if ((w = coro__chan_take(s, &ch->receivers)) != NULL) {
-            memcpy(w->elem, op->elem, ch->elem);
-            *wake = w;
-            return 1;
-        }
-        if (ch->len == ch->cap) return 0;
-        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, op->elem, ch->elem);
-        ch->len++;
-        return 1;
-    }
-    if (ch->len) {
-        memcpy(op->elem, ch->buf + ch->head * ch->elem, ch->elem);
-        ch->head = (ch->head + 1) % ch->cap;
-        ch->len--;
-        if ((w = coro__chan_take(s, &ch->senders)) != NULL) {
-            memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, w->elem, ch->elem);
-            ch->len++;
-            *wake = w;
-        }
-        return 1;
-    }
-    if ((w = coro__chan_take(s, &ch->senders)) != NULL) {
-        memcpy(op->elem, w->elem, ch->elem);
-        *wake = w;
-        return 1;
-    }
-    return ch->closed ? -1 : 0;
+    int r = op->op == CORO_CHAN_SEND ? coro__chan_offer(s, op->ch, op->elem, wake)
+                                     : coro__chan_accept(s, op->ch, op->elem, wake);
+    return r == CORO__CH_DONE ? 1 : r == CORO__CH_WAIT ? 0 : -1;
 }
 
 /* Every channel of the select locked at once, in address order (locks[0..m), no repeats), so
@@ -4263,23 +4338,13 @@ struct coro_bcast {
    (2), so that the subscriber has received exactly what was queued before. */
 static int coro__bcast_offer(coro__sched *s, coro_bcast_sub_t *sub, const void *elem, int drop) {
     coro_chan_t *ch = sub->ch;
-    coro__task *r;
+    coro__task *w = NULL;
+    int r;
     coro__spin_lock(&ch->lock);
-    if (ch->closed) {
+    if ((r = coro__chan_offer(s, ch, elem, &w)) != CORO__CH_WAIT) {
         coro__spin_unlock(&ch->lock);
-        return -1;
-    }
-    if ((r = coro__chan_take(s, &ch->receivers)) != NULL) {
-        memcpy(r->elem, elem, ch->elem);
-        coro__spin_unlock(&ch->lock);
-        coro__chan_done(s, r, 0);
-        return 0;
-    }
-    if (ch->len < ch->cap) {
-        memcpy(ch->buf + ((ch->head + ch->len) % ch->cap) * ch->elem, elem, ch->elem);
-        ch->len++;
-        coro__spin_unlock(&ch->lock);
-        return 0;
+        if (w) coro__chan_done(s, w, 0);
+        return r == CORO__CH_DONE ? 0 : -1;
     }
     if (!drop) {
         coro__spin_unlock(&ch->lock);

@@ -175,6 +175,36 @@ static void test_hand_off(void) {
     CHECK(strcmp(trace, "oxyoo") == 0);
 }
 
+/* Hand-offs among tasks that only yield go on from round to round while the loop has nothing
+   else to do, and stop at a round's end once it has: a timer that comes due, or one added by
+   a task that joins them, still fires although two tasks are always ready. */
+static long spin_rounds;
+static void *spin_count(void *arg) {
+    (void)arg;
+    while (!spin_stop) {
+        spin_rounds++;
+        CHECK(coro_sched_yield() == 0);
+    }
+    return NULL;
+}
+static void *sleep_then_stop(void *arg) {
+    int i;
+    for (i = 0; i < I(arg); i++) coro_sched_yield(); /* the spinners hand off meanwhile */
+    CHECK(coro_sleep(1) == 0);
+    spin_stop = 1;
+    return NULL;
+}
+static void test_hand_off_rounds(void) {
+    spin_stop = 0;
+    spin_rounds = 0;
+    coro_spawn(spin_count, NULL, 0);
+    coro_spawn(spin_count, NULL, 0);
+    coro_spawn(sleep_then_stop, P(100), 0);
+    CHECK(coro_run() == 0);
+    CHECK(spin_stop == 1 && spin_rounds > 200);
+    CHECK(coro_count() == 0);
+}
+
 /* ---- cond ---------------------------------------------------------------------------------- */
 static coro_cond_t cond = CORO_COND_INIT;
 static int cond_woken;
@@ -405,6 +435,36 @@ static void *waits_a_bit(void *arg) {
     coro_sleep(1);
     return NULL;
 }
+/* Elements of every size come out as they went in, in order, while the ring's head goes round
+   (capacity 3, two in flight at a time); sizes 4, 8 and 16 are copied by one move each. */
+static void test_chan_elem_sizes(void) {
+    static const size_t sizes[] = {1, 4, 8, 16, 24};
+    unsigned char in[2][24], out[24];
+    size_t k, i, j, b;
+    for (k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        coro_chan_t *ch = coro_chan_new(sizes[k], 3);
+        int ok = 1;
+        CHECK(ch != NULL);
+        for (i = 0; i < 10; i++) {
+            for (j = 0; j < 2; j++) {
+                for (b = 0; b < sizes[k]; b++) in[j][b] = (unsigned char)(i * 31 + j * 7 + b + 1);
+                CHECK(coro_chan_send(ch, in[j], 0) == 0); /* room: no wait, from a plain thread */
+            }
+            CHECK(coro_chan_len(ch) == 2);
+            for (j = 0; j < 2; j++) {
+                memset(out, 0, sizeof out);
+                CHECK(coro_chan_recv(ch, out, 0) == 0);
+                if (memcmp(out, in[j], sizes[k]) != 0) ok = 0;
+                for (b = sizes[k]; b < sizeof out; b++)
+                    if (out[b]) ok = 0; /* nothing beyond the element is written */
+            }
+        }
+        CHECK(ok);
+        CHECK_ERR(coro_chan_recv(ch, out, 0) == -1, ETIMEDOUT);
+        coro_chan_free(ch);
+    }
+}
+
 static void test_channels(void) {
     coro_chan_t *c2;
     int v = 3, w = 0;
@@ -992,10 +1052,12 @@ int main(void) {
     RUN(test_sleep_misuse);
     RUN(test_yields_round_robin);
     RUN(test_hand_off);
+    RUN(test_hand_off_rounds);
     RUN(test_cond);
     RUN(test_mutex);
     RUN(test_semaphore);
     RUN(test_channels);
+    RUN(test_chan_elem_sizes);
     RUN(test_join);
     RUN(test_suspend_wake);
     RUN(test_kill_and_raise_in_each_wait);
