@@ -1787,10 +1787,20 @@ static int coro__guard_install(char *lo, size_t len) {
 }
 
 /* Make k adjacent regions of region bytes each, at base, ready as stacks: here, the guard of
-   guard bytes at the bottom of each (none when guard is 0). */
+   guard bytes at the bottom of each (none when guard is 0).
+   The top page of each region (its struct coro) is written before the guards go in, not after:
+   the page faults then build the slab's page tables, and the guard advice only writes entries
+   into tables that exist. Installed first into an empty range, the advice has the kernel build
+   those tables in one burst of writes, which a hypervisor that shadows the guest's page tables
+   (no nested paging) answers by dropping its shadow of the tables above: every stack touched
+   before then costs another fault, in the hypervisor, on its next use. On such a VM (a fault
+   ~15 us) 100,000 coroutines spawned and run took ~29 us each, ~15 us with the top pages
+   written first; on other machines the order changes nothing (the same faults, the same
+   calls). */
 static int coro__os_stacks_prepare(char *base, size_t region, unsigned k, size_t guard) {
     unsigned i;
     if (!guard) return 0;
+    for (i = 0; i < k; i++) base[(size_t)(i + 1) * region - 1] = 0; /* see above */
 #if defined(__linux__) && !defined(CORO_GUARD_MPROTECT) && defined(SYS_process_madvise)
     static int vectored = 1; /* process_madvise accepts MADV_GUARD_INSTALL for ourselves */
     if (k > 1 && __atomic_load_n(&coro__guard_kind, __ATOMIC_RELAXED) == 1 &&
