@@ -8,7 +8,10 @@
 # It reads the "N passed, M failed" line the suite prints last, writes "N M NAME" to RESULT,
 # and prints the suite's SKIPPED lines and "[LABEL] NAME: N passed, M failed" - or, when the
 # suite fails, its whole output first. A suite that crashes or prints no summary counts as one
-# failure. It exits 0 either way: make -j runs the suites side by side and "sum" decides.
+# failure, and so does one still running after CORO_TEST_TIMEOUT seconds (default 1500: the
+# slowest suite takes a few minutes under valgrind on a loaded machine), which is then killed
+# with whatever it started, so that a hang names its suite instead of stalling the whole run.
+# It exits 0 either way: make -j runs the suites side by side and "sum" decides.
 #
 # "sum" adds the RESULT files up and ends with "N passed, M failed" (a missing file is a failed
 # suite); exits 1 if anything failed.
@@ -50,10 +53,16 @@ sh:*) script=${t#sh:}; cmd=(bash ${script//@/ }); name=${script//@/ } ;;
 *) cmd=("${wrapper[@]}" "$t"); name=$t ;;
 esac
 rm -f "$result"
-out=$("${cmd[@]}" 2>&1)
+limit=${CORO_TEST_TIMEOUT:-1500}
+out=$(timeout -k 30 "$limit" "${cmd[@]}" 2>&1)
 rc=$?
 summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
-if [ -z "$summary" ]; then
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    p=${summary%% passed*}
+    [ -n "$summary" ] || p=0
+    f=1
+    block=$(printf '%s\n' "$out"; echo "[$label] $name: still running after ${limit} s: killed (exit $rc)")
+elif [ -z "$summary" ]; then
     p=0 f=1
     block=$(printf '%s\n' "$out"; echo "[$label] $name: crashed or printed no summary (exit $rc)")
 else

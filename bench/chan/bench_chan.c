@@ -4,6 +4,9 @@
      xpong     two coroutines on two threads, rendezvous channels: A sends to B, B answers;
                ns per message (a round trip is two messages)
      xbuf      two coroutines on two threads, capacity 1024: A sends N, B receives N
+     xfloor    no library: two plain threads hand one cache line back and forth, ns per hand-off.
+               The bound for xpong when coroutines stay on their threads: every message must
+               at least move a line from one core to the other
    Built twice by bench/chan/run.sh: against this tree's coro_sched.h and against a saved
    earlier one (CORO_BENCH_SAME_ONLY: only the same-thread rows, which every version has). */
 #define CORO_IMPLEMENTATION
@@ -11,6 +14,7 @@
 #include "coro_sched.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +60,35 @@ static void *pong(void *arg) {
         coro_chan_send(b2a, &v, -1);
     }
     return NULL;
+}
+
+/* xfloor: the flag says whose turn it is; each side waits for its turn, then gives it back.
+   A waiter that does not see its turn after a while gives its core away (sched_yield), so
+   that the figure stays finite when the two threads share one core. */
+static int floor_flag __attribute__((aligned(64)));
+static void floor_wait(int want) {
+    unsigned spins = 0;
+    while (__atomic_load_n(&floor_flag, __ATOMIC_ACQUIRE) != want)
+        if (++spins % 4096 == 0) sched_yield();
+}
+static void *floor_side(void *arg) {
+    long i;
+    int me = (int)(intptr_t)arg;
+    for (i = 0; i < n_msgs; i++) {
+        floor_wait(me);
+        __atomic_store_n(&floor_flag, !me, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+static double floor_pingpong(void) {
+    pthread_t ta, tb;
+    double t0 = now_ns();
+    floor_flag = 0;
+    pthread_create(&ta, NULL, floor_side, (void *)(intptr_t)0);
+    pthread_create(&tb, NULL, floor_side, (void *)(intptr_t)1);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    return (now_ns() - t0) / ((double)n_msgs * 2);
 }
 #endif
 
@@ -104,6 +137,7 @@ int main(int argc, char **argv) {
 #ifndef CORO_BENCH_SAME_ONLY
     if (!strcmp(what, "all") || !strcmp(what, "xpong")) printf("xpong %.2f\n", two_threads(ping, pong, 0, 2));
     if (!strcmp(what, "all") || !strcmp(what, "xbuf")) printf("xbuf %.2f\n", two_threads(send_n, recv_n, 1024, 1));
+    if (!strcmp(what, "all") || !strcmp(what, "xfloor")) printf("xfloor %.2f\n", floor_pingpong());
 #endif
     return 0;
 }

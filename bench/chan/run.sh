@@ -3,7 +3,10 @@
 # (median): same-thread rendezvous and capacity-1 traffic against the coro_sched.h of git
 # revision BASE (default main; skipped when it is this tree's own), and cross-thread ping-pong
 # and buffered throughput against Go's channels between two goroutines (GOMAXPROCS=2; skipped
-# with a SKIPPED line if go is not installed). Usage: bench/chan/run.sh [BIN_DIR]
+# with a SKIPPED line if go is not installed), and the floor of the cross-thread ping-pong: two
+# plain threads handing one cache line back and forth, set beside Go's ping-pong (Go runs both
+# goroutines on one thread; coroutines here never leave theirs, so every message crosses cores).
+# Usage: bench/chan/run.sh [BIN_DIR]
 set -eu
 BIN=${1:-build/bench}
 REPS=${REPS:-7}
@@ -30,7 +33,7 @@ fi
 echo "# bench/chan $(date -u +%FT%TZ) $(nproc) cpus, N=$N, REPS=$REPS; load: $(uptime | sed 's/.*load/load/')"
 tmp=$(mktemp -d)
 for r in $(seq "$REPS"); do
-    for row in same0 same1 xpong xbuf; do
+    for row in same0 same1 xpong xbuf xfloor; do
         "$BIN/bench_chan" $row "$N" >> "$tmp/coro"
         case $row in same*) [ $have_base = 1 ] && "$BIN/bench_chan_base" $row "$N" >> "$tmp/base" ;; esac
         case $row in xpong|xbuf) [ $have_go = 1 ] && GOMAXPROCS=2 "$BIN/go_chan" $row "$N" >> "$tmp/go" ;; esac
@@ -38,17 +41,19 @@ for r in $(seq "$REPS"); do
     done
 done
 med() { grep "^$2 " "$tmp/$1" 2>/dev/null | awk '{print $2}' | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
-printf '%-8s %-48s %10s %10s %8s\n' row what coro.h peer ratio
-for row in same0 same1 xpong xbuf; do
+printf '%-8s %-54s %10s %10s %8s\n' row what coro.h peer ratio
+for row in same0 same1 xpong xbuf xfloor; do
+    peerrow=$row
     case $row in
     same0) what="same thread, rendezvous, ns/msg (peer: $BASE)"; peer=base ;;
     same1) what="same thread, capacity 1, ns/msg (peer: $BASE)"; peer=base ;;
     xpong) what="2 threads, rendezvous ping-pong, ns/msg (peer: Go)"; peer=go ;;
     xbuf)  what="2 threads, capacity 1024, ns/msg (peer: Go)"; peer=go ;;
+    xfloor) what="no library: 1 cache line, ns/hand-off (peer: Go xpong)"; peer=go; peerrow=xpong ;;
     esac
-    c=$(med coro $row); p=$(med $peer $row)
+    c=$(med coro $row); p=$(med $peer $peerrow)
     ratio=$(awk -v c="$c" -v p="$p" 'BEGIN { if (p == "-" || p == 0) print "-"; else printf "x%.2f", c / p }')
-    printf '%-8s %-48s %10s %10s %8s\n' $row "$what" "$c" "$p" "$ratio"
+    printf '%-8s %-54s %10s %10s %8s\n' $row "$what" "$c" "$p" "$ratio"
 done
 echo "# ratio = coro.h / peer (below 1: coro.h faster); load at end: $(uptime | sed 's/.*load/load/')"
 rm -rf "$tmp"
