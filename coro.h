@@ -1800,30 +1800,107 @@ static int coro__guard_install(char *lo, size_t len) {
     return mprotect(lo, len, PROT_NONE);
 }
 
-/* Make k adjacent regions of region bytes each, at base, ready as stacks: here, the guard of
-   guard bytes at the bottom of each (none when guard is 0). */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* One advice for n ranges of our own memory in one call (process_madvise on ourselves, which
+   takes any advice since Linux 6.13): the bytes advised, or -1 (errno set) where the kernel or
+   an emulator refuses, or under Valgrind (which does not know the call). */
+static long coro__os_madvise_v(struct iovec *iov, size_t n, int advice) {
+#if defined(__linux__) && defined(SYS_process_madvise)
+    long r;
+    int pidfd = -10000; /* PIDFD_SELF, on kernels that know it */
+#if CORO__VALGRIND
+    if (RUNNING_ON_VALGRIND) {
+        errno = ENOSYS;
+        return -1;
+    }
+#endif
+    r = syscall(SYS_process_madvise, pidfd, iov, n, advice, 0u);
+    if (r < 0 && errno == EBADF) { /* no PIDFD_SELF: a pidfd of our own */
+        pidfd = (int)syscall(SYS_pidfd_open, (long)getpid(), 0L);
+        if (pidfd >= 0) {
+            r = syscall(SYS_process_madvise, pidfd, iov, n, advice, 0u);
+            close(pidfd);
+        }
+    }
+    return r;
+#else
+    (void)iov;
+    (void)n;
+    (void)advice;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Write the top page of each of k regions (where the struct coro goes), before any guard.
+   Where the hypervisor shadows the guest's page tables (no nested paging), a first touch costs
+   two trips through it: the guest's page fault, then the hypervisor's own fault to learn the
+   new entry. The first page of every 2 MiB window is faulted in, which builds the window's page
+   table; the others are populated in one call (MADV_POPULATE_WRITE), which saves the guest's
+   fault; the writes that follow pay only the hypervisor's. Measured there, interleaved: 100,000
+   coroutines spawned and run in 0.81-0.87 of the time the writes alone took (44-56 us per
+   coroutine instead of 51-64, faults costing 40-80 us on a loaded machine). Where faults are
+   cheap the call costs what the faults would have (the same page allocations, one syscall per
+   slab instead of a trap per page; here it costs 0.2 us a page on pages already there); where
+   it is refused (before Linux 6.13, under qemu-user or Valgrind) the pages are just written,
+   and the call is not tried again. */
+static void coro__os_stacks_touch(char *base, size_t region, unsigned k) {
+    static int populate = 1;
+    struct iovec iov[CORO__SLAB_MAX];
+    size_t page = coro__os_page(), n = 0;
+    uintptr_t window = 0;
+    unsigned i;
+    for (i = 0; i < k; i++) {
+        char *top = base + (size_t)(i + 1) * region;
+        uintptr_t w = (uintptr_t)(top - 1) >> 21;
+        if (i == 0 || w != window) {
+            top[-1] = 0; /* a fault: the window's page table */
+            window = w;
+        } else {
+            iov[n].iov_base = top - page;
+            iov[n].iov_len = page;
+            n++;
+        }
+    }
+    if (n > 1 && __atomic_load_n(&populate, __ATOMIC_RELAXED)) {
+        int saved = errno;
+        if (coro__os_madvise_v(iov, n, MADV_POPULATE_WRITE) < 0 && errno != ENOMEM &&
+            errno != EAGAIN && errno != EINTR)
+            __atomic_store_n(&populate, 0, __ATOMIC_RELAXED); /* refused: touch from now on */
+        errno = saved;
+    }
+    for (i = 1; i < k; i++) base[(size_t)(i + 1) * region - 1] = 0;
+}
+
+/* Make k adjacent regions of region bytes each, at base, ready as stacks: their top pages
+   written, and the guard of guard bytes at the bottom of each (none when guard is 0).
+   The top pages are written before the guards go in, not after: the page faults then build the
+   slab's page tables, and the guard advice only writes entries into tables that exist.
+   Installed first into an empty range, the advice has the kernel build those tables in one
+   burst of writes, which a hypervisor that shadows the guest's page tables answers by dropping
+   its shadow of the tables above: every stack touched before then costs another fault, in the
+   hypervisor, on its next use. On such a VM (a fault 15-20 us) 100,000 coroutines spawned and
+   run took 37 us each, 25 us with the top pages written first; elsewhere the order changes
+   nothing (the same faults, the same calls). */
 static int coro__os_stacks_prepare(char *base, size_t region, unsigned k, size_t guard) {
     unsigned i;
+    coro__os_stacks_touch(base, region, k);
     if (!guard) return 0;
-#if defined(__linux__) && !defined(CORO_GUARD_MPROTECT) && defined(SYS_process_madvise)
+#if defined(__linux__) && !defined(CORO_GUARD_MPROTECT)
     static int vectored = 1; /* process_madvise accepts MADV_GUARD_INSTALL for ourselves */
     if (k > 1 && __atomic_load_n(&coro__guard_kind, __ATOMIC_RELAXED) == 1 &&
         __atomic_load_n(&vectored, __ATOMIC_RELAXED)) {
         struct iovec iov[CORO__SLAB_MAX];
         long r;
-        int saved = errno, pidfd = -10000; /* PIDFD_SELF, on kernels that know it */
+        int saved = errno;
         for (i = 0; i < k; i++) {
             iov[i].iov_base = base + i * region;
             iov[i].iov_len = guard;
         }
-        r = syscall(SYS_process_madvise, pidfd, iov, (size_t)k, MADV_GUARD_INSTALL, 0u);
-        if (r < 0 && errno == EBADF) { /* no PIDFD_SELF: a pidfd of our own */
-            pidfd = (int)syscall(SYS_pidfd_open, (long)getpid(), 0L);
-            if (pidfd >= 0) {
-                r = syscall(SYS_process_madvise, pidfd, iov, (size_t)k, MADV_GUARD_INSTALL, 0u);
-                close(pidfd);
-            }
-        }
+        r = coro__os_madvise_v(iov, (size_t)k, MADV_GUARD_INSTALL);
         errno = saved;
         if (r == (long)(k * guard)) return 0;
         __atomic_store_n(&vectored, 0, __ATOMIC_RELAXED); /* one at a time from now on */

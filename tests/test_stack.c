@@ -191,6 +191,28 @@ static void test_overflow_dies_with_message(void) {
     if (!strstr(out, want)) fprintf(stderr, "child said: %s\n", out);
 }
 
+/* Every region of a slab has its guard, not only the first: the last stack made from a slab
+   of 32 (a new size: its slabs hold 1, 2, 4, 8, 16 then 32 stacks) overflows into its own guard
+   and the report names it, instead of writing over its neighbour's struct below. */
+static void overflow_in_slab_child(void) {
+    enum { N = 63 };
+    static coro_t *cos[N];
+    int i;
+    for (i = 0; i < N; i++)
+        if ((cos[i] = coro_new(overflow, 80 * 1024)) == NULL) _exit(3);
+    if (cos[N - 1]->slab_n != 32 || cos[N - 1]->map == cos[N - 1]->slab->map) _exit(4);
+    coro_set_name(cos[N - 1], "deep in a slab");
+    coro_resume(cos[N - 1], NULL);
+}
+static void test_overflow_in_a_slab_dies_with_message(void) {
+    char out[1024];
+    int status = run_child(overflow_in_slab_child, out, sizeof out);
+    CHECK(child_faulted(status));
+    if (!child_faulted(status)) fprintf(stderr, "child status %x: %s\n", (unsigned)status, out);
+    CHECK(strstr(out, "coro: stack overflow in coroutine ") != NULL);
+    CHECK(strstr(out, "\"deep in a slab\"") != NULL);
+}
+
 #ifdef _WIN32
 /* a program with its own exception filter: faults elsewhere reach it unchanged, and after an
    overflow report it still runs */
@@ -429,6 +451,7 @@ static const struct helpers_scenario scenarios[] = {
     {"other_fault_child", other_fault_child},
     {"overflow_with_user_handler_child", overflow_with_user_handler_child},
     {"slab_hole_child", slab_hole_child},
+    {"overflow_in_slab_child", overflow_in_slab_child},
 #ifndef _WIN32
     {"other_fault_siginfo_child", other_fault_siginfo_child},
     {"address_space_child", address_space_child},
@@ -445,6 +468,7 @@ int main(int argc, char **argv) {
     RUN(test_pool_bounded_and_trim);
     RUN(test_trim_slab_with_holes);
     RUN(test_overflow_dies_with_message);
+    RUN(test_overflow_in_a_slab_dies_with_message);
     RUN(test_handler_chains);
 #ifdef _WIN32
     RUN(test_reused_stack_keeps_its_limit);
