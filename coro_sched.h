@@ -2530,6 +2530,7 @@ CORO_API int coro_sched_yield(void) {
         coro__waitq *q = &s->ready;
         coro__task *nn = n->next;
         if (nn) {
+            __builtin_prefetch(nn->co); /* the next yield's target: its coroutine is read first */
             nn->prev = NULL;
             q->head = nn;
             t->prev = q->tail;
