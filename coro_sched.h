@@ -1820,14 +1820,14 @@ static int64_t coro__deadline_in(int64_t ms) {
    and when the round is spent (timers and fds wait between rounds), back to the loop. */
 /* Whether a hand-off may go on: the round has switches left, or the loop would have nothing
    to do between rounds besides starting the next one (no timer, no fd, no job, no stop, no
-   mail from other threads), and then a new round of one switch per ready task starts here, as
-   the loop would start it (ready: those in the queue, and the yielding task if it is not in
-   it yet: unqueued). The idle test costs one look per round, not one per switch, and what
+   ended coroutine to free, no post to retry, no mail from other threads), and then a new
+   round of one switch per ready task starts here, as the loop would start it (ready: those in
+   the queue, and the yielding task if it is not in it yet: unqueued). The idle test costs one look per round, not one per switch, and what
    arrives meanwhile waits for the round's end, as under the loop: a coro_stop lets the tasks
    that were ready run once. */
 static CORO__SCHED_INLINE int coro__round_left(coro__sched *s, size_t unqueued) {
     if (__builtin_expect(s->budget != 0, 1)) return 1;
-    if (s->nheap || s->nfdwait || s->jobs_pending || s->stop ||
+    if (s->nheap || s->nfdwait || s->jobs_pending || s->stop || s->zombies || s->retry ||
         (s->h && __atomic_load_n(&s->h->mail, __ATOMIC_RELAXED))) /* other threads' mail */
         return 0;
     s->budget = s->nready + unqueued;

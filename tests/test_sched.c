@@ -205,6 +205,42 @@ static void test_hand_off_rounds(void) {
     CHECK(coro_count() == 0);
 }
 
+/* Coroutines that end while the others keep handing off to each other are still freed: the
+   loop frees ended ones between rounds, and hand-offs must let a round end for that. */
+static size_t churn_max_alive;
+static void *churn_child(void *arg) {
+    (void)arg;
+    return NULL;
+}
+static void *churn_spawner(void *arg) {
+    int i;
+    (void)arg;
+    for (i = 0; i < 5000; i++) {
+        CHECK(coro_spawn(churn_child, NULL, 0) != NULL);
+        if (i % 10 == 9) {
+            size_t alive = coro_count_alive();
+            if (alive > churn_max_alive) churn_max_alive = alive;
+            coro_sched_yield();
+        }
+    }
+    return NULL;
+}
+static void *churn_other(void *arg) {
+    int i;
+    (void)arg;
+    for (i = 0; i < 1000; i++) coro_sched_yield();
+    return NULL;
+}
+static void test_hand_offs_free_ended(void) {
+    churn_max_alive = 0;
+    coro_spawn(churn_spawner, NULL, 0);
+    coro_spawn(churn_other, NULL, 0);
+    CHECK(coro_run() == 0);
+    CHECK(churn_max_alive > 10 && churn_max_alive < 100); /* not 5,000 */
+    if (churn_max_alive >= 100) printf("  %zu coroutines alive at once\n", churn_max_alive);
+    CHECK(coro_count() == 0);
+}
+
 /* ---- cond ---------------------------------------------------------------------------------- */
 static coro_cond_t cond = CORO_COND_INIT;
 static int cond_woken;
@@ -1053,6 +1089,7 @@ int main(void) {
     RUN(test_yields_round_robin);
     RUN(test_hand_off);
     RUN(test_hand_off_rounds);
+    RUN(test_hand_offs_free_ended);
     RUN(test_cond);
     RUN(test_mutex);
     RUN(test_semaphore);
