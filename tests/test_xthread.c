@@ -292,7 +292,7 @@ static void test_posts_and_signal_stop(void) {
 }
 
 /* ---- coro_wake across threads ---------------------------------------------------------------- */
-static coro_chan_t *who;
+static coro_chan_t *who, *woke; /* who: sleeper -> waker; woke: sleeper -> main */
 
 static void *sleeper(void *arg) {
     coro_t *me = coro_current();
@@ -301,7 +301,8 @@ static void *sleeper(void *arg) {
     CHECK(coro_chan_send(who, &me, -1) == 0);
     v = coro_suspend();
     CHECK(v == P(42));
-    CHECK(coro_chan_send(who, &me, -1) == 0); /* tells main it was woken */
+    CHECK(coro_chan_send(woke, &me, -1) == 0); /* tells main it was woken (a channel of its
+                                                  own: main must not take the waker's message) */
     return NULL;
 }
 static void sleeper_init(int index, void *arg) {
@@ -327,15 +328,17 @@ static void test_wake_across_threads(void) {
     coro_threads_t *a, *b;
     coro_t *co;
     who = coro_chan_new(sizeof(coro_t *), 0);
+    woke = coro_chan_new(sizeof(coro_t *), 0);
     a = coro_threads_start(1, sleeper_init, NULL);
     b = coro_threads_start(1, waker_init, NULL);
     CHECK(a && b);
-    CHECK(coro_chan_recv(who, &co, coro_now() + 10000) == 0); /* woken with 42 */
+    CHECK(coro_chan_recv(woke, &co, coro_now() + 10000) == 0); /* woken with 42 */
     coro_threads_stop(a);
     coro_threads_stop(b);
     coro_threads_join(a);
     coro_threads_join(b);
     coro_chan_free(who);
+    coro_chan_free(woke);
 }
 
 /* ---- the deadlock rule, coro_serve, coro_sched_self ------------------------------------------ */
