@@ -1813,18 +1813,13 @@ static int64_t coro__deadline_in(int64_t ms) {
     return ms >= INT64_MAX - now ? INT64_MAX : now + ms;
 }
 
-/* Leave the running task t for the next one. While the loop's round has switches left and t
-   was itself switched to by the loop (not resumed or raised by another coroutine), control goes
-   straight to the head of the ready queue by a transfer, which puts that task where t was in
-   the resumer chain, under the loop; t itself, when it is the head, just keeps running. Else,
-   and when the round is spent (timers and fds wait between rounds), back to the loop. */
 /* Whether a hand-off may go on: the round has switches left, or the loop would have nothing
    to do between rounds besides starting the next one (no timer, no fd, no job, no stop, no
    ended coroutine to free, no post to retry, no mail from other threads), and then a new
    round of one switch per ready task starts here, as the loop would start it (ready: those in
-   the queue, and the yielding task if it is not in it yet: unqueued). The idle test costs one look per round, not one per switch, and what
-   arrives meanwhile waits for the round's end, as under the loop: a coro_stop lets the tasks
-   that were ready run once. */
+   the queue, and the yielding task if it is not in it yet: unqueued). The idle test costs one
+   look per round, not one per switch, and what arrives meanwhile waits for the round's end,
+   as under the loop: a coro_stop lets the tasks that were ready run once. */
 static CORO__SCHED_INLINE int coro__round_left(coro__sched *s, size_t unqueued) {
     if (__builtin_expect(s->budget != 0, 1)) return 1;
     if (s->nheap || s->nfdwait || s->jobs_pending || s->stop || s->zombies || s->retry ||
@@ -1855,6 +1850,11 @@ static CORO__SCHED_INLINE int coro__handoff_failed(coro__sched *s, coro__task *n
            coro_status(n->co) == CORO_SUSPENDED;
 }
 
+/* Leave the running task t for the next one. While the loop's round has switches left and t
+   was itself switched to by the loop (not resumed or raised by another coroutine), control goes
+   straight to the head of the ready queue by a transfer, which puts that task where t was in
+   the resumer chain, under the loop; t itself, when it is the head, just keeps running. Else,
+   and when the round is spent (timers and fds wait between rounds), back to the loop. */
 static CORO__SCHED_INLINE void coro__switch_out(coro__sched *s, coro__task *t) {
     coro__task *n = s->ready.head;
     if (n && s->cur == t && (n == t || coro_status(n->co) == CORO_SUSPENDED) &&
