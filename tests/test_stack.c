@@ -8,6 +8,7 @@
 #include "helpers.h"
 
 #include <stdint.h>
+#include <time.h>
 #ifndef _WIN32
 #include <signal.h>
 #include <sys/mman.h>
@@ -76,6 +77,38 @@ static int under_valgrind_or_emulator(void) {
 #endif
     return getenv("CORO_TEST_EMULATOR") != NULL;
 }
+static void sleep_ms(long ms) {
+#ifdef _WIN32
+    Sleep((DWORD)ms);
+#else
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+#endif
+}
+static long now_ms(void) {
+#ifdef _WIN32
+    return (long)GetTickCount64();
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+#endif
+}
+/* Wait, as a quiet program would, until coro_pool_collect has unmapped every slab it holds
+   idle; returns its last answer (-1 when none waits any more). */
+static long collect_until_done(void) {
+    long due, waited = 0;
+    while ((due = coro_pool_collect()) >= 0 && waited < 20 * (CORO_POOL_DECAY_MS + 10)) {
+        sleep_ms(due + 1);
+        waited += due + 1;
+    }
+    return due;
+}
+#define POOL_BOUND (CORO_POOL_SIZE + 64 + 8 * 64) /* see coro__stack_put */
+
 static void test_pool_bounded_and_trim(void) {
     enum { N = 5000 };
     static coro_t *cos[N];
@@ -87,12 +120,14 @@ static void test_pool_bounded_and_trim(void) {
     for (i = 0; i < N; i++) cos[i] = coro_new(ret_arg, 0);
     peak = vm_size_kb();
     for (i = 0; i < N; i++) coro_free(cos[i]);
-    /* fully free slabs went back as they emptied: the pool keeps about its bound, plus what
-       its decaying high-water mark still held when the last one was freed (at most 8 epochs
-       of 64 frees' worth) */
+    /* the slabs beyond the pool's need stay mapped for CORO_POOL_DECAY_MS, then go back; the
+       pool then keeps about its bound, plus what its decaying high-water mark still held when
+       the last one was freed (at most 8 epochs of 64 frees' worth) */
+    CHECK(collect_until_done() == -1);
     kept = coro_pool_trim();
-    CHECK(kept >= 1 && kept <= CORO_POOL_SIZE + 64 + 8 * 64);
+    CHECK(kept >= 1 && kept <= POOL_BOUND);
     CHECK(coro_pool_trim() == 0);
+    CHECK(coro_pool_collect() == -1);
     after = vm_size_kb();
     if (!under_valgrind_or_emulator()) { /* both manage the address space their own way */
         CHECK(peak - before > 5000L * 256); /* 5000 stacks of 256+ KiB were mapped ... */
@@ -109,6 +144,34 @@ static void test_pool_bounded_and_trim(void) {
     for (i = 0; i < 200; i++) CHECK(I(coro_resume(cos[i], P(i))) == i);
     for (i = 0; i < 200; i++) coro_free(cos[i]);
     coro_pool_trim();
+}
+
+/* Stacks taken again before their slab's decay ran out are not unmapped under their new
+   owners (they would fault here), and a slab idle long enough goes back at a later free even
+   when nobody calls coro_pool_collect. */
+static void test_pool_decay(void) {
+    enum { N = 3000 };
+    static coro_t *cos[N];
+    int i, ok = 1;
+    long t0;
+    coro_pool_trim();
+    t0 = now_ms();
+    for (i = 0; i < N; i++) cos[i] = coro_new(ret_arg, 0);
+    for (i = 0; i < N; i++) coro_free(cos[i]);
+    if (now_ms() - t0 < CORO_POOL_DECAY_MS / 2) /* (a slow emulator may take a whole decay) */
+        CHECK(coro_pool_collect() > 0);         /* idle slabs wait */
+    for (i = 0; i < N; i++) cos[i] = coro_new(add_one_then_yield, 0); /* the same stacks */
+    sleep_ms(CORO_POOL_DECAY_MS + 20);
+    CHECK(coro_pool_collect() == -1); /* none idle any more: nothing unmapped, none waits */
+    for (i = 0; i < N; i++)
+        if (I(coro_resume(cos[i], P(i))) != i + 1 || I(coro_resume(cos[i], P(i))) != i + 2) ok = 0;
+    CHECK(ok);
+    /* all but the last 100 freed: their slabs go idle; after the decay, freeing the last ones
+       idles one more slab, and that free unmaps the others */
+    for (i = 0; i < N - 100; i++) coro_free(cos[i]);
+    sleep_ms(CORO_POOL_DECAY_MS + 20);
+    for (i = N - 100; i < N; i++) coro_free(cos[i]);
+    CHECK(coro_pool_trim() <= POOL_BOUND + 100);
 }
 
 /* A load whose live count keeps returning to the same level (a server whose connections come
@@ -466,6 +529,7 @@ int main(int argc, char **argv) {
     RUN(test_10k_alive);
     RUN(test_200k_created_and_freed);
     RUN(test_pool_bounded_and_trim);
+    RUN(test_pool_decay);
     RUN(test_trim_slab_with_holes);
     RUN(test_overflow_dies_with_message);
     RUN(test_overflow_in_a_slab_dies_with_message);
