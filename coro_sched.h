@@ -2479,6 +2479,10 @@ static int coro__run(int serve) {
             errno = EDEADLK;
             return -1;
         }
+        if (timeout != 0) { /* stacks a burst left free go back once they have waited */
+            long due = coro_pool_collect();
+            if (due >= 0 && (timeout < 0 || due < timeout)) timeout = (int)due;
+        }
         if (h && timeout != 0 && s->nchanwait && CORO_SCHED_SPIN_US > 0 && coro__spin_for_mail(s, h))
             continue;
         if (h && timeout != 0) { /* tell posters to write the wakeup fd, then look once more */

@@ -241,6 +241,28 @@ static void test_hand_offs_free_ended(void) {
     CHECK(coro_count() == 0);
 }
 
+/* A burst of coroutines that end leaves their stacks in the pool, idle; a loop that then only
+   waits for a timer gives back those beyond the pool's need once they have stayed idle for
+   CORO_POOL_DECAY_MS, without another free: it wakes for them before the timer. */
+static size_t burst_kept;
+static void *burst_child(void *arg) { return arg; }
+static void *burst_late_trim(void *arg) {
+    CHECK(coro_sleep(CORO_POOL_DECAY_MS + 500) == 0);
+    burst_kept = coro_pool_trim();
+    return arg;
+}
+static void test_idle_loop_gives_stacks_back(void) {
+    int i;
+    coro_pool_trim();
+    for (i = 0; i < 3000; i++) CHECK(coro_spawn(burst_child, NULL, 0) != NULL);
+    coro_spawn(burst_late_trim, NULL, 0);
+    CHECK(coro_run() == 0);
+    /* what trim found left: the pool's bound (CORO_POOL_SIZE, a slab, what the decaying
+       high-water mark held: see coro__stack_put) and the rest of the sleeper's slab */
+    CHECK(burst_kept <= CORO_POOL_SIZE + 64 + 8 * 64 + 64);
+    if (burst_kept > CORO_POOL_SIZE + 64 + 8 * 64 + 64) printf("  %zu stacks still pooled\n", burst_kept);
+}
+
 /* ---- cond ---------------------------------------------------------------------------------- */
 static coro_cond_t cond = CORO_COND_INIT;
 static int cond_woken;
@@ -1090,6 +1112,7 @@ int main(void) {
     RUN(test_hand_off);
     RUN(test_hand_off_rounds);
     RUN(test_hand_offs_free_ended);
+    RUN(test_idle_loop_gives_stacks_back);
     RUN(test_cond);
     RUN(test_mutex);
     RUN(test_semaphore);
