@@ -519,9 +519,15 @@ CORO_API const char *coro_guard_mode(void);
    - a swap function (x86-64 and i386 without ASan, CORO__SWAP_FN): coro__swap(from, to, value)
      pushes the callee-saved registers on the current stack, stores the stack pointer in
      from->ctx.sp, loads to's, pops to's registers and its resume address, and jumps there with
-     value in the return register. The switching functions end with a tail call to it, so every
-     switch ends in a predicted indirect jump, never in a `ret` whose return-stack prediction
-     belongs to the other coroutine (that misprediction cost more than the rest of the switch).
+     value in the return register. The switching functions end with a tail call to it, so a
+     switch ends in an indirect jump, which the branch predictor learns, never in a `ret` whose
+     return-stack prediction belongs to the other coroutine (as after a resume or a yield: that
+     misprediction cost more than the rest of the switch). coro__swap_peer(from, to, value),
+     coro_transfer's, is the same but ends in a `ret` when to's resume address is from's own:
+     then the two left through the same call site (as a scheduler's tasks handing over to each
+     other do), the return stack predicts it, and it stays in step for the rets that follow; the
+     jump left it one entry off, so the next ret was mispredicted (a yield between two
+     scheduled tasks: 25 ns, 12 with the ret).
      coro__ctx_arm_kill(co) makes co's next resume land in coro__kill_entry instead.
    - an inline switch (every other architecture, and any build under ASan, which must run code
      after the switch): CORO__SWITCH(from, to, val) in the middle of a C function, with a kill
@@ -678,60 +684,76 @@ static int coro__shadow_stack_active(void) {
 typedef struct coro__ctx {
     void *sp;
 } coro__ctx;
+/* The push of from's registers and the pop of to's, shared by both swaps. */
+#define CORO__SWAP_SAVE                                                                            \
+    "pushq %rbp\n\t"                                                                               \
+    "pushq %rbx\n\t"                                                                               \
+    "pushq %rdi\n\t"                                                                               \
+    "pushq %rsi\n\t"                                                                               \
+    "pushq %r12\n\t"                                                                               \
+    "pushq %r13\n\t"                                                                               \
+    "pushq %r14\n\t"                                                                               \
+    "pushq %r15\n\t"                                                                               \
+    "pushq %gs:0x08\n\t"                                                                           \
+    "pushq %gs:0x10\n\t"                                                                           \
+    "pushq %gs:0x1478\n\t"                                                                         \
+    "pushq %gs:0x20\n\t"                                                                           \
+    "subq $160, %rsp\n\t"                                                                          \
+    "movups %xmm6, 0(%rsp)\n\t"                                                                    \
+    "movups %xmm7, 16(%rsp)\n\t"                                                                   \
+    "movups %xmm8, 32(%rsp)\n\t"                                                                   \
+    "movups %xmm9, 48(%rsp)\n\t"                                                                   \
+    "movups %xmm10, 64(%rsp)\n\t"                                                                  \
+    "movups %xmm11, 80(%rsp)\n\t"                                                                  \
+    "movups %xmm12, 96(%rsp)\n\t"                                                                  \
+    "movups %xmm13, 112(%rsp)\n\t"                                                                 \
+    "movups %xmm14, 128(%rsp)\n\t"                                                                 \
+    "movups %xmm15, 144(%rsp)\n\t"
+#define CORO__SWAP_LOAD                                                                            \
+    "movq %rsp, (%rcx)\n\t"                                                                        \
+    "movq (%rdx), %rsp\n\t"                                                                        \
+    "movups 0(%rsp), %xmm6\n\t"                                                                    \
+    "movups 16(%rsp), %xmm7\n\t"                                                                   \
+    "movups 32(%rsp), %xmm8\n\t"                                                                   \
+    "movups 48(%rsp), %xmm9\n\t"                                                                   \
+    "movups 64(%rsp), %xmm10\n\t"                                                                  \
+    "movups 80(%rsp), %xmm11\n\t"                                                                  \
+    "movups 96(%rsp), %xmm12\n\t"                                                                  \
+    "movups 112(%rsp), %xmm13\n\t"                                                                 \
+    "movups 128(%rsp), %xmm14\n\t"                                                                 \
+    "movups 144(%rsp), %xmm15\n\t"                                                                 \
+    "addq $160, %rsp\n\t"                                                                          \
+    "popq %gs:0x20\n\t"                                                                            \
+    "popq %gs:0x1478\n\t"                                                                          \
+    "popq %gs:0x10\n\t"                                                                            \
+    "popq %gs:0x08\n\t"                                                                            \
+    "popq %r15\n\t"                                                                                \
+    "popq %r14\n\t"                                                                                \
+    "popq %r13\n\t"                                                                                \
+    "popq %r12\n\t"                                                                                \
+    "popq %rsi\n\t"                                                                                \
+    "popq %rdi\n\t"                                                                                \
+    "popq %rbx\n\t"                                                                                \
+    "popq %rbp\n\t"                                                                                \
+    "movq %r8, %rax\n\t"
 static __attribute__((naked, noinline)) void *coro__swap(struct coro *from CORO__UNUSED,
                                                         struct coro *to CORO__UNUSED,
                                                         void *value CORO__UNUSED) {
-    __asm__ volatile("pushq %rbp\n\t"
-                     "pushq %rbx\n\t"
-                     "pushq %rdi\n\t"
-                     "pushq %rsi\n\t"
-                     "pushq %r12\n\t"
-                     "pushq %r13\n\t"
-                     "pushq %r14\n\t"
-                     "pushq %r15\n\t"
-                     "pushq %gs:0x08\n\t"
-                     "pushq %gs:0x10\n\t"
-                     "pushq %gs:0x1478\n\t"
-                     "pushq %gs:0x20\n\t"
-                     "subq $160, %rsp\n\t"
-                     "movups %xmm6, 0(%rsp)\n\t"
-                     "movups %xmm7, 16(%rsp)\n\t"
-                     "movups %xmm8, 32(%rsp)\n\t"
-                     "movups %xmm9, 48(%rsp)\n\t"
-                     "movups %xmm10, 64(%rsp)\n\t"
-                     "movups %xmm11, 80(%rsp)\n\t"
-                     "movups %xmm12, 96(%rsp)\n\t"
-                     "movups %xmm13, 112(%rsp)\n\t"
-                     "movups %xmm14, 128(%rsp)\n\t"
-                     "movups %xmm15, 144(%rsp)\n\t"
-                     "movq %rsp, (%rcx)\n\t"
-                     "movq (%rdx), %rsp\n\t"
-                     "movups 0(%rsp), %xmm6\n\t"
-                     "movups 16(%rsp), %xmm7\n\t"
-                     "movups 32(%rsp), %xmm8\n\t"
-                     "movups 48(%rsp), %xmm9\n\t"
-                     "movups 64(%rsp), %xmm10\n\t"
-                     "movups 80(%rsp), %xmm11\n\t"
-                     "movups 96(%rsp), %xmm12\n\t"
-                     "movups 112(%rsp), %xmm13\n\t"
-                     "movups 128(%rsp), %xmm14\n\t"
-                     "movups 144(%rsp), %xmm15\n\t"
-                     "addq $160, %rsp\n\t"
-                     "popq %gs:0x20\n\t"
-                     "popq %gs:0x1478\n\t"
-                     "popq %gs:0x10\n\t"
-                     "popq %gs:0x08\n\t"
-                     "popq %r15\n\t"
-                     "popq %r14\n\t"
-                     "popq %r13\n\t"
-                     "popq %r12\n\t"
-                     "popq %rsi\n\t"
-                     "popq %rdi\n\t"
-                     "popq %rbx\n\t"
-                     "popq %rbp\n\t"
-                     "movq %r8, %rax\n\t"
-                     "popq %r11\n\t"
-                     "jmpq *%r11\n\t");
+    __asm__ volatile(CORO__SWAP_SAVE CORO__SWAP_LOAD "popq %r11\n\t"
+                                                     "jmpq *%r11\n\t");
+}
+/* coro_transfer's swap: r10 keeps our own resume address, which is what the return stack
+   predicts; when to's is the same one, a ret. */
+static __attribute__((naked, noinline)) void *coro__swap_peer(struct coro *from CORO__UNUSED,
+                                                             struct coro *to CORO__UNUSED,
+                                                             void *value CORO__UNUSED) {
+    __asm__ volatile(CORO__SWAP_SAVE "movq 256(%rsp), %r10\n\t" CORO__SWAP_LOAD
+                                     "cmpq (%rsp), %r10\n\t"
+                                     "jne 1f\n\t"
+                                     "ret\n"
+                                     "1:\n\t"
+                                     "popq %r11\n\t"
+                                     "jmpq *%r11\n\t");
 }
 /* A killed coroutine resumes here, on its own stack, with itself in rdx and coro__kill_entry_c
    in r12 (put there by coro__ctx_arm_kill); the call gets its 32 bytes of home space. */
@@ -791,27 +813,43 @@ static int coro__shadow_stack_active(void) {
 typedef struct coro__ctx {
     void *sp;
 } coro__ctx;
+/* The push of from's registers and the pop of to's, shared by both swaps. */
+#define CORO__SWAP_SAVE                                                                            \
+    ".byte 0xf3, 0x0f, 0x1e, 0xfa\n\t" /* endbr64 */                                               \
+    "pushq %rbp\n\t"                                                                               \
+    "pushq %rbx\n\t"                                                                               \
+    "pushq %r12\n\t"                                                                               \
+    "pushq %r13\n\t"                                                                               \
+    "pushq %r14\n\t"                                                                               \
+    "pushq %r15\n\t"
+#define CORO__SWAP_LOAD                                                                            \
+    "movq %rsp, (%rdi)\n\t"                                                                        \
+    "movq (%rsi), %rsp\n\t"                                                                        \
+    "popq %r15\n\t"                                                                                \
+    "popq %r14\n\t"                                                                                \
+    "popq %r13\n\t"                                                                                \
+    "popq %r12\n\t"                                                                                \
+    "popq %rbx\n\t"                                                                                \
+    "popq %rbp\n\t"                                                                                \
+    "movq %rdx, %rax\n\t"
 static __attribute__((naked, noinline)) void *coro__swap(struct coro *from CORO__UNUSED,
                                                         struct coro *to CORO__UNUSED,
                                                         void *value CORO__UNUSED) {
-    __asm__ volatile(".byte 0xf3, 0x0f, 0x1e, 0xfa\n\t" /* endbr64 */
-                     "pushq %rbp\n\t"
-                     "pushq %rbx\n\t"
-                     "pushq %r12\n\t"
-                     "pushq %r13\n\t"
-                     "pushq %r14\n\t"
-                     "pushq %r15\n\t"
-                     "movq %rsp, (%rdi)\n\t"
-                     "movq (%rsi), %rsp\n\t"
-                     "popq %r15\n\t"
-                     "popq %r14\n\t"
-                     "popq %r13\n\t"
-                     "popq %r12\n\t"
-                     "popq %rbx\n\t"
-                     "popq %rbp\n\t"
-                     "movq %rdx, %rax\n\t"
-                     "popq %rcx\n\t"
-                     "jmpq *%rcx\n\t");
+    __asm__ volatile(CORO__SWAP_SAVE CORO__SWAP_LOAD "popq %rcx\n\t"
+                                                     "jmpq *%rcx\n\t");
+}
+/* coro_transfer's swap: r11 keeps our own resume address, which is what the return stack
+   predicts; when to's is the same one, a ret. */
+static __attribute__((naked, noinline)) void *coro__swap_peer(struct coro *from CORO__UNUSED,
+                                                             struct coro *to CORO__UNUSED,
+                                                             void *value CORO__UNUSED) {
+    __asm__ volatile(CORO__SWAP_SAVE "movq 48(%rsp), %r11\n\t" CORO__SWAP_LOAD
+                                     "cmpq (%rsp), %r11\n\t"
+                                     "jne 1f\n\t"
+                                     "ret\n"
+                                     "1:\n\t"
+                                     "popq %rcx\n\t"
+                                     "jmpq *%rcx\n\t");
 }
 /* A killed coroutine resumes here, on its own stack, with itself in rsi and coro__kill_entry_c
    in r12 (both put there by coro__ctx_arm_kill): it never returns to its body. */
@@ -895,11 +933,31 @@ typedef struct coro__ctx {
 /* GCC inserts a PIC-register prologue into naked functions on i386 at -O0, so here the two
    routines are written as assembly at file scope: weak hidden symbols, so that several
    translation units (CORO_STATIC) may each carry the same copy. */
+/* The push of from's registers (with their unwind notes) and the pop of to's, shared by both
+   swaps. */
+#define CORO__SWAP_SAVE                                                                            \
+    ".cfi_startproc\n\t"                                                                           \
+    ".byte 0xf3, 0x0f, 0x1e, 0xfb\n\t" /* endbr32 */                                              \
+    "pushl %ebp\n\t"                                                                               \
+    ".cfi_adjust_cfa_offset 4\n\t"                                                                 \
+    "pushl %ebx\n\t"                                                                               \
+    ".cfi_adjust_cfa_offset 4\n\t"                                                                 \
+    "pushl %esi\n\t"                                                                               \
+    ".cfi_adjust_cfa_offset 4\n\t"                                                                 \
+    "pushl %edi\n\t"                                                                               \
+    ".cfi_adjust_cfa_offset 4\n\t"
+#define CORO__SWAP_LOAD                                                                            \
+    "popl %edi\n\t"                                                                                \
+    "popl %esi\n\t"                                                                                \
+    "popl %ebx\n\t"                                                                                \
+    "popl %ebp\n\t"
 #ifdef __cplusplus
 extern "C" {
 #endif
 __attribute__((regparm(3))) void *coro__swap_i386_v1(struct coro *from, struct coro *to,
                                                      void *value);
+__attribute__((regparm(3))) void *coro__swap_peer_i386_v1(struct coro *from, struct coro *to,
+                                                          void *value);
 void coro__kill_stub_i386_v1(void);
 #ifdef __cplusplus
 }
@@ -909,27 +967,35 @@ __asm__(".pushsection .text\n"
         ".hidden coro__swap_i386_v1\n"
         ".type coro__swap_i386_v1, @function\n"
         "coro__swap_i386_v1:\n\t"
-        ".cfi_startproc\n\t"
-        ".byte 0xf3, 0x0f, 0x1e, 0xfb\n\t" /* endbr32 */
-        "pushl %ebp\n\t"
-        ".cfi_adjust_cfa_offset 4\n\t"
-        "pushl %ebx\n\t"
-        ".cfi_adjust_cfa_offset 4\n\t"
-        "pushl %esi\n\t"
-        ".cfi_adjust_cfa_offset 4\n\t"
-        "pushl %edi\n\t"
-        ".cfi_adjust_cfa_offset 4\n\t"
+        CORO__SWAP_SAVE
         "movl %esp, (%eax)\n\t"
         "movl (%edx), %esp\n\t"
         "movl %ecx, %eax\n\t"
-        "popl %edi\n\t"
-        "popl %esi\n\t"
-        "popl %ebx\n\t"
-        "popl %ebp\n\t"
+        CORO__SWAP_LOAD
         "popl %ecx\n\t"
         "jmpl *%ecx\n\t"
         ".cfi_endproc\n"
         ".size coro__swap_i386_v1, .-coro__swap_i386_v1\n"
+        /* coro_transfer's swap: eax keeps our own resume address, which is what the return
+           stack predicts; when to's is the same one, a ret */
+        ".weak coro__swap_peer_i386_v1\n"
+        ".hidden coro__swap_peer_i386_v1\n"
+        ".type coro__swap_peer_i386_v1, @function\n"
+        "coro__swap_peer_i386_v1:\n\t"
+        CORO__SWAP_SAVE
+        "movl %esp, (%eax)\n\t"
+        "movl 16(%esp), %eax\n\t"
+        "movl (%edx), %esp\n\t"
+        CORO__SWAP_LOAD
+        "cmpl (%esp), %eax\n\t"
+        "movl %ecx, %eax\n\t"
+        "jne 1f\n\t"
+        "ret\n"
+        "1:\n\t"
+        "popl %ecx\n\t"
+        "jmpl *%ecx\n\t"
+        ".cfi_endproc\n"
+        ".size coro__swap_peer_i386_v1, .-coro__swap_peer_i386_v1\n"
         /* a killed coroutine resumes here with itself in edx and coro__kill_entry_c in esi */
         ".weak coro__kill_stub_i386_v1\n"
         ".hidden coro__kill_stub_i386_v1\n"
@@ -943,6 +1009,7 @@ __asm__(".pushsection .text\n"
         ".size coro__kill_stub_i386_v1, .-coro__kill_stub_i386_v1\n"
         ".popsection\n");
 #define coro__swap coro__swap_i386_v1
+#define coro__swap_peer coro__swap_peer_i386_v1
 #define coro__kill_stub coro__kill_stub_i386_v1
 static void coro__ctx_init(coro__ctx *ctx, char *top) {
     /* at entry (esp + 4) is 16-byte aligned: the slot at esp is the (zero) return address */
@@ -2555,6 +2622,15 @@ CORO__INLINE void *coro__jump(coro__thread *t, struct coro *from, struct coro *t
     t->current = to;
     return coro__swap(from, to, value);
 }
+/* coro_transfer's: the same through coro__swap_peer. Its sides usually left through the same
+   call site (a scheduler's tasks handing over to each other), where a ret is predicted; a
+   resume and a yield never do. */
+CORO__INLINE void *coro__jump_peer(coro__thread *t, struct coro *from, struct coro *to,
+                                   void *value) {
+    coro__fpu_switch(from, to, 0);
+    t->current = to;
+    return coro__swap_peer(from, to, value);
+}
 static CORO__NORETURN void coro__jump_final(coro__thread *t, struct coro *from, struct coro *to,
                                             void *value) {
     coro__fpu_load(&to->fpu); /* a finished coroutine's own modes need no saving */
@@ -2603,6 +2679,10 @@ CORO__INLINE void *coro__jump(coro__thread *t, struct coro *from, struct coro *t
                               int to_has_run) {
     coro__fpu_switch(from, to, to_has_run);
     return coro__switch_inline(t, from, to, value, 0);
+}
+CORO__INLINE void *coro__jump_peer(coro__thread *t, struct coro *from, struct coro *to,
+                                   void *value) {
+    return coro__jump(t, from, to, value, 0);
 }
 static CORO__NORETURN void coro__jump_final(coro__thread *t, struct coro *from, struct coro *to,
                                             void *value) {
@@ -2848,7 +2928,7 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
         cur->status = CORO_SUSPENDED;
         to->status = CORO_RUNNING;
         to->raised = 0;
-        return coro__jump(t, cur, to, value, 0);
+        return coro__jump_peer(t, cur, to, value);
     }
     if (CORO__UNLIKELY(!t->ready)) coro__thread_setup(t);
     cur = t->current;
@@ -2888,7 +2968,7 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
     cur->status = CORO_SUSPENDED;
     to->status = CORO_RUNNING;
     to->raised = 0;
-    return coro__jump(t, cur, to, value, 0);
+    return coro__jump_peer(t, cur, to, value);
 }
 
 CORO_API coro_t *coro_current(void) {
