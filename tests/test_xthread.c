@@ -253,14 +253,6 @@ static void test_posts_and_signal_stop(void) {
 #ifndef _WIN32
     struct sigaction sa;
 #endif
-    if (getenv("CORO_TEST_EMULATOR")) {
-        /* Under qemu-user (riscv64, ARM) some accepted posts were seen not to run in this case,
-           intermittently; natively it has never failed. Until the cause is known it is not
-           run there, rather than passing or failing by chance. */
-        printf("SKIPPED test_posts_and_signal_stop: fails intermittently under %s, cause not yet known\n",
-               getenv("CORO_TEST_EMULATOR"));
-        return;
-    }
 #ifndef _WIN32
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
