@@ -687,7 +687,7 @@ static int coro__shadow_stack_active(void) {
 typedef struct coro__ctx {
     void *sp;
 } coro__ctx;
-/* The push of from's registers and the pop of to's, shared by both swaps. */
+/* The push of from's registers and the pop of to's, shared by the swaps below. */
 #define CORO__SWAP_SAVE                                                                            \
     "pushq %rbp\n\t"                                                                               \
     "pushq %rbx\n\t"                                                                               \
@@ -827,7 +827,7 @@ static int coro__shadow_stack_active(void) {
 typedef struct coro__ctx {
     void *sp;
 } coro__ctx;
-/* The push of from's registers and the pop of to's, shared by both swaps. */
+/* The push of from's registers and the pop of to's, shared by the swaps below. */
 #define CORO__SWAP_SAVE                                                                            \
     ".byte 0xf3, 0x0f, 0x1e, 0xfa\n\t" /* endbr64 */                                               \
     "pushq %rbp\n\t"                                                                               \
@@ -955,11 +955,11 @@ static int coro__shadow_stack_active(void) {
 typedef struct coro__ctx {
     void *sp;
 } coro__ctx;
-/* GCC inserts a PIC-register prologue into naked functions on i386 at -O0, so here the two
+/* GCC inserts a PIC-register prologue into naked functions on i386 at -O0, so here the
    routines are written as assembly at file scope: weak hidden symbols, so that several
    translation units (CORO_STATIC) may each carry the same copy. */
-/* The push of from's registers (with their unwind notes) and the pop of to's, shared by both
-   swaps. */
+/* The push of from's registers (with their unwind notes) and the pop of to's, shared by the
+   swaps below. */
 #define CORO__SWAP_SAVE                                                                            \
     ".cfi_startproc\n\t"                                                                           \
     ".byte 0xf3, 0x0f, 0x1e, 0xfb\n\t" /* endbr32 */                                              \
@@ -2760,7 +2760,7 @@ CORO__INLINE void coro__finish_end(coro__thread *t, struct coro *co, void *resul
 /* Its cleanups and the runtime's exit hook first, out of line: a coroutine that has neither
    finishes without a call that returns, so without saving registers for one. */
 static CORO__NOINLINE void coro__finish_cleanups(coro__thread *t, struct coro *co,
-                                                                void *result) {
+                                                 void *result) {
     while (co->ndefer) {
         coro__defer d = co->defers[--co->ndefer];
         d.fn(d.arg);
