@@ -245,21 +245,31 @@ static void test_hand_offs_free_ended(void) {
    waits for a timer gives back those beyond the pool's need once they have stayed idle for
    CORO_POOL_DECAY_MS, without another free: it wakes for them before the timer. The burst runs
    first, on its own, so that every slab is idle before the timer starts however slow the
-   machine (or Valgrind) is. */
+   machine (or Valgrind) is. The timer is 500 ms after the slabs are due; a process stalled
+   past that (a loaded machine under Valgrind) wakes once for both, runs the sleeper first and
+   proves nothing, so a sleeper that woke that late has the case run again (at most 3 times). */
 static size_t burst_kept;
+static int64_t burst_late_ms;
 static void *burst_child(void *arg) { return arg; }
 static void *burst_late_trim(void *arg) {
+    int64_t t0 = coro_now();
     CHECK(coro_sleep(CORO_POOL_DECAY_MS + 500) == 0);
+    burst_late_ms = coro_now() - (t0 + CORO_POOL_DECAY_MS + 500);
     burst_kept = coro_pool_trim();
     return arg;
 }
 static void test_idle_loop_gives_stacks_back(void) {
-    int i;
-    coro_pool_trim();
-    for (i = 0; i < 3000; i++) CHECK(coro_spawn(burst_child, NULL, 0) != NULL);
-    CHECK(coro_run() == 0);
-    coro_spawn(burst_late_trim, NULL, 0);
-    CHECK(coro_run() == 0);
+    int i, attempt;
+    for (attempt = 1; attempt <= 3; attempt++) {
+        coro_pool_trim();
+        for (i = 0; i < 3000; i++) CHECK(coro_spawn(burst_child, NULL, 0) != NULL);
+        CHECK(coro_run() == 0);
+        coro_spawn(burst_late_trim, NULL, 0);
+        CHECK(coro_run() == 0);
+        if (burst_late_ms < 400) break;
+        printf("  the sleeper woke %lld ms late: the process stalled; running the case again\n",
+               (long long)burst_late_ms);
+    }
     /* what trim found left: the pool's bound (CORO_POOL_SIZE, a slab, what the decaying
        high-water mark held: see coro__stack_put) and the rest of the sleeper's slab */
     CHECK(burst_kept <= CORO_POOL_SIZE + 64 + 8 * 64 + 64);
