@@ -6,6 +6,8 @@
 # with a SKIPPED line if go is not installed), and the floor of the cross-thread ping-pong: two
 # plain threads handing one cache line back and forth, set beside Go's ping-pong (Go runs both
 # goroutines on one thread; coroutines here never leave theirs, so every message crosses cores).
+# Row xbusy is the ping-pong again (N/100 messages) while twice as many busy loops as cores
+# run beside it, killed after the row: how both fare when others want every core.
 # Usage: bench/chan/run.sh [BIN_DIR]
 set -eu
 BIN=${1:-build/bench}
@@ -39,10 +41,18 @@ for r in $(seq "$REPS"); do
         case $row in xpong|xbuf) [ $have_go = 1 ] && GOMAXPROCS=2 "$BIN/go_chan" $row "$N" >> "$tmp/go" ;; esac
         true
     done
+    hogs=
+    for i in $(seq $((2 * $(nproc)))); do
+        timeout 600 sh -c 'while :; do :; done' & hogs="$hogs $!"
+    done
+    "$BIN/bench_chan" xpong $((N / 100)) | sed 's/^xpong/xbusy/' >> "$tmp/coro"
+    [ $have_go = 1 ] && GOMAXPROCS=2 "$BIN/go_chan" xpong $((N / 100)) | sed 's/^xpong/xbusy/' >> "$tmp/go"
+    # shellcheck disable=SC2086
+    kill $hogs 2>/dev/null; wait $hogs 2>/dev/null || true
 done
 med() { grep "^$2 " "$tmp/$1" 2>/dev/null | awk '{print $2}' | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 printf '%-8s %-54s %10s %10s %8s\n' row what coro.h peer ratio
-for row in same0 same1 xpong xbuf xfloor; do
+for row in same0 same1 xpong xbuf xfloor xbusy; do
     peerrow=$row
     case $row in
     same0) what="same thread, rendezvous, ns/msg (peer: $BASE)"; peer=base ;;
@@ -50,6 +60,7 @@ for row in same0 same1 xpong xbuf xfloor; do
     xpong) what="2 threads, rendezvous ping-pong, ns/msg (peer: Go)"; peer=go ;;
     xbuf)  what="2 threads, capacity 1024, ns/msg (peer: Go)"; peer=go ;;
     xfloor) what="no library: 1 cache line, ns/hand-off (peer: Go xpong)"; peer=go; peerrow=xpong ;;
+    xbusy) what="xpong beside 2 busy loops per core, ns/msg (peer: Go)"; peer=go ;;
     esac
     c=$(med coro $row); p=$(med $peer $peerrow)
     ratio=$(awk -v c="$c" -v p="$p" 'BEGIN { if (p == "-" || p == 0) print "-"; else printf "x%.2f", c / p }')
