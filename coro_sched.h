@@ -2199,12 +2199,12 @@ static int64_t coro__now_ns(void) {
    The second phase stops at a yield that took over 500 us: another thread held this core for
    about a time slice, so the cores are contended, and a yield then gives the core away for the
    rest of the others' slices (a partner that answers on this core holds it for tens of us,
-   well under that). With 4 busy loops on this 2-core VM every wait paid
-   that: a cross-thread ping-pong took 0.8-1.0 ms a message. The next waits then skip the second
-   phase and park at once: 1 wait after the first slow yield, twice as many after each next one,
-   up to 1024, until a second phase ends without one. Same load, interleaved: 25-178 us a
-   message (parking at once every time: 19-115 us, but 6x slower than this on an idle machine,
-   where this is unchanged at about 1 us).
+   well under that). With 4 busy loops on this 2-core VM every wait paid that: a cross-thread
+   ping-pong took 0.8-1.0 ms a message. The next waits then skip the second phase and park at
+   once: 1 wait after the first slow yield, twice as many after each next one, up to 1024,
+   until a second phase runs its full CORO_SCHED_SPIN_US without mail and without a slow yield.
+   Same load, interleaved: 25-178 us a message (parking at once every time: 19-115 us, but 6x
+   slower than this on an idle machine, where this is unchanged at about 1 us).
    1 if mail came. */
 static int coro__spin_for_mail(coro__sched *s, coro_sched_t *h) {
     const int64_t full = (int64_t)CORO_SCHED_SPIN_US * 1000;

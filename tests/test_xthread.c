@@ -152,9 +152,8 @@ static void test_deadline_races(void) {
     race = coro_chan_new(sizeof(long), 0);
     race_senders = 8;
     /* At most 5 s of racing, which is plenty: the checks below hold for any number of sends.
-       On an overloaded machine under an emulator every wait can cost milliseconds (a loop that
-       watches for mail yields the core, and gets it back late), most sends then time out, and
-       the full count took minutes. */
+       On an overloaded machine under an emulator every wait could cost milliseconds, most
+       sends then timed out, and the full count took minutes. */
     race_until = coro_now() + 5000;
     g = coro_threads_start(2, race_init, NULL);
     CHECK(g != NULL);
