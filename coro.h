@@ -778,19 +778,15 @@ static __attribute__((naked, noinline, used)) void coro__kill_stub(void) {
 static void **coro__ctx_first_sp(char *top) {
     return (void **)((uintptr_t)top & ~(uintptr_t)15) - 38;
 }
-static void coro__os_stack_bounds(const coro__ctx *ctx, void **dealloc, void **limit);
+static void coro__os_stack_bounds(const char *top, void **dealloc, void **limit);
 static void coro__ctx_init(coro__ctx *ctx, char *top) {
     /* coro__start is entered as if called: a zero return address at rsp (where unwinders stop),
        rsp+8 16-byte aligned and the 32 bytes above it its home space. The stack's bounds come
-       from the memory block; FiberData is inherited from the thread that creates it. */
-    void **sp = coro__ctx_first_sp(top), **last = (void **)ctx->sp;
+       from the memory block (>>os-memory windows); FiberData is inherited from the thread that
+       switches to it first. */
+    void **sp = coro__ctx_first_sp(top);
     void *dealloc, *limit;
-    coro__os_stack_bounds(ctx, &dealloc, &limit);
-    /* A stack from the pool: its last user's saved StackLimit says how far the system has
-       committed it (the system lowers it at each guard page). The new user may go that deep
-       without touching the guard page again, and StackLimit must stay at or below its frames,
-       or the exception dispatcher would take them for a broken stack. */
-    if (last && last[22] && (char *)last[22] < (char *)limit) limit = last[22];
+    coro__os_stack_bounds(top, &dealloc, &limit);
     memset(sp, 0, 38 * sizeof *sp);
     __asm__ volatile("movq %%gs:0x20, %0" : "=r"(sp[20]));
     sp[21] = dealloc;
@@ -1719,17 +1715,10 @@ struct coro {
     void *data, *runtime;
     void (*runtime_exit)(void *);
     uint64_t id;
-    struct coro *next, *prev; /* the thread's list of live coroutines, or the pool's free list */
-    char *map;                /* its region: [guard][stack .... ][struct coro] */
-    size_t map_size;
-    struct coro *slab;        /* the struct of the first region of its slab, which counts */
-    unsigned slab_n, slab_free; /* the slab's regions still mapped, and how many are free,
-                                   and which are mapped (bit i: region i): first region only */
-    uint64_t slab_mapped;
-    struct coro *idle_next; /* first region only: the thread's list of idle slabs, and when */
-    int64_t idle_at;        /* this one was last found idle (ms; 0: not on the list) */
-    char *stack_lo; /* lowest usable byte: just above the guard */
-    size_t stack_size;
+    struct coro *next, *prev; /* the thread's list of live coroutines; next: a free handle's */
+    struct coro__stack *stack; /* its stack, bound at the first switch to it (NULL before) */
+    size_t stack_size;         /* its usable bytes (with the stack's header, whole pages) */
+    struct coro__hchunk *chunk; /* the block its handle came from */
     coro__defer *defers;
     unsigned ndefer, cap_defer;
     coro__defer inline_defers[CORO__DEFER_INLINE];
@@ -1738,18 +1727,44 @@ struct coro {
     const void *asan_bottom; /* stack bounds as ASan wants them (main's are learnt at run time) */
     size_t asan_size;
 #endif
-#if CORO__VALGRIND
-    unsigned vg_stack;
-#endif
 #if CORO__TSAN
     void *tsan_fiber;
 #endif
     char name[CORO__NAME_MAX];
 };
 
+/* A stack's region is [guard][stack ....][struct coro__stack]: the header at its top carries
+   the pool's bookkeeping, so a free stack costs nothing elsewhere. */
+typedef struct coro__stack {
+    struct coro__stack *next, *prev; /* the pool's free list */
+    char *map;                       /* the region */
+    size_t map_size;
+    struct coro__stack *slab;   /* the header of the first region of its slab, which counts */
+    unsigned slab_n, slab_free; /* the slab's regions still mapped, and how many are free,
+                                   and which are mapped (bit i: region i): first region only */
+    uint64_t slab_mapped;
+    struct coro__stack *idle_next; /* first region only: the thread's list of idle slabs, and */
+    int64_t idle_at;               /* when this one was last found idle (ms; 0: not listed) */
+    char *stack_lo;                /* lowest usable byte: just above the guard */
+    size_t stack_size;
+    void *os_note; /* what the >>os-memory block keeps of its last user (coro__os_stack_left) */
+#if CORO__VALGRIND
+    unsigned vg_stack;
+#endif
+} coro__stack;
+
+/* Coroutine handles come in blocks of the thread's own; a block whose handles are all free is
+   given back once another one is too (one stays for the next burst). */
+typedef struct coro__hchunk {
+    struct coro__hchunk *next, *prev; /* the thread's blocks that have free handles */
+    struct coro *free;                /* those handles */
+    unsigned n, live;
+    void *mem; /* what CORO_MALLOC returned */
+} coro__hchunk;
+
 typedef struct coro__pool_bin {
     size_t map_size;
-    struct coro *head; /* free stacks of this size, most recently freed first */
+    coro__stack *head; /* free stacks of this size, most recently freed first */
     unsigned n, live, slab_next;
     unsigned high, peak, last, frees; /* recent high-water mark of live, the peaks of the
                                          current and the last epoch, frees in this epoch (see
@@ -1763,9 +1778,13 @@ struct coro__thread {
     size_t alive;
     coro__pool_bin bins[CORO__POOL_BINS];
     coro__pool_bin *last_bin; /* the bin the last coro_new used */
-    size_t last_size;         /* the stack size it asked for (last_bin holds those stacks) */
+    size_t last_size;         /* the usable size it bound (last_bin holds those stacks) */
     unsigned pooled;
-    struct coro *idle;   /* slabs all free and beyond the pool's need, waiting to be unmapped */
+    coro__stack *idle;   /* slabs all free and beyond the pool's need, waiting to be unmapped */
+    coro__hchunk *hfree; /* blocks of handles with free ones, and the one all free kept */
+    coro__hchunk *hspare;
+    struct coro *hlast;  /* the handle freed last (see coro__handle_put) */
+    unsigned hnext;      /* handles in the next block */
     int64_t idle_due;    /* when the earliest of them is due (ms; 0: look at the next chance) */
     uint64_t id_next, id_end; /* a block of ids taken from the process-wide counter */
     void *altstack;
@@ -1789,6 +1808,7 @@ static int coro__guard_kind;
                   coro__os_now_ms()  a monotonic clock in ms, cheap and coarse (the pool's decay)
                   coro__os_stacks_prepare(base, region, k, guard)  k regions ready as stacks
                   coro__os_touched(lo, pages, page)  index of the lowest page ever used
+                  coro__os_stack_left(st, ctx)  a coroutine with context ctx let go of stack st
    >>os-fault     coro__os_fault_setup(t) / coro__os_fault_teardown(t)  the overflow report */
 
 /* >>os-thread: POSIX (a __thread struct; a pthread key runs the thread's exit) */
@@ -2050,6 +2070,12 @@ static int coro__os_stacks_prepare(char *base, size_t region, unsigned k, size_t
     return 0;
 }
 
+/* A coroutine lets go of its stack: nothing to keep here. */
+static void coro__os_stack_left(coro__stack *st, const coro__ctx *ctx) {
+    (void)st;
+    (void)ctx;
+}
+
 /* The index of the lowest of the pages at lo that is resident (pages when none is), -1 on
    error: stacks are touched from the top down, so that is the high-water mark. */
 static long coro__os_touched(char *lo, size_t pages, size_t page) {
@@ -2116,12 +2142,22 @@ static int coro__os_stacks_prepare(char *base, size_t region, unsigned k, size_t
    system may commit down to DeallocationStack plus one page, that is to the stack's lowest byte
    (with no guard region the lowest page stays reserved, as the system's own last page); the
    committed part is known to reach at least the initial commit (a reused stack may have more). */
-static void coro__os_stack_bounds(const coro__ctx *ctx, void **dealloc, void **limit) {
-    const struct coro *co = (const struct coro *)(const void *)ctx;
+static void coro__os_stack_bounds(const char *top, void **dealloc, void **limit) {
+    const coro__stack *st = (const coro__stack *)(const void *)top;
     size_t page = coro__os_page();
-    char *top = co->map + co->map_size, *lim = top - CORO__WIN_COMMIT_PAGES * page;
-    *dealloc = co->stack_lo > co->map ? co->stack_lo - page : co->stack_lo;
-    *limit = lim > co->stack_lo ? lim : co->stack_lo;
+    char *lim = st->map + st->map_size - CORO__WIN_COMMIT_PAGES * page;
+    *dealloc = st->stack_lo > st->map ? st->stack_lo - page : st->stack_lo;
+    *limit = lim > st->stack_lo ? lim : st->stack_lo;
+    /* A stack from the pool: the StackLimit its last user reached says how far the system has
+       committed it (the system lowers it at each guard page). The new user may go that deep
+       without touching the guard page again, and StackLimit must stay at or below its frames,
+       or the exception dispatcher would take them for a broken stack. */
+    if (st->os_note && (char *)st->os_note < (char *)*limit) *limit = st->os_note;
+}
+/* A coroutine lets go of its stack: the StackLimit saved in its context block stays with it. */
+static void coro__os_stack_left(coro__stack *st, const coro__ctx *ctx) {
+    void **sp = (void **)ctx->sp;
+    if (sp && sp[22]) st->os_note = sp[22];
 }
 /* Committed pages other than the guard page are the ones used. */
 static long coro__os_touched(char *lo, size_t pages, size_t page) {
@@ -2162,17 +2198,16 @@ static size_t coro__guard_bytes(void) {
    100,000 coroutines come and go in well under a second (at most CORO__SLAB_MAX a slab). */
 #define CORO__POOL_EPOCH 64 /* frees between two decays of a bin's high-water mark */
 
-/* A region holds the guard at the bottom, the stack, and the struct coro at the very top, so an
-   idle coroutine's struct and its few frames share one page. */
-static size_t coro__struct_room(void) { return coro__round(sizeof(struct coro), 64); }
+/* A region holds the guard at the bottom, the stack, and its header at the very top. */
+static size_t coro__struct_room(void) { return coro__round(sizeof(coro__stack), 64); }
 
-static struct coro *coro__region_coro(char *map, size_t map_size) {
+static coro__stack *coro__region_stack(char *map, size_t map_size) {
     /* map is page aligned and the room a multiple of 64, so the struct is aligned: the cast
        goes through void * to say so */
-    return (struct coro *)(void *)(map + map_size - coro__struct_room());
+    return (coro__stack *)(void *)(map + map_size - coro__struct_room());
 }
 
-static void coro__bin_remove(coro__pool_bin *b, struct coro *co) {
+static void coro__bin_remove(coro__pool_bin *b, coro__stack *co) {
     if (co->prev) co->prev->next = co->next;
     else b->head = co->next;
     if (co->next) co->next->prev = co->prev;
@@ -2180,7 +2215,7 @@ static void coro__bin_remove(coro__pool_bin *b, struct coro *co) {
     b->n--;
 }
 
-static void coro__region_unmap(struct coro *co) {
+static void coro__region_unmap(coro__stack *co) {
 #if CORO__VALGRIND
     VALGRIND_STACK_DEREGISTER(co->vg_stack);
 #endif
@@ -2192,7 +2227,7 @@ static void coro__region_unmap(struct coro *co) {
    holes: only the regions slab_mapped names are read, each run of them unmapped in one call,
    from the top down so that the first region goes last (on Windows it releases the whole
    reservation, decommitted holes included). */
-static void coro__slab_unmap(coro__thread *t, coro__pool_bin *b, struct coro *first) {
+static void coro__slab_unmap(coro__thread *t, coro__pool_bin *b, coro__stack *first) {
     size_t map_size = first->map_size;
     uint64_t mapped = first->slab_mapped;
     unsigned i = CORO__SLAB_MAX, end;
@@ -2204,7 +2239,7 @@ static void coro__slab_unmap(coro__thread *t, coro__pool_bin *b, struct coro *fi
             continue;
         }
         for (end = i; i > 0 && ((mapped >> (i - 1)) & 1); i--) {
-            struct coro *co = coro__region_coro(base + (size_t)(i - 1) * map_size, map_size);
+            coro__stack *co = coro__region_stack(base + (size_t)(i - 1) * map_size, map_size);
             coro__bin_remove(b, co);
 #if CORO__VALGRIND
             VALGRIND_STACK_DEREGISTER(co->vg_stack);
@@ -2234,7 +2269,7 @@ static coro__pool_bin *coro__bin_for(coro__thread *t, size_t map_size, int claim
 /* A slab whose stacks are all free is more than the pool needs when the free list holds,
    besides it, CORO_POOL_SIZE stacks plus what the recent high-water mark of live coroutines
    may ask for again. */
-CORO__INLINE int coro__slab_surplus(coro__thread *t, coro__pool_bin *b, struct coro *slab) {
+CORO__INLINE int coro__slab_surplus(coro__thread *t, coro__pool_bin *b, coro__stack *slab) {
     return t->pooled >= CORO_POOL_SIZE + slab->slab_n + (b->high > b->live ? b->high - b->live : 0);
 }
 
@@ -2242,7 +2277,7 @@ CORO__INLINE int coro__slab_surplus(coro__thread *t, coro__pool_bin *b, struct c
    pool needs. One taken from since, or needed again, leaves the list (it comes back when it
    is all free and surplus again). Returns the ms until the next is due, -1 when none waits. */
 static long coro__pool_sweep(coro__thread *t, int64_t now) {
-    struct coro **pp = &t->idle, *slab;
+    coro__stack **pp = &t->idle, *slab;
     int64_t due = 0;
     while ((slab = *pp) != NULL) {
         coro__pool_bin *b = coro__bin_for(t, slab->map_size, 0);
@@ -2269,8 +2304,8 @@ CORO__INLINE void coro__bin_count_live(coro__pool_bin *b) {
         if (b->peak > b->high) b->high = b->peak;
     }
 }
-CORO__INLINE struct coro *coro__bin_take(coro__thread *t, coro__pool_bin *b) {
-    struct coro *co = b->head;
+CORO__INLINE coro__stack *coro__bin_take(coro__thread *t, coro__pool_bin *b) {
+    coro__stack *co = b->head;
     b->head = co->next;
     if (co->next) co->next->prev = NULL;
     co->next = NULL;
@@ -2284,13 +2319,13 @@ CORO__INLINE struct coro *coro__bin_take(coro__thread *t, coro__pool_bin *b) {
     return co;
 }
 
-static CORO__NOINLINE struct coro *coro__stack_get(coro__thread *t, size_t stack_size) {
+static CORO__NOINLINE coro__stack *coro__stack_get(coro__thread *t, size_t stack_size) {
     size_t page = coro__page(), guard = coro__guard_bytes();
     size_t map_size = guard + coro__round(stack_size + coro__struct_room(), page);
     coro__pool_bin *b = t->last_bin;
     unsigned i, k;
     char *map;
-    struct coro *co;
+    coro__stack *co;
     if (!b || b->map_size != map_size) b = t->last_bin = coro__bin_for(t, map_size, 1);
     t->last_size = stack_size;
     if (b) coro__bin_count_live(b);
@@ -2320,13 +2355,13 @@ static CORO__NOINLINE struct coro *coro__stack_get(coro__thread *t, size_t stack
 #endif
     if (b) b->slab_next = k * 2 > CORO__SLAB_MAX ? CORO__SLAB_MAX : k * 2;
     for (i = k; i-- > 0;) {
-        co = coro__region_coro(map + i * map_size, map_size);
+        co = coro__region_stack(map + i * map_size, map_size);
         co->map = map + i * map_size;
         co->map_size = map_size;
         co->stack_lo = co->map + guard;
         co->stack_size = (size_t)((char *)co - co->stack_lo);
-        co->magic = CORO__POOLED;
-        co->slab = coro__region_coro(map, map_size);
+        co->slab = coro__region_stack(map, map_size);
+        co->os_note = NULL;
         co->slab_n = k;
         co->slab_free = 0;
         co->next = co->prev = NULL;
@@ -2341,14 +2376,14 @@ static CORO__NOINLINE struct coro *coro__stack_get(coro__thread *t, size_t stack
             t->pooled++;
         }
     }
-    co = coro__region_coro(map, map_size);
+    co = coro__region_stack(map, map_size);
     co->slab_free = b ? k - 1 : 0;
     co->slab_mapped = k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
     return co;
 }
 
 /* The common case inline: the same stack size as the last coro_new, and a free stack of it. */
-CORO__INLINE struct coro *coro__stack_reuse(coro__thread *t, size_t stack_size) {
+CORO__INLINE coro__stack *coro__stack_reuse(coro__thread *t, size_t stack_size) {
     coro__pool_bin *b = t->last_bin;
     if (CORO__UNLIKELY(!b || t->last_size != stack_size || !b->head))
         return coro__stack_get(t, stack_size);
@@ -2363,7 +2398,7 @@ CORO__INLINE struct coro *coro__stack_reuse(coro__thread *t, size_t stack_size) 
    munmap itself where a hypervisor shadows the guest's page tables (freed page tables drop its
    shadow of the slabs still in use, whose next touches then fault in the hypervisor): 100,000
    coroutines freed at once took 3.6-4.9 us each with an unmap per slab, 0.1 us without. */
-static CORO__NOINLINE void coro__slab_idle(coro__thread *t, coro__pool_bin *b, struct coro *slab) {
+static CORO__NOINLINE void coro__slab_idle(coro__thread *t, coro__pool_bin *b, coro__stack *slab) {
     int64_t now;
     if (CORO_POOL_DECAY_MS <= 0) {
         coro__slab_unmap(t, b, slab);
@@ -2379,10 +2414,9 @@ static CORO__NOINLINE void coro__slab_idle(coro__thread *t, coro__pool_bin *b, s
     if (now >= t->idle_due) (void)coro__pool_sweep(t, now);
 }
 
-static void coro__stack_put(coro__thread *t, struct coro *co) {
+static void coro__stack_put(coro__thread *t, coro__stack *co) {
     coro__pool_bin *b = t->last_bin;
-    struct coro *slab = co->slab;
-    co->magic = CORO__POOLED;
+    coro__stack *slab = co->slab;
     if (!b || b->map_size != co->map_size) b = coro__bin_for(t, co->map_size, 0);
     if (!b) { /* a size the pool has no bin for (it came alone) */
         coro__region_unmap(co);
@@ -2415,13 +2449,13 @@ static void coro__stack_put(coro__thread *t, struct coro *co) {
 static size_t coro__pool_release(coro__thread *t) {
     size_t n = 0;
     unsigned i;
-    struct coro *idle;
+    coro__stack *idle;
     for (idle = t->idle; idle; idle = idle->idle_next) idle->idle_at = 0; /* all go below */
     t->idle = NULL;
     t->idle_due = 0;
     for (i = 0; i < CORO__POOL_BINS; i++) {
         coro__pool_bin *b = &t->bins[i];
-        struct coro *keep = NULL, *co;
+        coro__stack *keep = NULL, *co;
         while ((co = b->head) != NULL) {
             if (co->slab->slab_free == co->slab->slab_n) {
                 n += co->slab->slab_n;
@@ -2454,6 +2488,110 @@ static size_t coro__pool_release(coro__thread *t) {
     return n;
 }
 
+/* >>handles: coroutine handles, in blocks of the thread's own */
+/* A handle is apart from its stack, so that a coroutine that has not run yet costs only its
+   handle: the stack is bound at the first switch to it (coro__bind). Handles sit on cache
+   lines of their own (a switch reads and writes the first 48 bytes of one); blocks double from
+   16 handles up to 1,024, the most recently freed handle is reused first, and a block whose
+   handles are all free goes back to the allocator once another one is all free too. */
+#define CORO__HANDLE_SIZE ((sizeof(struct coro) + 63) & ~(size_t)63)
+#define CORO__HCHUNK_MAX 1024
+static size_t coro__hchunk_head(void) { return coro__round(sizeof(coro__hchunk), 64); }
+
+static void coro__hchunk_unlist(coro__thread *t, coro__hchunk *c) {
+    if (c->prev) c->prev->next = c->next;
+    else t->hfree = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+}
+static void coro__hchunk_list(coro__thread *t, coro__hchunk *c) {
+    c->prev = NULL;
+    c->next = t->hfree;
+    if (t->hfree) t->hfree->prev = c;
+    t->hfree = c;
+}
+static void coro__hchunk_free(coro__thread *t, coro__hchunk *c) {
+    coro__hchunk_unlist(t, c);
+    CORO_FREE(c->mem);
+}
+
+static CORO__NOINLINE coro__hchunk *coro__hchunk_new(coro__thread *t) {
+    unsigned n = t->hnext ? t->hnext : 16, i;
+    char *mem = (char *)CORO_MALLOC(coro__hchunk_head() + n * CORO__HANDLE_SIZE + 63), *base;
+    coro__hchunk *c;
+    if (!mem) return NULL;
+    base = (char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    c = (coro__hchunk *)(void *)base;
+    c->mem = mem;
+    c->n = n;
+    c->live = 0;
+    c->free = NULL;
+    for (i = n; i-- > 0;) { /* handed out in address order */
+        struct coro *co = (struct coro *)(void *)(base + coro__hchunk_head() + i * CORO__HANDLE_SIZE);
+        co->magic = CORO__POOLED;
+        co->thread = t;
+        co->chunk = c;
+        co->stack = NULL;
+        co->next = c->free;
+        c->free = co;
+    }
+    t->hnext = n * 2 > CORO__HCHUNK_MAX ? CORO__HCHUNK_MAX : n * 2;
+    coro__hchunk_list(t, c);
+    return c;
+}
+
+CORO__INLINE struct coro *coro__handle_get(coro__thread *t) {
+    coro__hchunk *c;
+    struct coro *co = t->hlast;
+    if (co) { /* the last one freed: still counted live in its block */
+        t->hlast = NULL;
+        return co;
+    }
+    c = t->hfree;
+    if (CORO__UNLIKELY(!c) && !(c = coro__hchunk_new(t))) return NULL;
+    co = c->free;
+    c->free = co->next;
+    if (++c->live == c->n) coro__hchunk_unlist(t, c);
+    if (c == t->hspare) t->hspare = NULL;
+    return co;
+}
+
+/* The handle freed last waits in t->hlast with its stack still bound (a coroutine made next
+   takes both, and the pool is not touched: see coro__handle_put); the others go back to their
+   blocks and their stacks to the pool. */
+static void coro__handle_put_block(coro__thread *t, struct coro *co) {
+    coro__hchunk *c = co->chunk;
+    if (co->stack) {
+        coro__stack_put(t, co->stack);
+        co->stack = NULL;
+    }
+    co->next = c->free;
+    c->free = co;
+    if (c->live-- == c->n) coro__hchunk_list(t, c);
+    if (c->live == 0 && c != t->hspare) {
+        if (t->hspare) coro__hchunk_free(t, t->hspare);
+        t->hspare = c;
+    }
+}
+CORO__INLINE void coro__handle_put(coro__thread *t, struct coro *co) {
+    struct coro *last = t->hlast;
+    co->magic = CORO__POOLED;
+    t->hlast = co;
+    if (last) coro__handle_put_block(t, last);
+}
+
+/* Blocks whose handles are all free go back to the allocator (coro_pool_trim, thread exit). */
+static void coro__handles_release(coro__thread *t) {
+    coro__hchunk *c, *next;
+    if (t->hlast) coro__handle_put_block(t, t->hlast);
+    t->hlast = NULL;
+    for (c = t->hfree; c; c = next) {
+        next = c->next;
+        if (c->live == 0) coro__hchunk_free(t, c);
+    }
+    t->hspare = NULL;
+}
+
 /* >>overflow: the report both fault blocks print, built without allocating (it runs in a fault
    handler, on little stack) */
 static CORO__UNUSED void coro__write_str(char *buf, size_t *n, size_t cap, const char *s) {
@@ -2477,8 +2615,8 @@ static CORO__UNUSED int coro__overflow_report(coro__thread *t, const char *addr,
     struct coro *co = t ? t->current : NULL;
     char msg[256];
     size_t n = 0;
-    if (!co || co == &t->main || co->magic != CORO__MAGIC || addr < co->map ||
-        addr >= (below ? (const char *)co : co->stack_lo))
+    if (!co || co == &t->main || co->magic != CORO__MAGIC || !co->stack ||
+        addr < co->stack->map || addr >= (below ? (const char *)co->stack : co->stack->stack_lo))
         return 0;
     coro__write_str(msg, &n, sizeof msg, "coro: stack overflow in coroutine ");
     coro__write_num(msg, &n, sizeof msg, co->id, 0);
@@ -2598,6 +2736,7 @@ static void coro__os_fault_teardown(coro__thread *t) { (void)t; }
 static uint64_t coro__id_counter; /* ids are handed to threads in blocks: no atomic per coro_new */
 
 static void coro__thread_exit(coro__thread *t) {
+    coro__handles_release(t);
     coro__pool_release(t);
     coro__os_fault_teardown(t);
 }
@@ -2673,8 +2812,8 @@ CORO__INLINE void *coro__jump(coro__thread *t, struct coro *from, struct coro *t
    call site (a scheduler's tasks handing over to each other), where a ret is predicted; a
    resume and a yield never do. */
 CORO__INLINE void *coro__jump_peer(coro__thread *t, struct coro *from, struct coro *to,
-                                   void *value) {
-    coro__fpu_switch(from, to, 0);
+                                   void *value, int to_has_run) {
+    coro__fpu_switch(from, to, to_has_run);
     t->current = to;
     return coro__swap_peer(from, to, value);
 }
@@ -2689,7 +2828,8 @@ CORO__INLINE void *coro__jump_peer(coro__thread *t, struct coro *from, struct co
 static void coro__jump_final(coro__thread *t, struct coro *from, struct coro *to, void *value) {
     coro__fpu_load(&to->fpu); /* a finished coroutine's own modes need no saving */
     t->current = to;
-    if (from->ctx.sp == (void *)coro__ctx_first_sp((char *)from)) coro__swap_final(from, to, value);
+    if (from->ctx.sp == (void *)coro__ctx_first_sp((char *)from->stack))
+        coro__swap_final(from, to, value);
     else (void)coro__swap(from, to, value);
 }
 static void coro__arm_kill(struct coro *co) { coro__ctx_arm_kill(&co->ctx); }
@@ -2735,8 +2875,8 @@ CORO__INLINE void *coro__jump(coro__thread *t, struct coro *from, struct coro *t
     return coro__switch_inline(t, from, to, value, 0);
 }
 CORO__INLINE void *coro__jump_peer(coro__thread *t, struct coro *from, struct coro *to,
-                                   void *value) {
-    return coro__jump(t, from, to, value, 0);
+                                   void *value, int to_has_run) {
+    return coro__jump(t, from, to, value, to_has_run);
 }
 static CORO__NORETURN void coro__jump_final(coro__thread *t, struct coro *from, struct coro *to,
                                             void *value) {
@@ -2824,18 +2964,53 @@ static CORO__NOINLINE void *coro__misuse_null(const char *what, int err, const c
     return NULL;
 }
 
-CORO__INLINE void *coro__resume_raise(struct coro *co, const void *owner, void *value, int err,
-                                      const char *what) {
-    coro__thread *t = coro__tls();
+/* The first switch to co binds a stack to it, from the pool (a new slab when it has none),
+   unless its handle came with one: 0, or -1 with errno ENOMEM and co unchanged. */
+CORO__INLINE int coro__bind(coro__thread *t, struct coro *co) {
+    coro__stack *st = co->stack;
+    if (st) {
+#if CORO__ASAN
+        __asan_unpoison_memory_region(st->stack_lo, st->stack_size); /* its last user's frames */
+#endif
+    } else {
+        st = coro__stack_reuse(t, co->stack_size);
+        if (CORO__UNLIKELY(!st)) return -1;
+        co->stack = st;
+    }
+#if CORO__ASAN
+    co->asan_bottom = st->stack_lo;
+    co->asan_size = st->stack_size;
+#endif
+    coro__ctx_init(&co->ctx, (char *)st);
+    return 0;
+}
+
+/* coro__resume_raise's first switch to co: its stack first. */
+static CORO__NOINLINE void *coro__resume_first(coro__thread *t, struct coro *co, void *value,
+                                               int err) {
     struct coro *cur;
-    if (CORO__UNLIKELY(!coro__good_target(t, co, owner)))
-        return coro__bad_target(t, co, owner, what);
+    if (coro__bind(t, co) != 0) return NULL;
     cur = t->current;
     cur->status = CORO_NORMAL;
     co->status = CORO_RUNNING;
     co->resumer = cur;
     co->raised = err;
     return coro__jump(t, cur, co, value, 0);
+}
+
+CORO__INLINE void *coro__resume_raise(struct coro *co, const void *owner, void *value, int err,
+                                      const char *what) {
+    coro__thread *t = coro__tls();
+    struct coro *cur;
+    if (CORO__UNLIKELY(!coro__good_target(t, co, owner)))
+        return coro__bad_target(t, co, owner, what);
+    if (CORO__UNLIKELY(!(co->flags & CORO__F_STARTED))) return coro__resume_first(t, co, value, err);
+    cur = t->current;
+    cur->status = CORO_NORMAL;
+    co->status = CORO_RUNNING;
+    co->resumer = cur;
+    co->raised = err;
+    return coro__jump(t, cur, co, value, 1);
 }
 
 /* >>public */
@@ -2865,8 +3040,19 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     }
     if (stack_size == 0) stack_size = CORO_DEFAULT_STACK_SIZE;
     if (stack_size < CORO_MIN_STACK_SIZE) stack_size = CORO_MIN_STACK_SIZE;
-    co = coro__stack_reuse(t, stack_size);
-    if (!co) return NULL;
+    co = coro__handle_get(t);
+    if (!co) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* the pool's stacks of this usable size serve it (coro__bind); the last handle freed may
+       come with one */
+    stack_size = coro__round(stack_size + coro__struct_room(), coro__page()) - coro__struct_room();
+    if (CORO__UNLIKELY(co->stack && co->stack_size != stack_size)) {
+        coro__stack_put(t, co->stack);
+        co->stack = NULL;
+    }
+    co->stack_size = stack_size;
     co->resumer = NULL;
     co->thread = t;
     co->status = CORO_SUSPENDED;
@@ -2890,11 +3076,8 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     co->cap_defer = CORO__DEFER_INLINE;
 #if CORO__ASAN
     co->asan_fake = NULL;
-    co->asan_bottom = co->stack_lo;
-    co->asan_size = co->stack_size;
 #endif
     co->name[0] = 0;
-    coro__ctx_init(&co->ctx, (char *)co);
     co->prev = NULL;
     co->next = t->all;
     if (t->all) t->all->prev = co;
@@ -2931,7 +3114,8 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
     __tsan_destroy_fiber(co->tsan_fiber);
 #endif
     coro__list_remove(t, co);
-    coro__stack_put(t, co);
+    if (co->stack) coro__os_stack_left(co->stack, &co->ctx);
+    coro__handle_put(t, co); /* with its stack */
     return 0;
 }
 
@@ -2975,7 +3159,8 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
     coro__thread *t = coro__tls();
     struct coro *cur = t->current, *p;
     if (CORO__LIKELY(to && to->thread == t && to->magic == CORO__MAGIC &&
-                     to->status == CORO_SUSPENDED && !(cur->flags & CORO__F_DYING))) {
+                     to->status == CORO_SUSPENDED && (to->flags & CORO__F_STARTED) &&
+                     !(cur->flags & CORO__F_DYING))) {
         /* the common case, a tail call to a suspended coroutine (to->thread == t: the thread
            is set up) */
         to->resumer = cur == &t->main ? NULL : cur->resumer;
@@ -2983,7 +3168,7 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
         cur->status = CORO_SUSPENDED;
         to->status = CORO_RUNNING;
         to->raised = 0;
-        return coro__jump_peer(t, cur, to, value);
+        return coro__jump_peer(t, cur, to, value, 1);
     }
     if (CORO__UNLIKELY(!t->ready)) coro__thread_setup(t);
     cur = t->current;
@@ -3000,6 +3185,7 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
         CORO__MISUSE("coro_transfer", EINVAL, "target is dead or not a coroutine of this thread");
         return NULL;
     }
+    if (!(to->flags & CORO__F_STARTED) && coro__bind(t, to) != 0) return NULL;
     if (to == &t->main || to->status == CORO_NORMAL) {
         /* `to` waits somewhere below us in the chain: cut the chain there. First check that
            it really is there, then suspend everything above it. */
@@ -3023,7 +3209,7 @@ CORO__OPAQUE CORO_API void *coro_transfer(coro_t *to, void *value) {
     cur->status = CORO_SUSPENDED;
     to->status = CORO_RUNNING;
     to->raised = 0;
-    return coro__jump_peer(t, cur, to, value);
+    return coro__jump_peer(t, cur, to, value, 0);
 }
 
 CORO_API coro_t *coro_current(void) {
@@ -3174,12 +3360,13 @@ CORO_API long coro_stack_used(const coro_t *co) {
         errno = EINVAL;
         return -1;
     }
-    lo = (char *)((uintptr_t)co->stack_lo & ~(uintptr_t)(page - 1));
-    pages = (size_t)((char *)co->map + co->map_size - lo) / page;
+    if (!co->stack) return 0; /* it has not run: no stack yet */
+    lo = (char *)((uintptr_t)co->stack->stack_lo & ~(uintptr_t)(page - 1));
+    pages = (size_t)(co->stack->map + co->stack->map_size - lo) / page;
     k = coro__os_touched(lo, pages, page);
     if (k < 0) return -1;
     if ((size_t)k == pages) return 0;
-    return (long)((char *)co - (lo + (size_t)k * page));
+    return (long)((char *)co->stack - (lo + (size_t)k * page));
 }
 
 CORO_API size_t coro_count_alive(void) { return coro__tls()->alive; }
@@ -3194,7 +3381,11 @@ CORO_API void coro_foreach(void (*fn)(coro_t *co, void *ud), void *ud) {
     }
 }
 
-CORO_API size_t coro_pool_trim(void) { return coro__pool_release(coro__tls()); }
+CORO_API size_t coro_pool_trim(void) {
+    coro__thread *t = coro__tls();
+    coro__handles_release(t);
+    return coro__pool_release(t);
+}
 
 CORO_API long coro_pool_collect(void) {
     coro__thread *t = coro__tls();

@@ -2035,12 +2035,17 @@ static void coro__task_died_unstarted(coro__task *t) {
     t->result = saved;
 }
 
-static void coro__reclaim(coro__sched *s) {
+/* The zombies that nothing uses any more are freed (or kept for a join); with all == 0 only
+   those at the head of the list, up to the first still in use: the ones that just ended (a
+   task that ends goes to the head), freed right after their last switch so that the next
+   task to start takes the stack back while it is still warm. */
+static void coro__reclaim_some(coro__sched *s, int all) {
     coro__task **pp = &s->zombies;
     while (*pp) {
         coro__task *t = *pp;
         if (t->job || t->xch || coro_status(t->co) != CORO_DEAD) { /* an offloaded call, or a
                                                  channel wake from another thread, still uses it */
+            if (!all) return;
             pp = &t->all_next;
             continue;
         }
@@ -2053,6 +2058,7 @@ static void coro__reclaim(coro__sched *s) {
         }
     }
 }
+static void coro__reclaim(coro__sched *s) { coro__reclaim_some(s, 1); }
 
 static void coro__resume_task(coro__sched *s, coro__task *t) {
     if (coro_status(t->co) == CORO_DEAD) { /* killed before it started */
@@ -2450,6 +2456,7 @@ static inline void coro__run_round(coro__sched *s) {
         s->nready--;
         s->budget--;
         coro__resume_task(s, t);
+        if (s->zombies) coro__reclaim_some(s, 0);
     }
 }
 

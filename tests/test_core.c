@@ -195,9 +195,10 @@ static void mark_and_check_stack(void *arg) {
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0); /* not a local: ASan moves those */
     coro_t *self = coro_current();
     CHECK(self == cleanup_owner); /* runs as the coroutine itself ... */
-    /* ... on its own stack: the frame sits between the bottom and the struct at the top */
-    CHECK(frame < (uintptr_t)self);
-    CHECK(frame > (uintptr_t)self - coro_stack_size(self));
+    /* ... on its own stack: the frame sits between its lowest byte and the header at the top */
+    CHECK(frame < (uintptr_t)self->stack);
+    CHECK(frame > (uintptr_t)self->stack->stack_lo);
+    CHECK((uintptr_t)self->stack - (uintptr_t)self->stack->stack_lo == coro_stack_size(self));
     mark(arg);
 }
 static void *deferring(void *arg) {

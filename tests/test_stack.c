@@ -46,6 +46,20 @@ static void test_10k_alive(void) {
 
 static void *ret_arg(void *arg) { return arg; }
 
+/* A coroutine gets its stack when it first runs: a new one that has run (it returned, and its
+   stack stays with it until it is freed), or NULL with errno from coro_new or from that first
+   resume (then it is freed). */
+static coro_t *new_run(size_t stack_size) {
+    coro_t *co = coro_new(ret_arg, stack_size);
+    if (co && coro_resume(co, P(1)) != P(1)) {
+        int err = errno;
+        coro_free(co);
+        errno = err;
+        return NULL;
+    }
+    return co;
+}
+
 static void test_200k_created_and_freed(void) {
     int i, ok = 1;
     uintptr_t first = 0, reused = 0;
@@ -117,7 +131,7 @@ static void test_pool_bounded_and_trim(void) {
     size_t kept;
     coro_pool_trim();
     before = vm_size_kb();
-    for (i = 0; i < N; i++) cos[i] = coro_new(ret_arg, 0);
+    for (i = 0; i < N; i++) cos[i] = new_run(0);
     peak = vm_size_kb();
     for (i = 0; i < N; i++) coro_free(cos[i]);
     /* the slabs beyond the pool's need stay mapped for CORO_POOL_DECAY_MS, then go back; the
@@ -135,10 +149,13 @@ static void test_pool_bounded_and_trim(void) {
     }
 
     /* a slab with a live coroutine keeps its first region; trim frees the rest */
-    for (i = 0; i < 200; i++) cos[i] = coro_new(ret_arg, 0);
+    for (i = 0; i < 200; i++) {
+        cos[i] = coro_new(add_one_then_yield, 0);
+        CHECK(I(coro_resume(cos[i], P(i))) == i + 1);
+    }
     for (i = 1; i < 200; i++) coro_free(cos[i]);
     coro_pool_trim();
-    CHECK(I(coro_resume(cos[0], P(7))) == 7);
+    CHECK(I(coro_resume(cos[0], P(7))) == 9);
     coro_free(cos[0]);
     for (i = 0; i < 200; i++) cos[i] = coro_new(ret_arg, 0); /* the cached ones still work */
     for (i = 0; i < 200; i++) CHECK(I(coro_resume(cos[i], P(i))) == i);
@@ -156,15 +173,18 @@ static void test_pool_decay(void) {
     long t0;
     coro_pool_trim();
     t0 = now_ms();
-    for (i = 0; i < N; i++) cos[i] = coro_new(ret_arg, 0);
+    for (i = 0; i < N; i++) cos[i] = new_run(0);
     for (i = 0; i < N; i++) coro_free(cos[i]);
     if (now_ms() - t0 < CORO_POOL_DECAY_MS / 2) /* (a slow emulator may take a whole decay) */
         CHECK(coro_pool_collect() > 0);         /* idle slabs wait */
-    for (i = 0; i < N; i++) cos[i] = coro_new(add_one_then_yield, 0); /* the same stacks */
+    for (i = 0; i < N; i++) { /* the same stacks, taken at the first resume */
+        cos[i] = coro_new(add_one_then_yield, 0);
+        if (I(coro_resume(cos[i], P(i))) != i + 1) ok = 0;
+    }
     sleep_ms(CORO_POOL_DECAY_MS + 20);
     CHECK(coro_pool_collect() == -1); /* none idle any more: nothing unmapped, none waits */
     for (i = 0; i < N; i++)
-        if (I(coro_resume(cos[i], P(i))) != i + 1 || I(coro_resume(cos[i], P(i))) != i + 2) ok = 0;
+        if (I(coro_resume(cos[i], P(i))) != i + 2) ok = 0;
     CHECK(ok);
     /* all but the last 100 freed: their slabs go idle; after the decay, freeing the last ones
        idles one more slab, and that free unmaps the others */
@@ -191,18 +211,20 @@ static void slab_hole_child(void) {
     enum { N = 15 }; /* slabs of 1, 2, 4 and 8 stacks for a new size */
     coro_t *cos[N], *keep = NULL;
     int i;
-    for (i = 0; i < N; i++)
-        if ((cos[i] = coro_new(ret_arg, 96 * 1024)) == NULL) slab_hole_fail("coro_new");
+    for (i = 0; i < N; i++) /* each gets its stack when it first runs */
+        if ((cos[i] = coro_new(add_one_then_yield, 96 * 1024)) == NULL ||
+            I(coro_resume(cos[i], P(i))) != i + 1)
+            slab_hole_fail("coro_new");
     for (i = 0; i < N; i++) { /* the last region of a slab of three or more */
-        struct coro *s = cos[i]->slab;
-        if (s->slab_n >= 3 && cos[i]->map == s->map + (size_t)(s->slab_n - 1) * s->map_size)
+        coro__stack *st = cos[i]->stack, *s = st->slab;
+        if (s->slab_n >= 3 && st->map == s->map + (size_t)(s->slab_n - 1) * s->map_size)
             keep = cos[i];
     }
     if (!keep) slab_hole_fail("no slab of three stacks or more");
     for (i = 0; i < N; i++)
         if (cos[i] != keep) coro_free(cos[i]);
     if (coro_pool_trim() != N - 2) slab_hole_fail("first trim: all but the live one and its first region");
-    if (I(coro_resume(keep, P(5))) != 5) slab_hole_fail("the live one after the trim");
+    if (I(coro_resume(keep, P(5))) != 7) slab_hole_fail("the live one after the trim");
     coro_free(keep);
     if (coro_pool_trim() != 2) slab_hole_fail("second trim: the live one and its first region");
     if (coro_pool_trim() != 0) slab_hole_fail("third trim");
@@ -228,6 +250,10 @@ static int recurse(int n) {
 static void *overflow(void *arg) {
     (void)arg;
     return P(recurse(0));
+}
+static void *yield_then_overflow(void *arg) {
+    coro_yield(arg);
+    return overflow(arg);
 }
 
 /* fresh-process scenarios: run_child() from helpers.h */
@@ -261,9 +287,12 @@ static void overflow_in_slab_child(void) {
     enum { N = 63 };
     static coro_t *cos[N];
     int i;
-    for (i = 0; i < N; i++)
-        if ((cos[i] = coro_new(overflow, 80 * 1024)) == NULL) _exit(3);
-    if (cos[N - 1]->slab_n != 32 || cos[N - 1]->map == cos[N - 1]->slab->map) _exit(4);
+    for (i = 0; i < N; i++) /* each gets its stack when it first runs */
+        if ((cos[i] = coro_new(yield_then_overflow, 80 * 1024)) == NULL ||
+            coro_resume(cos[i], P(1)) != P(1))
+            _exit(3);
+    if (cos[N - 1]->stack->slab->slab_n != 32 || cos[N - 1]->stack->map == cos[N - 1]->stack->slab->map)
+        _exit(4);
     coro_set_name(cos[N - 1], "deep in a slab");
     coro_resume(cos[N - 1], NULL);
 }
@@ -424,6 +453,13 @@ static void address_space_child(void) {
             err = errno;
             break;
         }
+        errno = 0;
+        if (coro_resume(cos[n], P(1)) != P(1)) { /* no stack for its first run */
+            err = errno;
+            if (coro_status(cos[n]) != CORO_SUSPENDED || coro_stack_used(cos[n]) != 0) _exit(16);
+            if (coro_free(cos[n]) != 0) _exit(17);
+            break;
+        }
         n++;
     }
     if (n == 0 || n == MAX) _exit(11);
@@ -459,13 +495,13 @@ static void map_count_child(void) {
        process's map count and maps memory of its own (translating the code that runs next),
        so it can take the slot first: there, free a few. */
     int room = getenv("CORO_TEST_EMULATOR") ? 32 : 1;
-    while (n < MAX && (cos[n] = coro_new(ret_arg, CORO_MIN_STACK_SIZE)) != NULL) n++;
+    while (n < MAX && (cos[n] = new_run(CORO_MIN_STACK_SIZE)) != NULL) n++;
     if (n == MAX) _exit(20); /* the limit was raised: nothing to test here */
     if (errno != ENOMEM) _exit(21);
     if (n < 1000) _exit(22);
     for (k = 1; k <= room; k++) coro_free(cos[n - k]);
     coro_pool_trim();
-    if (!(cos[n - 1] = coro_new(ret_arg, CORO_MIN_STACK_SIZE))) _exit(23);
+    if (!(cos[n - 1] = new_run(CORO_MIN_STACK_SIZE))) _exit(23);
     for (k = 2; k <= room; k++) cos[n - k] = NULL;
     for (i = 0; i < n; i++) coro_free(cos[i]);
     if (strcmp(coro_guard_mode(), "mprotect") != 0) _exit(24);
@@ -501,7 +537,7 @@ static void test_guards_cost_no_mapping(void) {
                coro_guard_mode());
         return;
     }
-    while (n < N && (cos[n] = coro_new(ret_arg, CORO_MIN_STACK_SIZE)) != NULL) n++;
+    while (n < N && (cos[n] = new_run(CORO_MIN_STACK_SIZE)) != NULL) n++;
     CHECK(n == N);
     for (i = 0; i < n; i++) coro_free(cos[i]);
 }

@@ -318,6 +318,8 @@ class Coro(object):
         self.sp = int(ctx["sp"])
         self.fn = 0 if is_main else int(val["fn"])
         self.stack_size = 0 if is_main else int(val["stack_size"])
+        # the stack (its header at the top) is bound when the coroutine first runs
+        self.top = 0 if is_main else int(val["stack"])
         self.runtime = 0 if is_main else int(val["runtime"])
         self.current = int(tstate["current"]) == self.addr
         self.task = None
@@ -409,8 +411,8 @@ class Coro(object):
         if self.is_main:
             return "-"
         size = self.stack_size
-        if self.has_context() and self.addr >= self.sp:
-            return "%s/%s" % (human(self.addr - self.sp), human(size))
+        if self.has_context() and self.top >= self.sp:
+            return "%s/%s" % (human(self.top - self.sp), human(size))
         return "-/%s" % human(size)
 
     def task_text(self):
