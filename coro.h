@@ -1566,11 +1566,19 @@ static int coro__shadow_stack_active(void) { return 0; }
    library keeps them there (glibc). Other floating-point control state is not kept. */
 typedef struct coro__ctx {
     jmp_buf jb;           /* where a suspended coroutine continues */
-    jmp_buf base;         /* the trampoline at the top of its stack */
+    jmp_buf *base;        /* the trampoline at the top of its stack (see coro__ptop) */
     struct coro *in_from; /* what the switch that continues it passed */
     void *in_val;
-    int fresh, based;
+    int fresh;
 } coro__ctx;
+/* The top of a stack (just below the pool's header) keeps where its trampoline stands, and a
+   mark once it is in place; coroutine frames are all below the trampoline's, so nothing else
+   writes there while the stack stays mapped. */
+typedef struct coro__ptop {
+    jmp_buf base;
+    unsigned mark;
+} coro__ptop;
+#define CORO__PTOP_MARK 0x74726d70u /* "trmp" */
 typedef struct coro__fpu {
     int round;
 } coro__fpu;
@@ -1613,21 +1621,25 @@ void coro__longjmp_v1(jmp_buf env, int val) __asm__("_longjmp") __attribute__((n
 #else
 #define CORO__LONGJMP _longjmp
 #endif
-static __thread coro__ctx *coro__boot; /* the stack being entered for the first time */
+/* The context being set up on a new stack, then the coroutine starting on one (any coroutine
+   given that stack later starts there too). */
+static __thread coro__ctx *coro__boot;
 static CORO__NOINLINE CORO__NORETURN void coro__trampoline(void) {
     coro__ctx *volatile self = coro__boot;
-    if (_setjmp(self->base) == 0) CORO__LONGJMP(self->jb, 1);
-    /* a fresh coroutine starts here (again for each coroutine given this stack) */
+    if (_setjmp(*self->base) == 0) CORO__LONGJMP(self->jb, 1);
+    self = coro__boot; /* a fresh coroutine starts here */
     coro__start(self->in_from, (struct coro *)(void *)self, self->in_val);
     abort(); /* coro__start never returns */
 }
 static void coro__ctx_init(coro__ctx *ctx, char *top) {
     ucontext_t uc;
+    coro__ptop *p = (coro__ptop *)(void *)(top - ((sizeof(coro__ptop) + 63) & ~(size_t)63));
     ctx->fresh = 1;
-    if (ctx->based) return; /* a pooled stack: its trampoline is still in place */
+    ctx->base = &p->base;
+    if (p->mark == CORO__PTOP_MARK) return; /* a pooled stack: its trampoline is in place */
     if (getcontext(&uc) != 0) abort();
     uc.uc_stack.ss_size = CORO_MIN_STACK_SIZE / 2;
-    uc.uc_stack.ss_sp = top - uc.uc_stack.ss_size;
+    uc.uc_stack.ss_sp = (char *)p - uc.uc_stack.ss_size;
     uc.uc_link = NULL;
     makecontext(&uc, coro__trampoline, 0);
     coro__boot = ctx;
@@ -1635,7 +1647,7 @@ static void coro__ctx_init(coro__ctx *ctx, char *top) {
         setcontext(&uc);
         abort();
     }
-    ctx->based = 1;
+    p->mark = CORO__PTOP_MARK;
 }
 /* The switch itself: a function, since _setjmp cannot be inlined. Returns the value passed by
    whoever continues `from`, and who that was in *by. */
@@ -1646,7 +1658,8 @@ static CORO__NOINLINE void *coro__portable_switch(coro__ctx *from, coro__ctx *to
     if (_setjmp(from->jb) == 0) {
         if (to->fresh) {
             to->fresh = 0;
-            CORO__LONGJMP(to->base, 1);
+            coro__boot = to;
+            CORO__LONGJMP(*to->base, 1);
         }
         CORO__LONGJMP(to->jb, 1);
     }

@@ -1027,6 +1027,7 @@ typedef struct coro__task {
     coro__waitq joiners;
     coro_t *join_target;
     int joinable, joined, has_wake;
+    int started; /* its coroutine has run (its first resume can fail: no stack, ENOMEM) */
     void *wake_value;
     coro__job *job; /* an offloaded call in flight */
     /* a channel wait: the channel's queue links are separate, since another thread that
@@ -1072,6 +1073,10 @@ typedef struct coro__reg_slot {
 struct coro__sched {
     int ready_init, running, stop;
     coro__waitq ready;
+    coro__waitq starved;     /* tasks whose first run found no memory for a stack */
+    uint64_t ended;          /* tasks ended so far, and how many had when a starved one was */
+    uint64_t starved_ended;  /* last tried */
+    int64_t starved_at;      /* ... and when (ms) */
     size_t nready;
     struct coro__hent *heap;
     size_t nheap, cap_heap;
@@ -1846,10 +1851,12 @@ static CORO__SCHED_NOINLINE void coro__handoff_undo(coro__sched *s, coro__task *
     s->nready++;
 }
 
-/* Whether the transfer from t to n came back without switching (see coro__handoff_undo). */
+/* Whether the transfer from t to n came back without switching (see coro__handoff_undo), or
+   found no memory for the stack of n's first run (then t goes to the loop, which starts n
+   when it can). */
 static CORO__SCHED_INLINE int coro__handoff_failed(coro__sched *s, coro__task *n) {
-    return __builtin_expect(errno == ECANCELED, 0) && s->cur == n && n->state == CORO__RUNNING &&
-           coro_status(n->co) == CORO_SUSPENDED;
+    return __builtin_expect(errno == ECANCELED || errno == ENOMEM, 0) && s->cur == n &&
+           n->state == CORO__RUNNING && coro_status(n->co) == CORO_SUSPENDED;
 }
 
 /* Leave the running task t for the next one. While the loop's round has switches left and t
@@ -1871,7 +1878,11 @@ static CORO__SCHED_INLINE void coro__switch_out(coro__sched *s, coro__task *t) {
         errno = 0;
         coro_transfer(n->co, NULL);
         /* t is continued (by whoever), or the transfer failed */
-        if (coro__handoff_failed(s, n)) coro__handoff_undo(s, t, n);
+        if (coro__handoff_failed(s, n)) {
+            int nomem = errno == ENOMEM;
+            coro__handoff_undo(s, t, n);
+            if (nomem) coro_yield(NULL);
+        }
         return;
     }
     coro_yield(NULL);
@@ -1984,9 +1995,12 @@ static void *coro__task_main(void *unused) {
     coro__sched *s = t->s;
     int err = coro_raised();
     (void)unused;
+    t->started = 1;
     if (t->queue == &s->ready) { /* started by coro_raise rather than by the loop */
         coro__q_remove(&s->ready, t);
         s->nready--;
+    } else if (t->queue == &s->starved) {
+        coro__q_remove(&s->starved, t);
     }
     if (err) t->pending_raise = err; /* its first blocking call fails with it */
     t->state = CORO__RUNNING;
@@ -2004,6 +2018,7 @@ static void coro__task_exit(void *arg) {
         s->nready--;
     }
     t->state = CORO__DONE;
+    s->ended++;
     while ((j = coro__q_pop(&t->joiners)) != NULL) {
         j->value = t->result;
         t->joined = 1;
@@ -2060,6 +2075,38 @@ static void coro__reclaim_some(coro__sched *s, int all) {
 }
 static void coro__reclaim(coro__sched *s) { coro__reclaim_some(s, 1); }
 
+/* Tasks short of memory. A task whose first run found no memory for a stack (coro.h binds one
+   at the first switch) waits on the starved queue. The loop retries its head once a task has
+   ended since the last try (its stack went back to the pool) or 10 ms later, waiting no longer
+   than that meanwhile; when one starts, all of them go back to the ready queue. */
+static CORO__SCHED_NOINLINE void coro__starve(coro__sched *s, coro__task *t) {
+    t->state = CORO__READY;
+    coro__q_push(&s->starved, t);
+    s->starved_ended = s->ended;
+    s->starved_at = coro_now();
+}
+static CORO__SCHED_NOINLINE void coro__starved_all(coro__sched *s) {
+    coro__task *t;
+    while ((t = coro__q_pop(&s->starved)) != NULL) {
+        coro__q_push(&s->ready, t);
+        s->nready++;
+    }
+}
+/* The loop's look between rounds: returns the longest it may wait (ms), -1 for no limit. */
+static int coro__starved_retry(coro__sched *s) {
+    coro__task *t = s->starved.head;
+    int64_t now;
+    if (!t) return -1;
+    now = coro_now();
+    if (s->ended != s->starved_ended || now - s->starved_at >= 10) {
+        coro__q_remove(&s->starved, t);
+        coro__q_push(&s->ready, t);
+        s->nready++;
+        return 0;
+    }
+    return (int)(s->starved_at + 10 - now);
+}
+
 static void coro__resume_task(coro__sched *s, coro__task *t) {
     if (coro_status(t->co) == CORO_DEAD) { /* killed before it started */
         if (t->state != CORO__DONE) coro__task_died_unstarted(t);
@@ -2071,6 +2118,11 @@ static void coro__resume_task(coro__sched *s, coro__task *t) {
     coro_runtime_resume(t->co, t, NULL);
     t = s->cur; /* who came back: t may have handed its place on (coro__switch_out) */
     s->cur = NULL;
+    if (__builtin_expect(!t->started, 0) && coro_status(t->co) == CORO_SUSPENDED) {
+        coro__starve(s, t); /* no stack for it: it waits until others end */
+        return;
+    }
+    if (__builtin_expect(s->starved.head != NULL, 0) && t->started) coro__starved_all(s);
     if (t->state == CORO__RUNNING && coro_status(t->co) == CORO_SUSPENDED) {
         /* a bare coro_yield: to the back of the queue, like coro_sched_yield */
         t->state = CORO__READY;
@@ -2508,6 +2560,10 @@ static int coro__run(int serve) {
         if (s->stop || (!s->count && !serve)) break;
         h = s->h;
         timeout = coro__loop_timeout(s);
+        if (s->starved.head) { /* tasks short of a stack */
+            int wait = coro__starved_retry(s);
+            if (timeout < 0 || wait < timeout) timeout = wait;
+        }
         if (s->retry && (timeout < 0 || timeout > 10)) timeout = 10; /* posts short of memory */
         if (timeout == 0 && !s->nfdwait && !s->jobs_pending) continue; /* nothing to poll for */
         if (timeout < 0 && !s->nfdwait && !s->jobs_pending && !s->nchanwait && !serve &&
@@ -2593,9 +2649,11 @@ CORO_API int coro_sched_yield(void) {
         errno = 0;
         coro_transfer(n->co, NULL);
         if (coro__handoff_failed(s, n)) { /* t stays, n goes back to the front */
+            int nomem = errno == ENOMEM;
             coro__q_remove(q, t);
             s->nready--;
             coro__handoff_undo(s, t, n);
+            if (nomem) coro_yield(NULL); /* the loop starts n when it can */
         }
     } else {
         coro__q_push(&s->ready, t);

@@ -14,7 +14,9 @@
 #include <unistd.h>
 #ifndef _WIN32
 #include <sys/resource.h>
+#include <sys/wait.h>
 #endif
+#include "helpers.h"
 
 /* Waits that another coroutine must observe in progress last longer under an emulator (qemu
    on a loaded machine can delay the observer by tens of milliseconds). */
@@ -259,6 +261,67 @@ static void *burst_late_trim(void *arg) {
     burst_kept = coro_pool_trim();
     return arg;
 }
+#ifndef _WIN32
+/* A coroutine gets its stack at its first run. A task whose first run finds no memory for one
+   waits until others end and give theirs back: under an address-space limit with room for a
+   few dozen stacks, 300 tasks that each hold theirs for a while all run and can be joined. In
+   a child process (the limit stays there); its exit code says what went wrong. */
+static int starve_running, starve_peak, starve_done;
+static void *hold_stack(void *arg) {
+    int64_t t0 = coro_now();
+    if (++starve_running > starve_peak) starve_peak = starve_running;
+    if (coro_sleep(5) != 0 || coro_now() - t0 < 5) _exit(16); /* a sleep cut short */
+    starve_running--;
+    starve_done++;
+    return arg;
+}
+static void *starve_joiner(void *arg) {
+    coro_t **cos = (coro_t **)arg;
+    int i;
+    void *r;
+    for (i = 0; i < 300; i++)
+        if (coro_join(cos[i], &r, -1) != 0 || r != P(i)) _exit(14);
+    return NULL;
+}
+static void starved_child(void) {
+    enum { N = 300 };
+    static coro_t *cos[N];
+    struct rlimit rl;
+    int i;
+    coro_spawn(hold_stack, NULL, 64 * 1024); /* the loop set up before the limit */
+    if (coro_run() != 0) _exit(9);
+    coro_pool_trim();
+    starve_peak = starve_done = 0;
+    rl.rlim_cur = rl.rlim_max = (rlim_t)(vm_size_kb() + 6 * 1024) * 1024;
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(10);
+    /* the joiner first, so that it has a stack: a joinable task that ended keeps its stack
+       until it is joined */
+    if (!coro_spawn(starve_joiner, cos, 64 * 1024)) _exit(11);
+    for (i = 0; i < N; i++) {
+        if (!(cos[i] = coro_spawn(hold_stack, P(i), 64 * 1024))) _exit(11);
+        coro_joinable(cos[i]);
+    }
+    if (coro_run() != 0) _exit(12);
+    if (starve_done != N) _exit(13);
+    if (starve_peak >= N) _exit(15); /* the limit did not bite: nothing was tested */
+    _exit(0);
+}
+static void test_starved_tasks_wait_for_stacks(void) {
+    int status;
+    pid_t pid;
+    if (getenv("CORO_TEST_EMULATOR")) {
+        printf("SKIPPED test_starved_tasks_wait_for_stacks: RLIMIT_AS under an emulator\n");
+        return;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) starved_child();
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "starved_child: status %x\n", status);
+}
+#endif
+
 static void test_idle_loop_gives_stacks_back(void) {
     int i, attempt;
     for (attempt = 1; attempt <= 3; attempt++) {
@@ -1127,6 +1190,9 @@ int main(void) {
     RUN(test_hand_off_rounds);
     RUN(test_hand_offs_free_ended);
     RUN(test_idle_loop_gives_stacks_back);
+#ifndef _WIN32
+    RUN(test_starved_tasks_wait_for_stacks);
+#endif
     RUN(test_cond);
     RUN(test_mutex);
     RUN(test_semaphore);
