@@ -213,14 +213,15 @@ enum {
 
 /* coro_new: a new suspended coroutine that will run fn on its own stack of stack_size bytes
    (0 = CORO_DEFAULT_STACK_SIZE; smaller than CORO_MIN_STACK_SIZE is rounded up). Nothing runs
-   until the first coro_resume. Returns NULL with errno:
+   until the first coro_resume, and the stack is bound then, from the thread's pool: a
+   coroutine that has not run costs only its handle (about 256 bytes), so a burst of coroutines
+   that run one after another needs few stacks. Returns NULL with errno:
      EINVAL  fn is NULL, or stack_size > CORO_MAX_STACK_SIZE
-     ENOMEM  no memory for the stack; with mprotect guards (kernels before 6.13) this is also
-             what vm.max_map_count running out looks like: raise it or use CORO_NO_GUARD
+     ENOMEM  no memory for the handle (CORO_MALLOC failed)
      ENOTSUP a CET shadow stack is active in this thread (see CAVEATS) */
 CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size);
 
-/* coro_free: release co and give its stack back to the thread's pool. A suspended coroutine
+/* coro_free: release co and give its stack (if it ran) back to the thread's pool. A suspended coroutine
    that has started and not finished is killed first (its cleanups run). coro_free(NULL) does
    nothing and returns 0. Returns -1 with errno:
      EINVAL  co belongs to another thread, or was already freed (detected while its stack is
@@ -235,7 +236,10 @@ CORO_API int coro_free(coro_t *co);
    return value when fn returns (co is then CORO_DEAD). NULL with errno EINVAL if co is NULL,
    dead, running, normal (already in the resumer chain, the caller itself included), or belongs
    to another thread; EBUSY if co belongs to a runtime (coro_set_runtime: a coroutine spawned by
-   coro_sched.h is resumed only by its scheduler; coro_kill and coro_raise still work on it). */
+   coro_sched.h is resumed only by its scheduler; coro_kill and coro_raise still work on it);
+   ENOMEM if co has not run yet and no memory could be had for its stack (co stays as it was:
+   resume it again later, or free it). With mprotect guards (kernels before 6.13) ENOMEM is also
+   what vm.max_map_count running out looks like: raise it or use CORO_NO_GUARD. */
 CORO_API void *coro_resume(coro_t *co, void *value);
 
 /* coro_yield: suspend the current coroutine and return value to its resumer (main if it has
@@ -248,7 +252,7 @@ CORO_API void *coro_yield(void *value);
    coroutine becomes SUSPENDED and `to` takes its place in the resumer chain (see STATES).
    Returns what the switch that continues us passes. NULL with errno EINVAL if `to` is dead,
    running (the caller itself), of another thread, or main transferring to main; ECANCELED from
-   a cleanup handler. A runtime may hand control between its own coroutines this way; user code
+   a cleanup handler; ENOMEM, as coro_resume, when `to` has not run and no stack could be had. A runtime may hand control between its own coroutines this way; user code
    must not transfer to a coroutine a runtime manages (coro_resume refuses those). */
 CORO_API void *coro_transfer(coro_t *to, void *value);
 
@@ -294,7 +298,7 @@ CORO_API int coro_raised(void);
    none, "main" for NULL). coro_set_data/coro_data: one pointer for the user. coro_stack_size:
    usable bytes of co's stack. coro_stack_used: bytes of co's stack that have been touched (the
    high-water mark, page granular, read with mincore(2), on Windows the committed pages; a
-   pooled stack remembers earlier users),
+   pooled stack remembers earlier users; 0 while co has no stack yet),
    -1 with errno on failure. coro_count_alive: coroutines of this thread not yet freed.
    coro_foreach calls fn for each of them (do not free or create coroutines from fn). */
 CORO_API uint64_t coro_id(const coro_t *co);
@@ -321,8 +325,9 @@ CORO_API long coro_stack_used(const coro_t *co);
 CORO_API size_t coro_count_alive(void);
 CORO_API void coro_foreach(void (*fn)(coro_t *co, void *ud), void *ud);
 
-/* coro_pool_trim: unmap every stack in the calling thread's pool (done automatically when the
-   thread exits); returns how many were released. */
+/* coro_pool_trim: unmap every stack in the calling thread's pool and give back the blocks of
+   coroutine handles that are all free (done automatically when the thread exits); returns how
+   many stacks were released. */
 CORO_API size_t coro_pool_trim(void);
 
 /* coro_pool_collect: unmap the slabs of free stacks that have stayed in the calling thread's
@@ -2136,7 +2141,7 @@ static void coro__os_unmap(char *p, size_t len) {
         VirtualFree(p, len, MEM_DECOMMIT);
 }
 static int64_t coro__os_now_ms(void) { return (int64_t)GetTickCount64(); }
-#define CORO__WIN_COMMIT_PAGES 2 /* committed at the top of a new stack: the struct and first frames */
+#define CORO__WIN_COMMIT_PAGES 2 /* committed at the top of a new stack: its header and first frames */
 static int coro__os_stacks_prepare(char *base, size_t region, unsigned k, size_t guard) {
     size_t page = coro__os_page(), commit = CORO__WIN_COMMIT_PAGES * page;
     unsigned i;

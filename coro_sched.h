@@ -209,8 +209,12 @@ enum { CORO_READ = 1, CORO_WRITE = 2 };
 CORO_API int64_t coro_now(void);
 
 /* coro_spawn: create a coroutine running fn(arg) and queue it at the back of the ready queue;
-   it runs when coro_run gets to it. Returns it, or NULL with errno EINVAL (fn NULL, absurd
-   stack size) or ENOMEM. stack_size 0 = coro.h's default. */
+   it runs when coro_run gets to it, and gets its stack then (coro.h binds one at the first
+   run: a spawned coroutine that has not run costs its handle and task record, about 600
+   bytes). Where no memory can be had for that stack, it waits until other coroutines have
+   ended and given theirs back (tried again after each end, and every 10 ms). Returns it, or
+   NULL with errno EINVAL (fn NULL, absurd stack size) or ENOMEM. stack_size 0 = coro.h's
+   default. */
 CORO_API coro_t *coro_spawn(coro_fn fn, void *arg, size_t stack_size);
 
 /* coro_run: the event loop. Runs ready coroutines, waits on fds and timers, and returns 0 when

@@ -307,7 +307,7 @@ static void starved_child(void) {
     _exit(0);
 }
 static void test_starved_tasks_wait_for_stacks(void) {
-    int status;
+    int status = -1;
     pid_t pid;
     if (getenv("CORO_TEST_EMULATOR")) {
         printf("SKIPPED test_starved_tasks_wait_for_stacks: RLIMIT_AS under an emulator\n");
