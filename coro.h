@@ -3036,32 +3036,31 @@ CORO__INLINE int coro__bind(coro__thread *t, struct coro *co) {
     return 0;
 }
 
-/* coro__resume_raise's first switch to co: its stack first. */
-static CORO__NOINLINE void *coro__resume_first(coro__thread *t, struct coro *co, void *value,
-                                               int err) {
-    struct coro *cur;
-    if (coro__bind(t, co) != 0) return NULL;
-    cur = t->current;
+/* The resume itself: co continues (or starts), the current one waits in the chain below it. */
+CORO__INLINE void *coro__resume_go(coro__thread *t, struct coro *co, void *value, int err,
+                                   int to_has_run) {
+    struct coro *cur = t->current;
     cur->status = CORO_NORMAL;
     co->status = CORO_RUNNING;
     co->resumer = cur;
     co->raised = err;
-    return coro__jump(t, cur, co, value, 0);
+    return coro__jump(t, cur, co, value, to_has_run);
+}
+
+/* coro__resume_raise's first switch to co: its stack first. */
+static CORO__NOINLINE void *coro__resume_first(coro__thread *t, struct coro *co, void *value,
+                                               int err) {
+    if (coro__bind(t, co) != 0) return NULL;
+    return coro__resume_go(t, co, value, err, 0);
 }
 
 CORO__INLINE void *coro__resume_raise(struct coro *co, const void *owner, void *value, int err,
                                       const char *what) {
     coro__thread *t = coro__tls();
-    struct coro *cur;
     if (CORO__UNLIKELY(!coro__good_target(t, co, owner)))
         return coro__bad_target(t, co, owner, what);
     if (CORO__UNLIKELY(!(co->flags & CORO__F_STARTED))) return coro__resume_first(t, co, value, err);
-    cur = t->current;
-    cur->status = CORO_NORMAL;
-    co->status = CORO_RUNNING;
-    co->resumer = cur;
-    co->raised = err;
-    return coro__jump(t, cur, co, value, 1);
+    return coro__resume_go(t, co, value, err, 1);
 }
 
 /* >>public */
