@@ -2566,6 +2566,10 @@ static CORO__NOINLINE coro__hchunk *coro__hchunk_new(coro__thread *t) {
         base = coro__os_map_huge();
         n = (unsigned)((CORO__HUGE - coro__hchunk_head()) / CORO__HANDLE_SIZE);
         if (!base) n = CORO__HCHUNK_MAX;
+#if CORO__ASAN
+        /* the addresses may have been a stack before: its frames' poison outlives the unmap */
+        else __asan_unpoison_memory_region(base, CORO__HUGE);
+#endif
     }
     if (n <= CORO__HCHUNK_MAX) {
         mem = (char *)CORO_MALLOC(coro__hchunk_head() + n * CORO__HANDLE_SIZE + 63);
