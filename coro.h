@@ -221,11 +221,11 @@ enum {
      ENOTSUP a CET shadow stack is active in this thread (see CAVEATS) */
 CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size);
 
-/* coro_free: release co and give its stack (if it ran) back to the thread's pool. A suspended coroutine
-   that has started and not finished is killed first (its cleanups run). coro_free(NULL) does
-   nothing and returns 0. Returns -1 with errno:
-     EINVAL  co belongs to another thread, or was already freed (detected while its stack is
-             still pooled)
+/* coro_free: release co and give its stack (if it ran) back to the thread's pool. A suspended
+   coroutine that has started and not finished is killed first (its cleanups run).
+   coro_free(NULL) does nothing and returns 0. Returns -1 with errno:
+     EINVAL  co belongs to another thread, or was already freed (detected while its handle's
+             block is still kept)
      EBUSY   co is running or normal (in the resumer chain), belongs to a runtime (see
              coro_set_runtime_data: spawned coroutines are freed by coro_sched.h), or its kill
              could not finish because a cleanup handed control elsewhere */
@@ -252,8 +252,9 @@ CORO_API void *coro_yield(void *value);
    coroutine becomes SUSPENDED and `to` takes its place in the resumer chain (see STATES).
    Returns what the switch that continues us passes. NULL with errno EINVAL if `to` is dead,
    running (the caller itself), of another thread, or main transferring to main; ECANCELED from
-   a cleanup handler; ENOMEM, as coro_resume, when `to` has not run and no stack could be had. A runtime may hand control between its own coroutines this way; user code
-   must not transfer to a coroutine a runtime manages (coro_resume refuses those). */
+   a cleanup handler; ENOMEM, as coro_resume, when `to` has not run and no stack could be had.
+   A runtime may hand control between its own coroutines this way; user code must not transfer
+   to a coroutine a runtime manages (coro_resume refuses those). */
 CORO_API void *coro_transfer(coro_t *to, void *value);
 
 /* coro_current: the running coroutine, NULL in main. */
@@ -1795,7 +1796,7 @@ struct coro__thread {
     struct coro *all; /* live coroutines of this thread */
     size_t alive;
     coro__pool_bin bins[CORO__POOL_BINS];
-    coro__pool_bin *last_bin; /* the bin the last coro_new used */
+    coro__pool_bin *last_bin; /* the bin the last stack bound came from */
     size_t last_size;         /* the usable size it bound (last_bin holds those stacks) */
     unsigned pooled;
     coro__stack *idle;   /* slabs all free and beyond the pool's need, waiting to be unmapped */
@@ -1941,7 +1942,8 @@ static void coro__os_unmap(char *p, size_t len) { munmap(p, len); }
    page (advised: one fault and one TLB entry for the lot); NULL on failure. */
 static char *coro__os_map_huge(void) {
     size_t len = CORO__HUGE;
-    char *p = (char *)mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *p = (char *)mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                           -1, 0);
     char *a;
     if (p == (char *)MAP_FAILED) return NULL;
     a = (char *)(((uintptr_t)p + len - 1) & ~(uintptr_t)(len - 1));
@@ -2163,7 +2165,7 @@ static void coro__os_unmap(char *p, size_t len) {
         VirtualFree(p, len, MEM_DECOMMIT);
 }
 static int64_t coro__os_now_ms(void) { return (int64_t)GetTickCount64(); }
-#define CORO__WIN_COMMIT_PAGES 2 /* committed at the top of a new stack: its header and first frames */
+#define CORO__WIN_COMMIT_PAGES 2 /* committed at a new stack's top: its header, first frames */
 static int coro__os_stacks_prepare(char *base, size_t region, unsigned k, size_t guard) {
     size_t page = coro__os_page(), commit = CORO__WIN_COMMIT_PAGES * page;
     unsigned i;
@@ -2582,7 +2584,8 @@ static CORO__NOINLINE coro__hchunk *coro__hchunk_new(coro__thread *t) {
     c->live = 0;
     c->free = NULL;
     for (i = n; i-- > 0;) { /* handed out in address order */
-        struct coro *co = (struct coro *)(void *)(base + coro__hchunk_head() + i * CORO__HANDLE_SIZE);
+        char *at = base + coro__hchunk_head() + i * CORO__HANDLE_SIZE;
+        struct coro *co = (struct coro *)(void *)at;
         co->magic = CORO__POOLED;
         co->thread = t;
         co->chunk = c;
@@ -3063,7 +3066,8 @@ CORO__INLINE void *coro__resume_raise(struct coro *co, const void *owner, void *
     coro__thread *t = coro__tls();
     if (CORO__UNLIKELY(!coro__good_target(t, co, owner)))
         return coro__bad_target(t, co, owner, what);
-    if (CORO__UNLIKELY(!(co->flags & CORO__F_STARTED))) return coro__resume_first(t, co, value, err);
+    if (CORO__UNLIKELY(!(co->flags & CORO__F_STARTED)))
+        return coro__resume_first(t, co, value, err);
     return coro__resume_go(t, co, value, err, 1);
 }
 
