@@ -8,7 +8,8 @@
      floor (push/pop, ret)   floor_x86_64.S: saves only what the x86-64 ABI forces; returns
      floor (push/pop, jmp)   with ret (the classic shape) or with a predicted indirect jmp
      floor + FPU words (jmp) the jmp floor plus coro.h's handling of MXCSR and the x87 control
-                             word: what keeping them costs on this CPU (not a floor)
+                             word: what keeping them costs on this CPU, and the floor of any
+                             switch that keeps them
      glibc ucontext          swapcontext, one sigprocmask system call per switch
      Boost fcontext          jump_fcontext (fcontext.cc), which keeps MXCSR and x87 CW too
      pthreads futex          two threads hand a token through a futex, on one CPU and on two
@@ -1008,6 +1009,10 @@ int main(int argc, char **argv) {
                 printf("  (keeping MXCSR and the x87 control word costs %.2f ns per switch on this "
                        "CPU: floor + FPU words - floor)\n",
                        fpu_sw - floor_sw);
+            if (fpu_sw > 0 && fc > 0)
+                printf("  switch <= 0.9x fcontext:            %.2fx fcontext  %s (floor + FPU words: "
+                       "%.2fx, the least a switch that keeps both takes here)\n",
+                       c->sw / fc, c->sw / fc <= 0.9 ? "met" : "MISSED", fpu_sw / fc);
         }
         if (c->create > 0) bench_target("create+free <= 20 ns (guards on)", c->create, 20, "ns");
         if (c->rss_small >= 0) {

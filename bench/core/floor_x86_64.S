@@ -16,9 +16,12 @@
          an indirect jmp, which the branch target predictor learns. Same state saved.
 
    And one reference that is not the floor: floor_switch_fpu is floor_switch_jmp plus what
-   coro.h does with the FPU control state: store MXCSR and the x87 control word in the frame,
-   compare them with the target's, load the target's only when they differ. Its distance
-   from floor_switch_jmp is what keeping the control words costs on this CPU.
+   coro.h's default does with the FPU control state: store MXCSR and the x87 control word in
+   the frame, load the target's MXCSR, and its x87 control word only when it differs from ours.
+   MXCSR is never read back to compare: stmxcsr is microcoded on some CPUs (about 4 ns on AMD
+   Zen 4 and 5), and a comparison would wait for it (it doubles the switch there). Its
+   distance from floor_switch_jmp is what keeping the control words costs on this CPU, and it
+   is the least any switch can take that keeps them as coro.h does (and Boost fcontext).
 
    All return `value` (passed by whoever switches back to us) in rax. A new context is a
    7-word frame built by fl_ctx_init (bench_core.c): r15 r14 r13=arg r12=fn rbx rbp
@@ -87,9 +90,7 @@ floor_switch_fpu:
     pushq %r14
     pushq %r15
     movq %rsp, (%rdi)
-    movl 48(%rsp), %r8d     /* ours, read back to compare with the target's */
-    movl %r8d, %r10d
-    movzwl 52(%rsp), %r9d
+    movzwl 52(%rsp), %r9d   /* our x87 control word, read back (cheap, unlike MXCSR) */
     movq %rsi, %rsp
     popq %r15
     popq %r14
@@ -97,22 +98,14 @@ floor_switch_fpu:
     popq %r12
     popq %rbx
     popq %rbp
-    xorl (%rsp), %r8d
-    andl $0xffc0, %r8d      /* MXCSR bits 0-5 are status flags, caller-saved: ignore them */
-    xorw 4(%rsp), %r9w
-    orl %r9d, %r8d
-    jnz 2f
+    ldmxcsr (%rsp)          /* the target's MXCSR, unconditionally */
+    cmpw 4(%rsp), %r9w
+    jne 2f
 1:  addq $8, %rsp
     popq %rcx
     movq %rdx, %rax
     jmpq *%rcx
-2:  andl $0x3f, %r10d       /* the target's control bits with our live status flags */
-    movl (%rsp), %r8d
-    andl $0xffc0, %r8d
-    orl %r10d, %r8d
-    movl %r8d, (%rsp)
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
+2:  fldcw 4(%rsp)           /* the target's x87 control word, only when it differs */
     jmp 1b
     .size floor_switch_fpu, .-floor_switch_fpu
 
