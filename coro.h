@@ -69,7 +69,7 @@ THE API (details at each declaration below)
    coro_new coro_free coro_resume coro_yield coro_transfer coro_current coro_status
    coro_defer coro_defer_pop coro_kill coro_raise coro_raised
    coro_id coro_set_name coro_name coro_set_data coro_data coro_set_runtime coro_runtime_data
-   coro_runtime_resume coro_stack_size coro_stack_used
+   coro_runtime_resume coro_stack_size coro_stack_used coro_stack_release
    coro_status_name coro_count_alive coro_foreach coro_pool_trim coro_pool_collect coro_guard_mode
 
 CONFIGURATION (define before including the implementation; defaults in brackets)
@@ -230,6 +230,15 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size);
              coro_set_runtime_data: spawned coroutines are freed by coro_sched.h), or its kill
              could not finish because a cleanup handed control elsewhere */
 CORO_API int coro_free(coro_t *co);
+
+/* coro_stack_release: give a dead coroutine's stack back to the thread's pool now instead of at
+   coro_free; the handle stays (its id, name, data and status are still there for whoever
+   collects the result later), and coro_stack_used returns 0 from then on. For a program that
+   keeps finished coroutines around, as coro_sched.h keeps a joinable task until it is joined.
+   Returns 0 (also when co has no stack: it never ran, or its stack went back already), or -1
+   with errno EINVAL (NULL, another thread's, or freed) or EBUSY (co has not finished: its stack
+   is in use). */
+CORO_API int coro_stack_release(coro_t *co);
 
 /* coro_resume: switch to co, passing value. The first resume calls fn(value); later ones make
    co's pending coro_yield/coro_transfer return value. Returns the value co yields, or fn's
@@ -3174,6 +3183,24 @@ CORO__OPAQUE CORO_API int coro_free(coro_t *co) {
     coro__list_remove(t, co);
     if (co->stack) coro__os_stack_left(co->stack, &co->ctx);
     coro__handle_put(t, co); /* with its stack */
+    return 0;
+}
+
+CORO_API int coro_stack_release(coro_t *co) {
+    coro__thread *t = coro__tls();
+    if (!co || co->thread != t || co->magic != CORO__MAGIC) {
+        CORO__MISUSE("coro_stack_release", EINVAL, "not a live coroutine of this thread");
+        return -1;
+    }
+    if (co->status != CORO_DEAD || co == t->current) {
+        CORO__MISUSE("coro_stack_release", EBUSY, "coroutine has not finished: its stack is in use");
+        return -1;
+    }
+    if (co->stack) {
+        coro__os_stack_left(co->stack, &co->ctx);
+        coro__stack_put(t, co->stack);
+        co->stack = NULL;
+    }
     return 0;
 }
 

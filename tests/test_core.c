@@ -737,6 +737,50 @@ static void test_introspection(void) {
     coro_free(b);
 }
 
+/* ---- a dead coroutine's stack given back before its handle ------------------------------------ */
+static uintptr_t release_frame; /* where note_frame's local lay: an address, never used */
+static void *note_frame(void *arg) {
+    volatile char here = 0;
+    release_frame = (uintptr_t)&here;
+    if (arg) coro_yield(NULL);
+    return arg;
+}
+static void *release_self(void *arg) {
+    CHECK_ERR(coro_stack_release(coro_current()) == -1, EBUSY); /* in use: we run on it */
+    return arg;
+}
+static void test_stack_release(void) {
+    coro_t *a = coro_new(note_frame, 0), *b, *c = coro_new(note_frame, 0);
+    uintptr_t first;
+    CHECK_ERR(coro_stack_release(c) == -1, EBUSY); /* has not run */
+    coro_resume(c, P(1));
+    CHECK_ERR(coro_stack_release(c) == -1, EBUSY); /* suspended in the middle */
+    coro_resume(a, NULL);
+    first = release_frame;
+    CHECK(coro_status(a) == CORO_DEAD);
+    CHECK(coro_stack_used(a) > 0);
+    CHECK(coro_stack_release(a) == 0);
+    CHECK(coro_stack_used(a) == 0);
+    CHECK(coro_status(a) == CORO_DEAD);
+    CHECK(coro_stack_release(a) == 0); /* nothing left to give */
+    b = coro_new(note_frame, 0);
+    coro_resume(b, NULL);
+    CHECK(release_frame == first); /* the next to start took the stack given back */
+    CHECK(coro_free(a) == 0);
+    CHECK(coro_free(b) == 0);
+    CHECK_ERR(coro_stack_release(a) == -1, EINVAL); /* freed */
+    CHECK_ERR(coro_stack_release(NULL) == -1, EINVAL);
+    CHECK(coro_free(c) == 0);
+    c = coro_new(release_self, 0);
+    coro_resume(c, NULL);
+    CHECK(coro_stack_release(c) == 0);
+    coro_free(c);
+    c = coro_new(note_frame, 0); /* killed before it ran: dead without a stack */
+    CHECK(coro_kill(c) == 0);
+    CHECK(coro_stack_release(c) == 0);
+    coro_free(c);
+}
+
 /* ---- unwinding stops at the coroutine's first frame ------------------------------------------ */
 /* An unwinder (libgcc's here; gdb and perf read the same frame records) walking up from a
    coroutine body sees the body, then coro__start, and stops: it must not go on into whatever
@@ -890,6 +934,7 @@ int main(void) {
     RUN(test_fp_control_bit_per_coroutine);
 #endif
     RUN(test_introspection);
+    RUN(test_stack_release);
     RUN(test_unwind_stops_at_coroutine_start);
 #if defined(_WIN32) && defined(__x86_64__)
     RUN(test_win64_callee_saved);
