@@ -54,7 +54,8 @@ SPAWNED COROUTINES
    fds and timers, until none is left. A spawned coroutine is freed by the scheduler when it
    ends (never coro_free it yourself: coro_free refuses with EBUSY). To collect its result,
    coro_join it while it runs, or mark it coro_joinable right after spawning: then it stays
-   (with its stack) after its end until coro_join collects it.
+   after its end until coro_join collects it (its handle and result only: its stack goes back
+   to the pool when it ends).
    In a spawned coroutine:
    - every blocking call here saves errno around the wait, so errno is per coroutine;
    - coro_kill(co) from anywhere removes co from whatever it waits on (fd, timer, cond, mutex,
@@ -272,7 +273,8 @@ CORO_API int coro_wait_fd(int fd, int events, int64_t deadline);
 CORO_API int coro_join(coro_t *co, void **result, int64_t deadline);
 
 /* coro_joinable: keep co after its end until a coro_join collects it (call it right after
-   coro_spawn). 0, or -1 with errno ESRCH. */
+   coro_spawn); what is kept is its handle and result, its stack goes back to the pool at its
+   end. 0, or -1 with errno ESRCH. */
 CORO_API int coro_joinable(coro_t *co);
 
 /* coro_count: spawned coroutines that have not ended (on this thread). */
@@ -2069,7 +2071,8 @@ static void coro__reclaim_some(coro__sched *s, int all) {
             continue;
         }
         *pp = t->all_next;
-        if (t->joinable && !t->joined) {
+        if (t->joinable && !t->joined) { /* kept for its join, without its stack */
+            coro_stack_release(t->co);
             t->all_next = s->kept;
             s->kept = t;
         } else {
