@@ -899,8 +899,12 @@ int main(int argc, char **argv) {
              bench_sysctl("/proc/sys/kernel/pid_max"));
     if (bench_cpu[1] < 0) impls[nimpl - 1].skip = "only one CPU available";
 
-    /* one coroutine first, so that the guard mode is known */
-    coro_free(coro_new(cb_return_now, 0));
+    /* one coroutine run first, so that the guard mode is known (its stack is made then) */
+    {
+        coro_t *first = coro_new(cb_return_now, 0);
+        coro_resume(first, NULL);
+        coro_free(first);
+    }
     guard = coro_guard_mode();
 
     bench_loadavg(load0, sizeof load0);
