@@ -2497,6 +2497,13 @@ static void coro__stack_put(coro__thread *t, coro__stack *co) {
         coro__slab_idle(t, b, slab);
 }
 
+/* The converse of coro__bind: co's stack, if it has one, back to the pool. */
+static void coro__unbind(coro__thread *t, struct coro *co) {
+    if (!co->stack) return;
+    coro__stack_put(t, co->stack);
+    co->stack = NULL;
+}
+
 static size_t coro__pool_release(coro__thread *t) {
     size_t n = 0;
     unsigned i;
@@ -2628,10 +2635,7 @@ CORO__INLINE struct coro *coro__handle_get(coro__thread *t) {
    blocks and their stacks to the pool. */
 static void coro__handle_put_block(coro__thread *t, struct coro *co) {
     coro__hchunk *c = co->chunk;
-    if (co->stack) {
-        coro__stack_put(t, co->stack);
-        co->stack = NULL;
-    }
+    coro__unbind(t, co);
     co->next = c->free;
     c->free = co;
     if (c->live-- == c->n) coro__hchunk_list(t, c);
@@ -3115,10 +3119,7 @@ CORO_API coro_t *coro_new(coro_fn fn, size_t stack_size) {
     /* the pool's stacks of this usable size serve it (coro__bind); the last handle freed may
        come with one */
     stack_size = coro__round(stack_size + coro__struct_room(), coro__page()) - coro__struct_room();
-    if (CORO__UNLIKELY(co->stack && co->stack_size != stack_size)) {
-        coro__stack_put(t, co->stack);
-        co->stack = NULL;
-    }
+    if (CORO__UNLIKELY(co->stack && co->stack_size != stack_size)) coro__unbind(t, co);
     co->stack_size = stack_size;
     co->resumer = NULL;
     co->thread = t;
@@ -3196,11 +3197,8 @@ CORO_API int coro_stack_release(coro_t *co) {
         CORO__MISUSE("coro_stack_release", EBUSY, "coroutine has not finished: its stack is in use");
         return -1;
     }
-    if (co->stack) {
-        coro__os_stack_left(co->stack, &co->ctx);
-        coro__stack_put(t, co->stack);
-        co->stack = NULL;
-    }
+    if (co->stack) coro__os_stack_left(co->stack, &co->ctx);
+    coro__unbind(t, co);
     return 0;
 }
 
