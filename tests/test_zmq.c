@@ -72,7 +72,7 @@ static int flow_msg(const struct flow *f, char *msg, int i) {
 
 static void *sender(void *arg) {
     struct flow *f = (struct flow *)arg;
-    static char msg[MSG_MAX];
+    char msg[MSG_MAX];
     int i;
     for (i = 0; i < BURST; i++) {
         int len = flow_msg(f, msg, i);
@@ -84,7 +84,7 @@ static void *sender(void *arg) {
 
 static void *receiver(void *arg) {
     struct flow *f = (struct flow *)arg;
-    static char msg[MSG_MAX], want[MSG_MAX];
+    char msg[MSG_MAX], want[MSG_MAX];
     int i;
     f->in_order = 1;
     for (i = 0; i < BURST; i++) {
